@@ -1,0 +1,18 @@
+"""gankit: generative adversarial networks that train, from Python and from the command line."""
+from ._version import __version__
+from .errors import ConfigError, DataError, GanKitError, RunError
+
+
+def __getattr__(name: str):
+    # Imported lazily so `import gankit` (and `gankit --help`) stay fast.
+    if name in ("GAN", "load_run"):
+        from . import api
+        return getattr(api, name)
+    if name == "load_dataset":
+        from .data import load_dataset
+        return load_dataset
+    raise AttributeError(f"module 'gankit' has no attribute {name!r}")
+
+
+__all__ = ["GAN", "load_dataset", "load_run", "GanKitError", "DataError", "ConfigError",
+           "RunError", "__version__"]

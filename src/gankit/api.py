@@ -1,0 +1,231 @@
+"""The Python API: `GAN(...).fit(...)`, `.sample(n)`, and `load_run(dir)`.
+
+    gan = gankit.GAN(model="dcgan", dataset="mnist")
+    gan.fit(max_time=60)            # writes a run directory under runs/
+    images = gan.sample(16)         # [16, 1, 28, 28] floats in [-1, 1]
+    gan = gankit.load_run(gan.run_dir)
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._version import __version__
+from .config import DEFAULT_STEPS, SECTIONS, DataConfig, RunConfig
+from .errors import ConfigError, DataError, RunError
+from .nets import build_nets
+from .rundir import (create_run_dir, read_config, truncate_metrics, write_config)
+from .tasks.gan import GANTask
+from .train import callbacks as cb
+from .train.state import latest_checkpoint, load_checkpoint
+from .train.trainer import BatchSampler, Trainer
+
+USER_DATA = "<user data>"
+PREVIEW = 64   # samples in each preview grid
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
+    return dev
+
+
+def config_from_options(base: Optional[RunConfig] = None, **options: Any) -> RunConfig:
+    """Place keyword options (z_dim=, batch_size=, …) into their config sections."""
+    cfg = base or RunConfig()
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in options.items():
+        for section, klass in SECTIONS.items():
+            if key in {f.name for f in dataclasses.fields(klass)}:
+                by_section.setdefault(section, {})[key] = value
+                break
+        else:
+            raise ConfigError(f"unknown option {key!r}")
+    return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v)
+                          for s, v in by_section.items()})
+
+
+def load_training_data(source: Any, data: DataConfig,
+                       ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[str]]:
+    """(samples, labels, note): uint8 images [N, C, H, W] or float vectors [N, ...]."""
+    from .data.user import user_samples
+    if not isinstance(source, (str, Path)):
+        x, labels = user_samples(source)
+        return x, labels, None
+    from .data import load_dataset
+    resolution = data.resolution
+    if resolution is None and str(source) == "digits":
+        resolution = 32   # 8x8 is too small for a conv net; 32 is the nearest size dcgan builds
+    d = load_dataset(str(source), split="train", resolution=resolution, channels=data.channels)
+    return d.images, d.labels, d.note
+
+
+class GAN:
+    """A GAN, its data and its run directory. Options are the fields of the config dataclasses
+    (`z_dim`, `width`, `resolution`, `channels`, `batch_size`, `lr`, `seed`, `device`, …)."""
+
+    def __init__(self, model: str = "dcgan", dataset: Any = "mnist", *, loss: str = "ns",
+                 generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
+                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
+                 **options: Any):
+        if (generator is None) != (discriminator is None):
+            raise ConfigError("pass both generator= and discriminator=, or neither")
+        name = str(dataset) if isinstance(dataset, (str, Path)) else USER_DATA
+        model = "custom" if generator is not None else model
+        cfg = config or config_from_options(dataset=name, model=model, loss=loss, **options)
+        x, labels, note = load_training_data(dataset, cfg.data)
+        cfg = cfg.replace(data_shape=tuple(x.shape[1:]),
+                          num_classes=int(labels.max()) + 1 if labels is not None else 0)
+        self._setup(cfg, generator, discriminator)
+        self._data, self._labels, self.data_note = x, labels, note
+        self.run_dir: Optional[Path] = None
+        self._out = Path(out) if out is not None else None
+
+    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+        if G is None:
+            G, D = build_nets(cfg.model, cfg.data_shape)
+        torch.manual_seed(cfg.train.seed)   # nets built by the user's code may draw from it
+        self.config = cfg
+        self.device = resolve_device(cfg.train.device)
+        self.task = GANTask(G, D, cfg, self.device)
+        self._trainer: Optional[Trainer] = None
+        self._data: Optional[torch.Tensor] = None
+
+    # --- training ---------------------------------------------------------------------
+    def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
+            max_time: Optional[float] = None, *, until: Optional[int] = None,
+            progress: Optional[bool] = None) -> "GAN":
+        """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
+        ends first (`until` = an absolute step). With none given: 3,000 steps."""
+        trainer = self._get_trainer()
+        n = len(trainer.sampler.data)
+        per_epoch = max(n // trainer.sampler.batch_size, 1)
+        ends = [until] if until is not None else []
+        if steps is not None:
+            ends.append(trainer.step + int(steps))
+        if epochs is not None:
+            ends.append(trainer.step + math.ceil(epochs * per_epoch))
+        if not ends:
+            ends.append(sys.maxsize if max_time is not None else trainer.step + DEFAULT_STEPS)
+        total = min(ends)
+        self._start_run_dir()
+        trainer.callbacks = self._callbacks(total, max_time, progress)
+        self.stop_reason = trainer.fit(total, max_time)
+        return self
+
+    def _get_trainer(self) -> Trainer:
+        if self._trainer is not None:
+            return self._trainer
+        if self._data is None:
+            raise DataError("this run was trained on data passed from Python; pass it again: "
+                            "gankit.load_run(DIR, dataset=...)")
+        t = self.config.train
+        x = self._data.to(self.device)
+        if len(x) < t.batch_size:
+            raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
+                              f"({len(x)} samples)")
+        scale = (lambda b: b.float() / 127.5 - 1.0) if x.dtype == torch.uint8 else (lambda b: b)
+        gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
+        sampler = BatchSampler(x, t.batch_size, gen, transform=scale)
+        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
+        return self._trainer
+
+    def _start_run_dir(self) -> None:
+        if self.run_dir is None:
+            self.run_dir = create_run_dir(self._out, self.config)
+            write_config(self.run_dir, self.config, {"data_note": self.data_note})
+
+    def _callbacks(self, total: int, max_time: Optional[float],
+                   progress: Optional[bool]) -> list[cb.Callback]:
+        t, run = self.config.train, self.run_dir
+        preview_z = self.task.noise(PREVIEW, torch.Generator(self.device).manual_seed(t.seed + 7))
+        real = self._data[:2000] if self.config.data_shape == (2,) else None
+        title = f"{self.config.model.model} on {self.config.data.dataset}"
+        out: list[cb.Callback] = [cb.MetricsLog(run / "metrics.jsonl")]
+        if progress is not False:
+            out.append(cb.Progress(total, max_time, bar=progress))
+        out += [cb.TensorBoard(run / "tensorboard"),
+                cb.SampleGrid(run / "samples", t.sample_every, lambda: self.task.generate(preview_z),
+                              real=real),
+                cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title)]
+        return out
+
+    # --- using the generator ------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self._trainer.step if self._trainer else getattr(self, "_loaded_step", 0)
+
+    def sample(self, n: int, seed: Optional[int] = None, ema: bool = True) -> torch.Tensor:
+        """n samples [n, *data_shape] on the CPU; images are floats in [-1, 1].
+
+        With a seed the same samples come back every time; `ema=False` uses the raw generator.
+        """
+        gen = torch.Generator(self.device)
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        return self.task.generate(self.task.noise(int(n), gen), ema=ema)
+
+    def sample_uint8(self, n: int, seed: Optional[int] = None) -> np.ndarray:
+        """n images as uint8 [n, H, W, C], the format of image files and .npz."""
+        from .viz import to_uint8
+        return to_uint8(self.sample(n, seed))
+
+    @property
+    def history(self) -> list[dict]:
+        """The logged records of metrics.jsonl."""
+        return cb.read_metrics(self.run_dir) if self.run_dir else []
+
+
+def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "auto",
+             generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
+             weights_only: bool = False) -> GAN:
+    """Rebuild a run from its directory: nets, EMA, optimizers, step, RNG and data order.
+
+    `fit()` then continues exactly where the run stopped. Runs trained on data passed from Python
+    need `dataset=` again to continue training; runs with a user's own nets need `generator=` and
+    `discriminator=` (fresh instances of the same classes).
+    """
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
+    if cfg.model.model == "custom" and generator is None:
+        raise RunError(f"{run_dir} was trained with your own nets: pass generator= and "
+                       f"discriminator= to load_run")
+    gan = GAN.__new__(GAN)
+    gan._setup(cfg, generator, discriminator)
+    gan.run_dir, gan._out, gan.data_note = run_dir, run_dir, None
+    gan._labels = None
+    ckpt = latest_checkpoint(run_dir)
+    tensors, meta = load_checkpoint(ckpt)
+    gan._loaded_step = meta["step"]
+    if weights_only:
+        gan.task.load(tensors, meta, weights_only=True)
+        return gan
+    source = dataset if dataset is not None else cfg.data.dataset
+    if source != USER_DATA:
+        gan._data, gan._labels, gan.data_note = load_training_data(source, cfg.data)
+        if tuple(gan._data.shape[1:]) != tuple(cfg.data_shape):
+            raise DataError(f"the data now has samples of shape {list(gan._data.shape[1:])}, the "
+                            f"run was trained on {list(cfg.data_shape)}")
+        trainer = gan._get_trainer()
+        trainer.load_state(tensors, meta)
+        truncate_metrics(run_dir, trainer.step)
+    else:
+        gan.task.load(tensors, meta)
+    return gan

@@ -1,0 +1,135 @@
+"""Run configuration: frozen dataclasses whose defaults are the documented defaults.
+
+The CLI flags are generated from these fields (see `cli.py`), and `config.json` in a run directory is
+`RunConfig.to_dict()`, so a run can be rebuilt without flags and a resume can name the field that
+changed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+from .errors import ConfigError
+
+
+def _opt(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field with CLI help text attached."""
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = _opt("mnist", "dataset name (mnist, fashion-mnist, digits) or a path: an image "
+                        "folder, a .npy or .npz file")
+    resolution: Optional[int] = _opt(None, "resize images to this square size (28, 32 or 64 for the "
+                                     "built-in nets); default: the data's own size, 32 for digits, 64 "
+                                     "for folders")
+    channels: Optional[int] = _opt(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str = _opt("dcgan", "network family: mlp or dcgan (or a name registered from Python)")
+    z_dim: int = _opt(64, "size of the generator's noise vector")
+    width: Optional[int] = _opt(None, "base channel width (dcgan, default 64) or hidden size (mlp, "
+                                "default 256)")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    loss: str = _opt("ns", "adversarial loss: ns (non-saturating) or minimax")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: Optional[int] = _opt(None, "stop after this many steps in total (default 3000 when no "
+                                "--steps, --epochs or --max-time is given)", resumable=True)
+    epochs: Optional[float] = _opt(None, "stop after this many passes over the data", resumable=True)
+    max_time: Optional[float] = _opt(None, "stop after this many seconds of training in this "
+                                     "invocation", resumable=True)
+    batch_size: int = _opt(64, "images per step")
+    lr: float = _opt(2e-4, "Adam learning rate of both nets")
+    beta1: float = _opt(0.5, "Adam beta1")
+    beta2: float = _opt(0.999, "Adam beta2")
+    ema_halflife: float = _opt(10_000.0, "half-life of the generator's moving average, in images "
+                               "(0 disables the average)")
+    seed: int = _opt(0, "random seed: same seed on CPU, same run")
+    log_every: int = _opt(50, "log losses every N steps", resumable=True)
+    sample_every: int = _opt(500, "write a sample grid every N steps", resumable=True)
+    checkpoint_every: int = _opt(1000, "write a checkpoint every N steps", resumable=True)
+    keep_checkpoints: int = _opt(3, "how many periodic checkpoints to keep", resumable=True)
+    device: str = _opt("auto", "cpu, cuda, cuda:N or auto", resumable=True)
+
+
+DEFAULT_STEPS = 3000
+SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "loss": LossConfig,
+                             "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to rebuild a run's nets and continue its training."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data_shape: tuple[int, ...] = ()   # one sample: (C, H, W) for images, (D,) for vectors
+    num_classes: int = 0
+    task: str = "image-gan"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        try:
+            sections = {name: _section_from_dict(klass, d.get(name, {}))
+                        for name, klass in SECTIONS.items()}
+            return cls(**sections, data_shape=tuple(d.get("data_shape", ())),
+                       num_classes=int(d.get("num_classes", 0)), task=d.get("task", "image-gan"))
+        except (TypeError, ValueError, AttributeError) as e:
+            raise ConfigError(f"invalid run configuration: {e}") from None
+
+    def replace(self, **sections: Any) -> "RunConfig":
+        return dataclasses.replace(self, **sections)
+
+
+def _section_from_dict(klass: type, d: dict) -> Any:
+    known = {f.name for f in fields(klass)}
+    unknown = set(d) - known
+    if unknown:
+        raise ConfigError(f"unknown {klass.__name__} field(s): {', '.join(sorted(unknown))}")
+    return klass(**d)
+
+
+def field_type(f: dataclasses.Field) -> type:
+    """The plain type of a field: Optional[int] -> int."""
+    t = f.type if not isinstance(f.type, str) else eval(f.type, vars(typing))  # noqa: S307 (our own annotations)
+    args = [a for a in typing.get_args(t) if a is not type(None)]
+    return args[0] if args else t
+
+
+def resume_conflicts(saved: RunConfig, given: dict[str, dict[str, Any]]) -> list[str]:
+    """Fields the user set explicitly that differ from the saved run and may not change on resume.
+
+    `given` maps section -> {field: value} for the flags the user actually passed.
+    """
+    out = []
+    for section, values in given.items():
+        klass = SECTIONS[section]
+        meta = {f.name: f.metadata for f in fields(klass)}
+        old = getattr(saved, section)
+        for name, value in values.items():
+            if meta[name].get("resumable"):
+                continue
+            if getattr(old, name) != value:
+                out.append(f"--{name.replace('_', '-')} (run has {getattr(old, name)!r}, "
+                           f"given {value!r})")
+    return out

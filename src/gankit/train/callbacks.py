@@ -1,0 +1,162 @@
+"""Everything around the loop that touches the outside world: progress, logs, pictures, checkpoints."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from ..viz import make_grid, plot_curves, save_png, to_uint8
+from .state import save_checkpoint, step_name
+from .trainer import Callback, Trainer
+
+
+class Every(Callback):
+    """Base for callbacks that act every `every` steps and once more at the end."""
+
+    def __init__(self, every: int):
+        self.every = max(int(every), 1)
+        self.last = -1
+
+    def on_step(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0:
+            self._fire(trainer)
+
+    def on_end(self, trainer: Trainer) -> None:
+        if trainer.step != self.last:
+            self._fire(trainer)
+
+    def _fire(self, trainer: Trainer) -> None:
+        self.last = trainer.step
+        self.act(trainer)
+
+    def act(self, trainer: Trainer) -> None: ...
+
+
+class MetricsLog(Callback):
+    """Appends each log record as one JSON line to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+class Progress(Callback):
+    """A progress bar with live losses and ETA on a terminal; plain lines otherwise."""
+
+    def __init__(self, total_steps: int, max_time: Optional[float], stream: Any = None,
+                 bar: Optional[bool] = None):
+        self.total, self.max_time = total_steps, max_time
+        self.stream = stream or sys.stderr
+        self.bar_wanted = self.stream.isatty() if bar is None else bar
+        self.bar = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        if self.bar_wanted:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=self.total, initial=trainer.step, unit="step", file=self.stream,
+                            dynamic_ncols=True)
+
+    def on_step(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
+        losses = {k: f"{v:.3f}" for k, v in record.items() if k not in ("step", "elapsed", "nimg")}
+        if self.bar is not None:
+            self.bar.set_postfix(losses, refresh=False)
+            return
+        rate = record["step"] / max(record["elapsed"], 1e-9)
+        text = " ".join(f"{k}={v}" for k, v in losses.items())
+        print(f"step {record['step']}/{self.total} {record['elapsed']:.0f}s "
+              f"({rate:.1f} step/s) {text}", file=self.stream, flush=True)
+
+    def on_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class TensorBoard(Callback):
+    """TensorBoard scalars, when the `tensorboard` package is installed (silently off otherwise)."""
+
+    def __init__(self, log_dir: Path):
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            self.writer = None
+            return
+        self.writer = SummaryWriter(str(log_dir))
+
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
+        if self.writer is not None:
+            for k, v in record.items():
+                if k not in ("step", "nimg"):
+                    self.writer.add_scalar(k, v, record["step"])
+
+    def on_end(self, trainer: Trainer) -> None:
+        if self.writer is not None:
+            self.writer.flush()
+
+
+class SampleGrid(Every):
+    """Samples from fixed noise: a grid PNG per interval (a scatter plot for 2-D points)."""
+
+    def __init__(self, out_dir: Path, every: int, draw: Callable[[], torch.Tensor],
+                 real: Optional[torch.Tensor] = None):
+        super().__init__(every)
+        self.out_dir, self.draw, self.real = Path(out_dir), draw, real
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def act(self, trainer: Trainer) -> None:
+        fake = self.draw()
+        path = self.out_dir / f"{step_name(trainer.step)}.png"
+        if fake.dim() == 4:
+            save_png(make_grid(to_uint8(fake)), path, scale=2 if fake.shape[-1] <= 32 else 1)
+        elif fake.dim() == 2 and fake.shape[1] == 2:
+            scatter_png(fake, self.real, path, title=f"step {trainer.step}")
+
+
+def scatter_png(fake: torch.Tensor, real: Optional[torch.Tensor], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if real is not None:
+        ax.scatter(real[:, 0], real[:, 1], s=3, alpha=0.3, label="real")
+    ax.scatter(fake[:, 0], fake[:, 1], s=3, alpha=0.5, label="generated")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+class Checkpointer(Every):
+    """Saves the full training state every N steps and at the end; redraws curves.png."""
+
+    def __init__(self, run_dir: Path, every: int, keep: int, title: str = ""):
+        super().__init__(every)
+        self.run_dir, self.keep, self.title = Path(run_dir), keep, title
+
+    def act(self, trainer: Trainer) -> None:
+        tensors, meta = trainer.state()
+        save_checkpoint(self.run_dir, trainer.step, tensors, meta, keep=self.keep)
+        plot_curves(read_metrics(self.run_dir), self.run_dir / "curves.png", self.title)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of metrics.jsonl (a torn last line from a crash is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    out = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out

@@ -1,0 +1,181 @@
+"""The training loop, the same for every kind of GAN.
+
+A task (see `gankit.tasks`) owns its named nets and optimizers and declares its phases; the trainer
+walks the phases in order each step, keeps the counters, and tells callbacks what happened. It
+knows nothing of files, plots or any particular GAN.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+import torch
+from torch import nn
+
+# A phase's loss function gets the real batch and returns (loss to minimise, stats to log).
+LossFn = Callable[[torch.Tensor], "tuple[torch.Tensor, dict[str, torch.Tensor]]"]
+
+
+@dataclass
+class Phase:
+    """One update inside a step: `loss` is minimised with the optimizers of `nets`.
+
+    `grad` names the nets that need gradients during this phase (default: `nets`); every other
+    net is frozen, so no weight gradients are computed for it.
+    """
+
+    name: str
+    nets: tuple[str, ...]
+    loss: LossFn
+    every: int = 1
+    grad: Optional[tuple[str, ...]] = None
+
+
+class Task(Protocol):
+    nets: dict[str, nn.Module]                    # every net saved in a checkpoint
+    optimizers: dict[str, torch.optim.Optimizer]  # keyed by the net they update
+    phases: list[Phase]
+    generators: dict[str, torch.Generator]        # every RNG the task draws from
+
+    def end_step(self, step: int, nimg: int) -> None: ...
+
+
+class BatchSampler:
+    """Shuffled batches from a dataset held as one tensor (on the training device).
+
+    Each epoch draws a permutation from its own generator; its state at the epoch's start and the
+    position inside the epoch are all that a resume needs to replay the same data order.
+    """
+
+    def __init__(self, data: torch.Tensor, batch_size: int, generator: torch.Generator,
+                 transform: Callable[[torch.Tensor], torch.Tensor] = lambda x: x):
+        self.data, self.batch_size, self.gen, self.transform = data, batch_size, generator, transform
+        self.epoch, self.pos, self.perm = 0, 0, None
+        self.epoch_state = generator.get_state()
+
+    def _new_epoch(self) -> None:
+        self.epoch_state = self.gen.get_state()
+        self.perm = torch.randperm(len(self.data), generator=self.gen).to(self.data.device)
+        self.epoch, self.pos = self.epoch + 1, 0
+
+    def next(self) -> torch.Tensor:
+        if self.perm is None or self.pos + self.batch_size > len(self.data):
+            self._new_epoch()
+        idx = self.perm[self.pos:self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return self.transform(self.data[idx])
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {"sampler": self.epoch_state}, {"epoch": self.epoch, "pos": self.pos}
+
+    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        self.epoch, self.pos = meta["epoch"], meta["pos"]
+        if self.epoch > 0:   # replay the current epoch's permutation, leaving gen where it was
+            self.gen.set_state(tensors["sampler"])
+            self.epoch -= 1
+            pos = self.pos
+            self._new_epoch()
+            self.pos = pos
+
+
+class Callback:
+    """Hooks the trainer calls; override what you need. Set `trainer.stop_reason` to stop."""
+
+    def on_start(self, trainer: "Trainer") -> None: ...
+    def on_step(self, trainer: "Trainer") -> None: ...
+    def on_log(self, trainer: "Trainer", record: dict[str, float]) -> None: ...
+    def on_end(self, trainer: "Trainer") -> None: ...
+
+
+@dataclass
+class Trainer:
+    task: Task
+    sampler: BatchSampler
+    callbacks: list[Callback] = field(default_factory=list)
+    log_every: int = 50
+    step: int = 0               # steps completed
+    nimg: int = 0               # real images shown so far
+    elapsed: float = 0.0        # training seconds over all sessions of the run
+    stop_reason: Optional[str] = None
+    _sums: dict[str, list] = field(default_factory=dict)   # name -> [device sum, count]
+
+    def fit(self, total_steps: int, max_time: Optional[float] = None) -> str:
+        """Train until `total_steps` steps are done or `max_time` seconds pass; says why it stopped."""
+        self.stop_reason = None
+        start, t0 = time.monotonic(), self.elapsed
+        self._emit("on_start")
+        try:
+            while self.stop_reason is None:
+                if self.step >= total_steps:
+                    self.stop_reason = f"reached {total_steps} steps"
+                    break
+                if max_time is not None and time.monotonic() - start >= max_time:
+                    self.stop_reason = f"reached --max-time {max_time:g} s"
+                    break
+                self._train_step()
+                self.elapsed = t0 + time.monotonic() - start
+                if self.step % self.log_every == 0:
+                    self.flush_log()
+                self._emit("on_step")
+        except KeyboardInterrupt:
+            self.stop_reason = "interrupted"
+        self.elapsed = t0 + time.monotonic() - start
+        self.flush_log()
+        self._emit("on_end")
+        return self.stop_reason
+
+    def _train_step(self) -> None:
+        real = self.sampler.next()
+        for phase in self.task.phases:
+            if self.step % phase.every:
+                continue
+            needs_grad = phase.grad or phase.nets
+            for name, net in self.task.nets.items():
+                if name in self.task.optimizers:
+                    net.requires_grad_(name in needs_grad)
+            for name in phase.nets:
+                self.task.optimizers[name].zero_grad(set_to_none=True)
+            loss, stats = phase.loss(real)
+            loss.backward()
+            for name in phase.nets:
+                self.task.optimizers[name].step()
+            self._accumulate(stats)
+        self.step += 1
+        self.nimg += real.shape[0]
+        self.task.end_step(self.step, self.nimg)
+
+    def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:
+        # Summed on the device; read back only when a log line is written (no sync per step).
+        for k, v in stats.items():
+            v = v.detach().float()
+            if k in self._sums:
+                self._sums[k][0] += v
+                self._sums[k][1] += 1
+            else:
+                self._sums[k] = [v.clone(), 1]
+
+    def flush_log(self) -> None:
+        if not self._sums:
+            return
+        record = {"step": self.step, "elapsed": round(self.elapsed, 3), "nimg": self.nimg}
+        record.update({k: s.item() / n for k, (s, n) in self._sums.items()})
+        self._sums = {}
+        self._emit("on_log", record)
+
+    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+        """Everything a resume needs: the task's nets/optimizers/RNGs, data order, counters."""
+        tensors, meta = self.task.state()
+        s_tensors, s_meta = self.sampler.state()
+        tensors["rng"] = {**tensors.get("rng", {}), **s_tensors}
+        meta.update(sampler=s_meta, nimg=self.nimg, elapsed=self.elapsed)
+        return tensors, meta
+
+    def load_state(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any]) -> None:
+        self.task.load(tensors, meta)
+        self.sampler.load(tensors["rng"], meta["sampler"])
+        self.step, self.nimg, self.elapsed = meta["step"], meta["nimg"], meta["elapsed"]
+
+    def _emit(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)

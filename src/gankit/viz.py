@@ -1,0 +1,70 @@
+"""Pictures: tensors in [-1, 1] to uint8, sample grids, PNG files, the training-curve plot."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+import torch
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] floats in [-1, 1] -> uint8 [N, H, W, C] (the format of files and .npz)."""
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: np.ndarray, nrow: Optional[int] = None, pad: int = 2) -> np.ndarray:
+    """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] picture."""
+    n, h, w, c = images.shape
+    cols = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        y, x = pad + r * (h + pad), pad + k * (w + pad)
+        grid[y:y + h, x:x + w] = images[i]
+    return grid
+
+
+def save_png(array: np.ndarray, path: Path, scale: int = 1) -> None:
+    """uint8 [H, W, C] (C 1 or 3) -> PNG file, written atomically, optionally enlarged."""
+    from PIL import Image
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    img.save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def plot_curves(records: Iterable[dict], path: Path, title: str = "") -> None:
+    """Losses and D outputs over steps: the training curve every beginner article promises."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    recs = [r for r in records if "step" in r]
+    if not recs:
+        return
+    steps = [r["step"] for r in recs]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
+        if any(key in r for r in recs):
+            ax1.plot(steps, [r.get(key, float("nan")) for r in recs], label=label)
+    ax1.set(xlabel="step", ylabel="loss", title="losses")
+    for key, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")):
+        if any(key in r for r in recs):
+            ax2.plot(steps, [r.get(key, float("nan")) for r in recs], label=label)
+    ax2.set(xlabel="step", ylabel="probability 'real'", ylim=(0, 1), title="discriminator output")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    tmp.replace(path)
