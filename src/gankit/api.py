@@ -97,8 +97,8 @@ class GAN:
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
         if G is None:
+            torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
             G, D = build_nets(cfg.model, cfg.data_shape)
-        torch.manual_seed(cfg.train.seed)   # nets built by the user's code may draw from it
         self.config = cfg
         self.device = resolve_device(cfg.train.device)
         self.task = GANTask(G, D, cfg, self.device)
@@ -106,19 +106,22 @@ class GAN:
         self._data: Optional[torch.Tensor] = None
 
     # --- training ---------------------------------------------------------------------
+    def steps_for_epochs(self, epochs: float) -> int:
+        """The step at which `epochs` passes over the training data are complete."""
+        n = len(self._get_trainer().sampler.data)
+        return math.ceil(epochs * max(n // self.config.train.batch_size, 1))
+
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
             progress: Optional[bool] = None) -> "GAN":
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
         ends first (`until` = an absolute step). With none given: 3,000 steps."""
         trainer = self._get_trainer()
-        n = len(trainer.sampler.data)
-        per_epoch = max(n // trainer.sampler.batch_size, 1)
         ends = [until] if until is not None else []
         if steps is not None:
             ends.append(trainer.step + int(steps))
         if epochs is not None:
-            ends.append(trainer.step + math.ceil(epochs * per_epoch))
+            ends.append(trainer.step + self.steps_for_epochs(epochs))
         if not ends:
             ends.append(sys.maxsize if max_time is not None else trainer.step + DEFAULT_STEPS)
         total = min(ends)

@@ -1,0 +1,168 @@
+"""The `gankit` command. Thin: flags -> config dataclasses -> the Python API.
+
+Every error a user can cause prints one line `gankit: error: ...` and exits with code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ._version import __version__
+from .config import DEFAULT_STEPS, SECTIONS, RunConfig, field_type, resume_conflicts
+from .errors import ConfigError, GanKitError, GanKitWarning
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per config field (`z_dim` -> `--z-dim`); unset flags stay out of the namespace,
+    so a resume knows exactly which ones the user gave."""
+    for section, klass in SECTIONS.items():
+        group = p.add_argument_group(f"{section} options")
+        for f in dataclasses.fields(klass):
+            default = f.default
+            help_text = f.metadata.get("help", "")
+            if default is not None:
+                help_text += f" (default: {default})"
+            group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{section}.{f.name}",
+                               type=field_type(f), default=argparse.SUPPRESS, metavar=f.name.upper(),
+                               help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gankit", description="Train and use generative adversarial "
+                                "networks. `gankit train` with no flags trains a DCGAN on MNIST.")
+    p.add_argument("--version", action="version", version=f"gankit {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    t = sub.add_parser("train", help="train a GAN (or continue one with --resume)")
+    t.add_argument("--out", type=Path, help="run directory (default: a new one under runs/)")
+    t.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly where it "
+                   "stopped")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    _add_config_flags(t)
+    s = sub.add_parser("sample", help="draw samples from a trained run")
+    s.add_argument("run", type=Path)
+    s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
+    s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
+                   "FILE.png (a grid) or a directory (one PNG per image)")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    i = sub.add_parser("info", help="describe a run")
+    i.add_argument("run", type=Path)
+    i.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def _given(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in vars(args).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            out.setdefault(section, {})[name] = value
+    return out
+
+
+def _with(cfg: RunConfig, given: dict[str, dict[str, Any]]) -> RunConfig:
+    return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v) for s, v in given.items()})
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .api import GAN, load_run
+    from .rundir import write_config
+    given = _given(args)
+    if args.resume is not None:
+        if args.out is not None and args.out.resolve() != args.resume.resolve():
+            raise ConfigError("--out and --resume name different directories; a resumed run "
+                              "stays in its own directory")
+        gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"))
+        conflicts = resume_conflicts(gan.config, given)
+        if conflicts:
+            raise ConfigError(f"cannot resume {args.resume} with a changed configuration: "
+                              + "; ".join(conflicts))
+        gan.config = _with(gan.config, given)
+        gan.task.cfg = gan.config
+        write_config(gan.run_dir, gan.config)
+        print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
+    else:
+        cfg = _with(RunConfig(), given)
+        t = cfg.train
+        if t.steps is None and t.epochs is None and t.max_time is None:
+            cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
+        gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
+        if gan.data_note:
+            print(f"gankit: note: {gan.data_note}", file=sys.stderr)
+    t = gan.config.train
+    until = t.steps
+    if t.epochs is not None:
+        epoch_steps = gan.steps_for_epochs(t.epochs)
+        until = epoch_steps if until is None else min(until, epoch_steps)
+    gan.fit(until=until, max_time=t.max_time, progress=False if args.no_progress else None)
+    return _report_end(gan)
+
+
+def _report_end(gan: Any) -> int:
+    last = f"{gan.run_dir}/samples/step-{gan.step:07d}.png"
+    print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
+          f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n"
+          f"  sample more: gankit sample {gan.run_dir} --num 64 --output samples.png",
+          file=sys.stderr)
+    if gan.stop_reason == "interrupted":
+        print(f"interrupted; checkpoint saved. Continue with: gankit train --resume {gan.run_dir}",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .api import load_run
+    from .export import write_samples
+    if args.num < 1:
+        raise ConfigError(f"--num must be at least 1, got {args.num}")
+    gan = load_run(args.run, weights_only=True)
+    samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema)
+    where = write_samples(samples, args.output, overwrite=args.overwrite)
+    print(f"wrote {args.num} samples to {where}", file=sys.stderr)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import describe_run, format_info
+    info = describe_run(args.run)
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return 0
+
+
+def _one_line_warnings() -> None:
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        if issubclass(category, GanKitWarning):
+            print(f"gankit: warning: {message}", file=sys.stderr)
+        else:
+            _orig(message, category, filename, lineno, file, line)
+    _orig = warnings.showwarning
+    warnings.showwarning = show
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _one_line_warnings()
+    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info}
+    try:
+        return commands[args.command](args)
+    except GanKitError as e:
+        print(f"gankit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

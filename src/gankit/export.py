@@ -1,0 +1,42 @@
+"""Writing samples out: .npz arrays, a PNG grid, or a folder of PNGs; never over a file by accident."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ConfigError
+from .viz import make_grid, save_png, to_uint8
+
+
+def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) -> Path:
+    """samples: images [N, C, H, W] in [-1, 1], or vectors [N, ...].
+
+    FILE.npz gets `images` (uint8 [N, H, W, C]) or, for vectors, `samples` (float32);
+    FILE.png a grid; a path without suffix (or an existing directory) one PNG per image.
+    """
+    output = Path(output)
+    is_dir = output.is_dir() or output.suffix == ""
+    if output.exists() and not overwrite and (not is_dir or any(output.iterdir())):
+        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
+    images = samples.dim() == 4
+    if output.suffix.lower() == ".npz":
+        arrays = {"images": to_uint8(samples)} if images else {"samples": samples.numpy()}
+        tmp = output.with_name(f".{output.name}.tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, output)
+        return output
+    if not images:
+        raise ConfigError(f"these samples are vectors of shape {list(samples.shape[1:])}, not "
+                          f"images: write them to a .npz file")
+    if output.suffix.lower() == ".png":
+        save_png(make_grid(to_uint8(samples)), output)
+        return output
+    if not is_dir:
+        raise ConfigError(f"unknown output type {output.suffix!r}: use .npz, .png or a directory")
+    output.mkdir(parents=True, exist_ok=True)
+    for i, img in enumerate(to_uint8(samples)):
+        save_png(img, output / f"{i:06d}.png")
+    return output

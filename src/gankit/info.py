@@ -1,0 +1,50 @@
+"""`gankit info RUN`: what a run is, how far it got, where its files are."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .rundir import read_config
+from .train.callbacks import read_metrics
+from .train.state import latest_checkpoint, list_checkpoints
+
+
+def describe_run(run_dir: Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    meta = json.loads((run_dir / "config.json").read_text()).get("meta", {})
+    ckpt = latest_checkpoint(run_dir)
+    state = json.loads((ckpt / "state.json").read_text())
+    records = read_metrics(run_dir)
+    samples = sorted((run_dir / "samples").glob("step-*.png")) if (run_dir / "samples").is_dir() else []
+    return {
+        "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": cfg.loss.loss,
+        "dataset": cfg.data.dataset, "data_shape": list(cfg.data_shape),
+        "step": state["step"], "images_seen": state.get("nimg"),
+        "train_seconds": round(state.get("elapsed", 0.0), 1),
+        "last_log": records[-1] if records else None,
+        "checkpoints": [p.name for p in list_checkpoints(run_dir)], "latest": ckpt.name,
+        "latest_samples": str(samples[-1]) if samples else None,
+        "config": cfg.to_dict(), "meta": meta,
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    t = info["config"]["train"]
+    lines = [
+        f"run:      {info['run']}",
+        f"model:    {info['model']} (z_dim {info['config']['model']['z_dim']}), loss {info['loss']}",
+        f"data:     {info['dataset']}, samples of shape {info['data_shape']}",
+        f"training: batch {t['batch_size']}, lr {t['lr']}, seed {t['seed']}",
+        f"progress: step {info['step']} ({info['images_seen']} images) in "
+        f"{info['train_seconds'] / 60:.1f} min",
+    ]
+    if info["last_log"]:
+        log = info["last_log"]
+        lines.append("last log: " + ", ".join(f"{k} {v:.4g}" for k, v in log.items()
+                                              if k not in ("step", "elapsed", "nimg")))
+    lines.append(f"checkpoints: {', '.join(info['checkpoints'])} (latest {info['latest']})")
+    if info["latest_samples"]:
+        lines.append(f"samples:  {info['latest_samples']}")
+    return "\n".join(lines)
