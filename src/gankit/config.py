@@ -89,6 +89,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
+        unknown = set(d) - set(SECTIONS) - {"data_shape", "num_classes", "task", "meta"}
+        if unknown:
+            raise ConfigError(f"unknown run configuration key(s): {', '.join(sorted(unknown))}")
         try:
             sections = {name: _section_from_dict(klass, d.get(name, {}))
                         for name, klass in SECTIONS.items()}

@@ -12,7 +12,7 @@ from gankit.train.state import list_checkpoints
 
 
 def _quiet(**kw):
-    return dict(log_every=50, sample_every=10**6, checkpoint_every=10**6, **kw)
+    return {"log_every": 50, "sample_every": 10**6, "checkpoint_every": 10**6, **kw}
 
 
 def test_mlp_gan_covers_the_ring_of_gaussians(ring):

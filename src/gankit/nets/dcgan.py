@@ -58,7 +58,9 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, data_shape: tuple[int, ...], width: int = 64):
         super().__init__()
-        c, h, _ = data_shape
+        c, h, w = data_shape
+        if h != w:
+            raise ConfigError(f"dcgan needs square images, got {h}x{w}")
         base, n = plan(h)
         layers: list[nn.Module] = [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width

@@ -71,8 +71,9 @@ class BatchSampler:
 
     def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         self.epoch, self.pos = meta["epoch"], meta["pos"]
+        self.gen.set_state(tensors["sampler"])
+        self.epoch_state = tensors["sampler"]
         if self.epoch > 0:   # replay the current epoch's permutation, leaving gen where it was
-            self.gen.set_state(tensors["sampler"])
             self.epoch -= 1
             pos = self.pos
             self._new_epoch()

@@ -1,0 +1,221 @@
+"""Every net family honours the same contract, checked by one shared mixin.
+
+G maps noise [N, z_dim] -> samples [N, *data_shape] (images in [-1, 1]); D maps samples -> logits [N];
+the same seed builds the same weights; weights survive a safetensors round trip; G learns through D.
+A family's test class only lists its configurations; the test bodies live once, in `NetContract`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import gankit.nets as nets
+from gankit.config import ModelConfig
+from gankit.errors import ConfigError
+from gankit.nets import build_nets, register_net
+
+IMAGE_SHAPES = [(1, 28, 28), (3, 28, 28), (1, 32, 32), (3, 32, 32), (1, 64, 64), (3, 64, 64)]
+BATCH = 4
+
+
+@dataclass(frozen=True)
+class Case:
+    model: str
+    shape: tuple[int, ...]
+    z_dim: int
+    width: Optional[int] = 8   # small nets keep the suite fast; the contract does not depend on size
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def cfg(self, **kw) -> ModelConfig:
+        return ModelConfig(**{"model": self.model, "z_dim": self.z_dim, "width": self.width, **kw})
+
+    def build(self, seed: int = 0, **kw) -> tuple[nn.Module, nn.Module]:
+        torch.manual_seed(seed)
+        return build_nets(self.cfg(**kw), self.shape)
+
+    def noise(self, n: int = BATCH, seed: int = 123) -> torch.Tensor:
+        return torch.randn(n, self.z_dim, generator=torch.Generator().manual_seed(seed))
+
+    def __str__(self) -> str:
+        return f"{self.model}-{'x'.join(map(str, self.shape))}-z{self.z_dim}"
+
+
+def _cases(model: str, shapes: list[tuple[int, ...]]) -> list[Case]:
+    z_dims = (1, 16, 100)   # cycle through z sizes so each one meets several shapes
+    return [Case(model, s, z_dims[i % len(z_dims)]) for i, s in enumerate(shapes)]
+
+
+def pytest_generate_tests(metafunc):
+    """Parametrize `case` from the test class's CASES: the mixin's tests run once per configuration."""
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", metafunc.cls.CASES, ids=str)
+
+
+def n_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+class NetContract:
+    """Tests every net family must pass. Subclasses set CASES, DEFAULT_WIDTH and CAPACITY_SHAPE."""
+
+    CASES: list[Case] = []
+    DEFAULT_WIDTH: int
+    CAPACITY_SHAPE: tuple[int, ...]
+    MODEL: str
+
+    def test_generator_maps_noise_to_samples_of_the_data_shape(self, case):
+        G, _ = case.build()
+        x = G(case.noise())
+        assert x.shape == (BATCH, *case.shape)
+        assert x.dtype == torch.float32 and torch.isfinite(x).all()
+
+    def test_generator_output_range(self, case):
+        """Images are squashed into [-1, 1] by tanh even when pre-activations are huge; vectors are
+        linear outputs and may leave that range."""
+        G, _ = case.build()
+        with torch.no_grad():
+            for p in G.parameters():
+                p.mul_(30)   # blow up every pre-activation: only a final tanh can keep x in range
+            x = G(5 * case.noise(16))
+        assert torch.isfinite(x).all()
+        if case.is_image:
+            assert x.abs().max() <= 1.0
+            assert x.abs().max() > 0.99, "expected saturated tanh outputs near +-1"
+        else:
+            assert x.abs().max() > 1.0, "vector data needs an unbounded (linear) output"
+
+    def test_discriminator_gives_one_logit_per_sample(self, case):
+        G, D = case.build()
+        logits = D(G(case.noise()))
+        assert logits.shape == (BATCH,)
+        assert torch.isfinite(logits).all()
+
+    def test_discriminator_judges_each_sample_on_its_own(self, case):
+        """D has no batch statistics: a sample's logit does not depend on the rest of the batch."""
+        _, D = case.build()
+        x = torch.rand(BATCH, *case.shape, generator=torch.Generator().manual_seed(5)) * 2 - 1
+        whole = D(x)
+        alone = torch.cat([D(x[i:i + 1]) for i in range(BATCH)])
+        torch.testing.assert_close(whole, alone, rtol=1e-4, atol=1e-5)
+
+    def test_same_seed_builds_identical_nets(self, case):
+        (G1, D1), (G2, D2), (G3, _) = case.build(seed=7), case.build(seed=7), case.build(seed=8)
+        for a, b in ((G1, G2), (D1, D2)):
+            sa, sb = a.state_dict(), b.state_dict()
+            assert sa.keys() == sb.keys()
+            for k in sa:
+                assert torch.equal(sa[k], sb[k]), k
+        z = case.noise()
+        assert torch.equal(G1(z), G2(z))
+        assert torch.equal(D1(G1(z)), D2(G2(z)))
+        assert not torch.equal(G1(z), G3(z)), "a different seed should give different weights"
+
+    def test_safetensors_round_trip_restores_outputs(self, case, tmp_path):
+        G, D = case.build(seed=0)
+        G(case.noise(8, seed=1))   # a training-mode pass moves BatchNorm running stats off defaults
+        fresh_G, fresh_D = case.build(seed=1)
+        for name, net, fresh in (("G", G, fresh_G), ("D", D, fresh_D)):
+            path = tmp_path / f"{name}.safetensors"
+            save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+            fresh.load_state_dict(load_file(str(path)))
+        G.eval()
+        fresh_G.eval()   # eval mode uses the running stats, so buffers must have been saved too
+        z = case.noise()
+        assert torch.equal(G(z), fresh_G(z))
+        assert torch.equal(D(G(z)), fresh_D(G(z)))
+
+    def test_gradients_reach_every_generator_parameter_through_d(self, case):
+        G, D = case.build()
+        D(G(case.noise(8))).mean().backward()
+        for name, p in G.named_parameters():
+            assert p.grad is not None, f"G.{name} gets no gradient"
+            assert torch.isfinite(p.grad).all(), name
+            assert p.grad.abs().sum() > 0, f"G.{name} has an all-zero gradient"
+        for name, p in D.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"D.{name}"
+
+    def test_width_sets_capacity(self):
+        counts = {}
+        for width in (None, self.DEFAULT_WIDTH, 4, 8):
+            case = Case(self.MODEL, self.CAPACITY_SHAPE, 16, width)
+            G, D = case.build()
+            counts[width] = (n_params(G), n_params(D))
+        assert counts[None] == counts[self.DEFAULT_WIDTH], "width=None must mean the documented default"
+        assert counts[8][0] > counts[4][0] and counts[8][1] > counts[4][1]
+        assert counts[self.DEFAULT_WIDTH][0] > counts[8][0]
+
+
+class TestMLP(NetContract):
+    MODEL = "mlp"
+    CASES = _cases("mlp", IMAGE_SHAPES + [(2,)]) + [Case("mlp", (2,), 2), Case("mlp", (5,), 3)]
+    DEFAULT_WIDTH = 256
+    CAPACITY_SHAPE = (2,)
+
+
+class TestDCGAN(NetContract):
+    MODEL = "dcgan"
+    CASES = _cases("dcgan", IMAGE_SHAPES)
+    DEFAULT_WIDTH = 64
+    CAPACITY_SHAPE = (1, 28, 28)
+
+
+def test_mlp_image_capacity_grows_with_width():
+    """The hidden sizes are multiples of width: doubling width roughly doubles the big layers."""
+    small = n_params(build_nets(ModelConfig("mlp", 8, 4), (1, 28, 28))[0])
+    big = n_params(build_nets(ModelConfig("mlp", 8, 8), (1, 28, 28))[0])
+    assert 1.8 < big / small < 4.5
+
+
+@pytest.mark.parametrize("shape", [(1, 30, 30), (3, 100, 100), (1, 4, 4), (1, 7, 7), (1, 32, 28),
+                                   (3, 28, 32), (1, 64, 32)])
+def test_dcgan_refuses_unsupported_image_sizes(shape):
+    with pytest.raises(ConfigError):
+        build_nets(ModelConfig("dcgan", 16, 8), shape)
+
+
+@pytest.mark.parametrize("shape", [(2,), (2, 32, 32), (4, 32, 32), (32, 32)])
+def test_dcgan_refuses_non_images(shape):
+    with pytest.raises(ConfigError, match="mlp"):
+        build_nets(ModelConfig("dcgan", 16, 8), shape)
+
+
+@pytest.mark.parametrize("side", [16, 56, 128])
+def test_dcgan_accepts_other_base_times_power_of_two_sizes(side):
+    G, D = build_nets(ModelConfig("dcgan", 8, 4), (1, side, side))
+    x = G(torch.randn(2, 8))
+    assert x.shape == (2, 1, side, side) and D(x).shape == (2,)
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(ConfigError) as err:
+        build_nets(ModelConfig(model="resnet9000"), (1, 28, 28))
+    msg = str(err.value)
+    assert "resnet9000" in msg and "mlp" in msg and "dcgan" in msg
+
+
+def test_register_net_makes_a_new_name_buildable(monkeypatch):
+    monkeypatch.setattr(nets, "NETS", dict(nets.NETS))   # leave the real registry untouched
+    seen = {}
+
+    @register_net("tiny")
+    def _tiny(shape, cfg):
+        seen["args"] = (shape, cfg)
+        size = math.prod(shape)
+        return (nn.Sequential(nn.Linear(cfg.z_dim, size), nn.Unflatten(1, shape)),
+                nn.Sequential(nn.Flatten(), nn.Linear(size, 1), nn.Flatten(0)))
+
+    cfg = ModelConfig(model="tiny", z_dim=3)
+    G, D = build_nets(cfg, [2, 5])
+    assert seen["args"] == ((2, 5), cfg)   # the shape arrives as a tuple
+    assert D(G(torch.randn(4, 3))).shape == (4,)
+    with pytest.raises(ConfigError, match="tiny"):   # and it is listed among the choices
+        build_nets(ModelConfig(model="nope"), (2,))
