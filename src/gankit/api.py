@@ -221,7 +221,7 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
         gan.task.load(tensors, meta, weights_only=True)
         return gan
     source = dataset if dataset is not None else cfg.data.dataset
-    if source != USER_DATA:
+    if not (isinstance(source, str) and source == USER_DATA):
         gan._data, gan._labels, gan.data_note = load_training_data(source, cfg.data)
         if tuple(gan._data.shape[1:]) != tuple(cfg.data_shape):
             raise DataError(f"the data now has samples of shape {list(gan._data.shape[1:])}, the "

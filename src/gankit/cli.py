@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    from .tabular.cli import add_commands
+    add_commands(sub)
     i = sub.add_parser("info", help="describe a run")
     i.add_argument("run", type=Path)
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -93,8 +95,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
         gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
-        if gan.data_note:
-            print(f"gankit: note: {gan.data_note}", file=sys.stderr)
     t = gan.config.train
     until = t.steps
     if t.epochs is not None:
@@ -153,7 +153,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     _one_line_warnings()
-    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info}
+    from .tabular.cli import run_impute, run_synth
+    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info,
+                "impute": run_impute, "synth": run_synth}
     try:
         return commands[args.command](args)
     except GanKitError as e:

@@ -11,6 +11,12 @@ from .errors import ConfigError
 from .viz import make_grid, save_png, to_uint8
 
 
+def refuse_overwrite(path: Path, overwrite: bool) -> None:
+    """Never replace a file the user already has unless they said so."""
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
+
+
 def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) -> Path:
     """samples: images [N, C, H, W] in [-1, 1], or vectors [N, ...].
 
@@ -19,8 +25,8 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) 
     """
     output = Path(output)
     is_dir = output.is_dir() or output.suffix == ""
-    if output.exists() and not overwrite and (not is_dir or any(output.iterdir())):
-        raise ConfigError(f"{output} already exists; pass --overwrite to replace it")
+    if not is_dir or (output.exists() and any(output.iterdir())):
+        refuse_overwrite(output, overwrite)
     images = samples.dim() == 4
     if output.suffix.lower() == ".npz":
         arrays = {"images": to_uint8(samples)} if images else {"samples": samples.numpy()}

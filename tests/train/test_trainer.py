@@ -152,3 +152,26 @@ def test_user_tensor_array_and_dataset_are_accepted(ring):
 def test_bad_user_data_is_one_clear_error(bad, match):
     with pytest.raises(DataError, match=match):
         gankit.GAN("mlp", bad)
+
+
+def test_users_own_nets_train_save_and_load(ring):
+    from torch import nn
+
+    def nets():
+        torch.manual_seed(0)
+        G = nn.Sequential(nn.Linear(3, 32), nn.ReLU(), nn.Linear(32, 2))
+        D = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1), nn.Flatten(0))
+        return G, D
+
+    x, _ = ring(256)
+    G, D = nets()
+    gan = gankit.GAN(generator=G, discriminator=D, dataset=x, z_dim=3, out="own", batch_size=32,
+                     **_quiet()).fit(steps=5, progress=False)
+    assert gan.config.model.model == "custom"
+    with pytest.raises(gankit.RunError, match="generator="):
+        gankit.load_run(gan.run_dir, dataset=x)
+    G2, D2 = nets()
+    again = gankit.load_run(gan.run_dir, dataset=x.numpy(), generator=G2, discriminator=D2)
+    torch.testing.assert_close(again.sample(4, seed=0), gan.sample(4, seed=0), rtol=0, atol=0)
+    with pytest.raises(gankit.ConfigError, match="both"):
+        gankit.GAN(generator=G, dataset=x)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..objectives import get_objective
+from ..train.optim import adam
 from ..train.trainer import Phase
 
 
@@ -28,9 +29,9 @@ class GANTask:
         if t.ema_halflife > 0:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
             self.nets["G_ema"] = self.G_ema
-        adam = dict(lr=t.lr, betas=(t.beta1, t.beta2), foreach=True)
-        self.optimizers = {"G": torch.optim.Adam(self.G.parameters(), **adam),
-                           "D": torch.optim.Adam(self.D.parameters(), **adam)}
+        betas = (t.beta1, t.beta2)
+        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
+                           "D": adam(self.D.parameters(), t.lr, betas)}
         self.objective = get_objective(cfg.loss.loss)
         self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1)}
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),

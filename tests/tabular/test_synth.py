@@ -1,0 +1,74 @@
+"""TableGAN: marginals of a small mixed table, categories and ranges, conditioning, save/load."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ks_2samp
+
+from gankit.errors import DataError, RunError
+from gankit.tabular import TableGAN
+
+
+# A short CPU training (500 steps, ~10 s) gets these; longer runs get tighter (see bench/tabular.py).
+KS_BOUND, TV_BOUND = 0.3, 0.2
+
+
+def _tv(a: pd.Series, b: pd.Series) -> float:
+    """Total-variation distance between two categorical marginals."""
+    p, q = a.value_counts(normalize=True), b.value_counts(normalize=True)
+    return 0.5 * float(p.sub(q, fill_value=0).abs().sum())
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    from .conftest import mixed_table
+    df = mixed_table(1000)
+    import torch
+    torch.set_num_threads(1)
+    gan = TableGAN(epochs=100, batch_size=200, lr=5e-4, discrete=["kids"]).fit(df)
+    return df, gan
+
+
+def test_marginals_categories_and_ranges(fitted):
+    df, gan = fitted
+    s = gan.sample(2000)
+    assert list(s.columns) == list(df.columns)
+    assert s.dtypes.to_dict() == df.dtypes.to_dict()
+    for c in ["age", "income"]:
+        assert ks_2samp(df[c], s[c]).statistic < KS_BOUND, c
+        assert df[c].min() <= s[c].min() and s[c].max() <= df[c].max()
+    for c in ["city", "member", "grade", "kids"]:
+        assert _tv(df[c], s[c]) < TV_BOUND, c
+        assert set(s[c].dropna()) <= set(df[c])
+
+
+def test_condition_and_unknown_value(fitted):
+    df, gan = fitted
+    nice = gan.sample(200, condition={"city": "Nice"})
+    assert (nice["city"] == "Nice").all()
+    with pytest.raises(DataError, match="no value 'Oslo'"):
+        gan.sample(5, condition={"city": "Oslo"})
+    with pytest.raises(DataError, match="no such column"):
+        gan.sample(5, condition={"town": "Nice"})
+    with pytest.raises(DataError, match="numeric column"):
+        gan.sample(5, condition={"income": 3})
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    _, gan = fitted
+    gan.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.safetensors", "table.json"]
+    back = TableGAN.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(back.sample(50, seed=4), gan.sample(50, seed=4))
+    (tmp_path / "m" / "table.json").write_text("{")
+    with pytest.raises(RunError, match="not a saved TableGAN"):
+        TableGAN.load(tmp_path / "m")
+
+
+def test_all_numeric_table_and_missing_cells():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=100), "b": rng.integers(0, 9, 100)})
+    df.loc[:9, "a"] = np.nan
+    s = TableGAN(epochs=3, batch_size=50).fit(df).sample(30)
+    assert s.dtypes.to_dict() == df.dtypes.to_dict() and len(s) == 30
