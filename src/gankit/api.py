@@ -12,7 +12,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -59,9 +59,10 @@ def config_from_options(base: Optional[RunConfig] = None, **options: Any) -> Run
                           for s, v in by_section.items()})
 
 
-def load_training_data(source: Any, data: DataConfig,
+def load_training_data(source: Any, data: DataConfig, split: str = "train",
                        ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[str]]:
-    """(samples, labels, note): uint8 images [N, C, H, W] or float vectors [N, ...]."""
+    """(samples, labels, note) of a split, prepared as the run's config says: uint8 images
+    [N, C, H, W] or float vectors [N, ...]."""
     from .data.user import user_samples
     if not isinstance(source, (str, Path)):
         x, labels = user_samples(source)
@@ -70,7 +71,7 @@ def load_training_data(source: Any, data: DataConfig,
     resolution = data.resolution
     if resolution is None and str(source) == "digits":
         resolution = 32   # 8x8 is too small for a conv net; 32 is the nearest size dcgan builds
-    d = load_dataset(str(source), split="train", resolution=resolution, channels=data.channels)
+    d = load_dataset(str(source), split=split, resolution=resolution, channels=data.channels)
     return d.images, d.labels, d.note
 
 
@@ -164,8 +165,30 @@ class GAN:
         out += [cb.TensorBoard(run / "tensorboard"),
                 cb.SampleGrid(run / "samples", t.sample_every, lambda: self.task.generate(preview_z),
                               real=real),
-                cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title)]
+                ]
+        if t.eval_every:
+            out.append(cb.Evaluate(run, t.eval_every, self._scorer()))
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title))
         return out
+
+    def _scorer(self) -> Callable[[], dict[str, float]]:
+        """The numbers --eval-every logs: each metric's value (precision/recall/... separately)."""
+        from .evaluation import default_extractor, evaluate_run, parse_metrics
+        t = self.config.train
+        metrics = parse_metrics(t.eval_metrics)
+        default_extractor(self.config.data.dataset)   # fail now, not after the first N steps
+        split = ["test"]
+
+        def score() -> dict[str, float]:
+            try:
+                results = evaluate_run(self, t.eval_num, metrics, split=split[0])
+            except DataError as e:
+                if split[0] != "test" or "test split" not in str(e):
+                    raise
+                split[0] = "train"   # a folder without a test split: compare with the training set
+                results = evaluate_run(self, t.eval_num, metrics, split="train")
+            return {k: r.value for k, r in results.items()}
+        return score
 
     # --- using the generator ------------------------------------------------------------
     @property

@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     from .tabular.cli import add_commands
     add_commands(sub)
+    e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
+                       "held-out D loss), or a .npz of samples")
+    e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
+    e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
+    e.add_argument("--dataset", help="reference dataset for --samples (default: the run's)")
+    e.add_argument("--metrics", default="fid,kid,pr,classes",
+                   help="comma list of fid,kid,pr,classes,dloss (default fid,kid,pr,classes)")
+    e.add_argument("--num", type=int, default=10_000, help="samples drawn from the run (default 10000)")
+    e.add_argument("--split", default="test", help="reference split (default test)")
+    e.add_argument("--extractor", help="feature extractor: mnist or fashion-mnist (default: the "
+                   "dataset's own)")
+    e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
     i = sub.add_parser("info", help="describe a run")
     i.add_argument("run", type=Path)
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -129,6 +142,32 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import (evaluate_images, evaluate_run, format_results, load_samples,
+                             parse_metrics, summary)
+    metrics = parse_metrics(args.metrics)
+    if (args.run is None) == (args.samples is None):
+        raise ConfigError("give a run directory or --samples FILE.npz (one of them)")
+    if args.run is not None:
+        from .api import load_run
+        if args.num < 2:
+            raise ConfigError(f"--num must be at least 2, got {args.num}")
+        gan = load_run(args.run, weights_only=True)
+        if args.dataset and args.dataset != gan.config.data.dataset:
+            raise ConfigError(f"--dataset {args.dataset} differs from the run's dataset "
+                              f"{gan.config.data.dataset}")
+        results = evaluate_run(gan, args.num, metrics, args.split, args.extractor, args.seed)
+    else:
+        if not args.dataset:
+            raise ConfigError("--samples needs --dataset NAME (the reference data)")
+        if "dloss" in metrics:
+            raise ConfigError("dloss needs a run's discriminator: evaluate the run, not --samples")
+        results = evaluate_images(load_samples(args.samples), args.dataset, metrics, args.split,
+                                  args.extractor, args.seed)
+    print(json.dumps(summary(results), indent=2) if args.json else format_results(results))
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .info import describe_run, format_info
     info = describe_run(args.run)
@@ -154,7 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     _one_line_warnings()
     from .tabular.cli import run_impute, run_synth
-    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info,
+    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth}
     try:
         return commands[args.command](args)

@@ -34,8 +34,9 @@ class DataConfig:
 class ModelConfig:
     model: str = _opt("dcgan", "network family: mlp or dcgan (or a name registered from Python)")
     z_dim: int = _opt(64, "size of the generator's noise vector")
-    width: Optional[int] = _opt(None, "base channel width (dcgan, default 64) or hidden size (mlp, "
+    width: Optional[int] = _opt(None, "base channel width (dcgan, default 32) or hidden size (mlp, "
                                 "default 256)")
+    d_norm: str = _opt("batch", "normalization in the dcgan discriminator: batch, none or spectral")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,11 @@ class TrainConfig:
     checkpoint_every: int = _opt(1000, "write a checkpoint every N steps", resumable=True)
     keep_checkpoints: int = _opt(3, "how many periodic checkpoints to keep", resumable=True)
     device: str = _opt("auto", "cpu, cuda, cuda:N or auto", resumable=True)
+    eval_every: Optional[int] = _opt(None, "evaluate every N steps (FID etc. into metrics.jsonl and "
+                                     "curves.png; keeps the best-FID checkpoint)", resumable=True)
+    eval_metrics: str = _opt("fid", "metrics for --eval-every: fid,kid,pr,classes,dloss",
+                             resumable=True)
+    eval_num: int = _opt(5000, "samples per evaluation during training", resumable=True)
 
 
 DEFAULT_STEPS = 3000

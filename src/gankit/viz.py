@@ -40,25 +40,35 @@ def save_png(array: np.ndarray, path: Path, scale: int = 1) -> None:
     tmp.replace(path)
 
 
+EVAL_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "classes", "dloss")
+
+
+def _series(recs: list[dict], key: str) -> tuple[list, list]:
+    rows = [r for r in recs if key in r]
+    return [r["step"] for r in rows], [r[key] for r in rows]
+
+
 def plot_curves(records: Iterable[dict], path: Path, title: str = "") -> None:
-    """Losses and D outputs over steps: the training curve every beginner article promises."""
+    """Losses and D outputs over steps (the training curve every beginner article promises), and
+    any evaluated metrics (FID, ...) in a third panel with the best FID marked."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     recs = [r for r in records if "step" in r]
     if not recs:
         return
-    steps = [r["step"] for r in recs]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("d_loss", "D loss"), ("g_loss", "G loss")):
-        if any(key in r for r in recs):
-            ax1.plot(steps, [r.get(key, float("nan")) for r in recs], label=label)
-    ax1.set(xlabel="step", ylabel="loss", title="losses")
-    for key, label in (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))")):
-        if any(key in r for r in recs):
-            ax2.plot(steps, [r.get(key, float("nan")) for r in recs], label=label)
-    ax2.set(xlabel="step", ylabel="probability 'real'", ylim=(0, 1), title="discriminator output")
-    for ax in (ax1, ax2):
+    evals = [k for k in EVAL_KEYS if any(k in r for r in recs)]
+    fig, axes = plt.subplots(1, 3 if evals else 2, figsize=(16 if evals else 11, 4))
+    panels = [(("d_loss", "D loss"), ("g_loss", "G loss")),
+              (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"))]
+    for ax, panel in zip(axes, panels):
+        for key, label in panel:
+            ax.plot(*_series(recs, key), label=label)
+    axes[0].set(xlabel="step", ylabel="loss", title="losses")
+    axes[1].set(xlabel="step", ylabel="probability 'real'", ylim=(0, 1), title="discriminator output")
+    if evals:
+        _plot_evals(axes[2], recs, evals)
+    for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend()
     if title:
@@ -68,3 +78,16 @@ def plot_curves(records: Iterable[dict], path: Path, title: str = "") -> None:
     fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)
     tmp.replace(path)
+
+
+def _plot_evals(ax, recs: list[dict], keys: list[str]) -> None:  # noqa: ANN001 (matplotlib Axes)
+    for key in keys:
+        steps, values = _series(recs, key)
+        ax.plot(steps, values, marker="o", ms=3, label=key.upper() if key in ("fid", "kid") else key)
+    if "fid" in keys:
+        steps, values = _series(recs, "fid")
+        i = min(range(len(values)), key=values.__getitem__)
+        ax.scatter([steps[i]], [values[i]], s=80, facecolors="none", edgecolors="red",
+                   label=f"best FID {values[i]:.2f}")
+        ax.set_yscale("log")
+    ax.set(xlabel="step", title="evaluation")

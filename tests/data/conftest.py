@@ -1,10 +1,7 @@
-"""Shared fixtures for the data tests: an isolated cache folder and a loopback HTTP server."""
+"""Shared fixtures for the data tests: an isolated cache folder (the loopback HTTP server is in
+tests/conftest.py)."""
 
 from __future__ import annotations
-
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,53 +15,3 @@ def isolated_cache(tmp_path, monkeypatch):
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     return cache
-
-
-@dataclass
-class Route:
-    """What the server answers at one path: a body, and optionally a larger Content-Length it lies about."""
-
-    body: bytes
-    declared_length: int | None = None  # > len(body): send the body short, then hang up
-
-
-@dataclass
-class LoopbackServer:
-    url: str
-    routes: dict[str, Route]
-    requests: list[str] = field(default_factory=list)
-
-    def serve(self, path: str, body: bytes, declared_length: int | None = None) -> None:
-        """Answer GET `path` with `body` (cut short if `declared_length` exceeds its size)."""
-        self.routes[path] = Route(body, declared_length)
-
-
-@pytest.fixture
-def http_server():
-    """A threaded HTTP server on 127.0.0.1 (port chosen by the OS) serving `routes`; 404 elsewhere."""
-    state = LoopbackServer(url="", routes={})
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
-            state.requests.append(self.path)
-            route = state.routes.get(self.path)
-            if route is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(route.declared_length or len(route.body)))
-            self.end_headers()
-            self.wfile.write(route.body)
-            self.close_connection = True  # a short body + closed socket is a cut connection
-
-        def log_message(self, *args):  # keep pytest output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    yield state
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)

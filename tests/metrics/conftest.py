@@ -74,4 +74,3 @@ def fashion_feats(fashion_installed, split, extractor):
         "train": ext.features(train.images[pick]),
         "test_labels": test.labels,
     }
-

@@ -76,11 +76,6 @@ def test_a_corrupted_weights_file_is_refused(tmp_path, monkeypatch):
     load_extractor("fashion-mnist")  # the intact file beside it still loads
 
 
-def test_inception_is_a_clear_not_yet_supported_error():
-    with pytest.raises(ExtractorError, match=r"inception-v3\.safetensors.*not yet supported|not yet supported"):
-        load_extractor("inception")
-
-
 def test_unknown_extractor_names_the_known_ones():
     with pytest.raises(ExtractorError, match="fashion-mnist"):
         load_extractor("cifar10")

@@ -25,8 +25,12 @@ def fitted():
     from .conftest import mixed_table
     df = mixed_table(1000)
     import torch
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    gan = TableGAN(epochs=100, batch_size=200, lr=5e-4, discrete=["kids"]).fit(df)
+    try:
+        gan = TableGAN(epochs=100, batch_size=200, lr=5e-4, discrete=["kids"]).fit(df)
+    finally:
+        torch.set_num_threads(before)
     return df, gan
 
 

@@ -176,15 +176,15 @@ def download(name: str, file: str) -> bytes:
     for mirror in remote.mirrors:
         url = mirror + f"{file}.gz"
         try:
-            return _download_one(url, dest, remote.files[file])
+            return download_file(url, dest, remote.files[file])
         except DownloadError as err:
             bad_sum = bad_sum or isinstance(err, ChecksumError)
             failures.append((urllib.parse.urlsplit(url).netloc or url, str(err)))
     error = ChecksumError if bad_sum else DownloadError
-    raise error(f"could not download {file}.gz: {_summary(failures)}")
+    raise error(f"could not download {file}.gz: {summarize_failures(failures)}")
 
 
-def _summary(failures: list[tuple[str, str]]) -> str:
+def summarize_failures(failures: list[tuple[str, str]]) -> str:
     """One line for what went wrong at each mirror; identical reasons are said once."""
     reasons = {reason for _, reason in failures}
     if len(failures) > 1 and len(reasons) == 1:
@@ -192,7 +192,7 @@ def _summary(failures: list[tuple[str, str]]) -> str:
     return "; ".join(f"{host}: {reason}" for host, reason in failures) or "no mirrors configured"
 
 
-def _download_one(url: str, dest: Path, sha256: str) -> bytes:
+def download_file(url: str, dest: Path, sha256: str) -> bytes:
     """Stream `url` into a temporary file beside `dest`, verify it, then rename it into place.
 
     The temporary file is removed on every failure, so nothing unverified is ever cached.

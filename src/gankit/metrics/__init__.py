@@ -181,6 +181,10 @@ def _prdc_results(real: torch.Tensor, fake: torch.Tensor, seed: int, proto: dict
 def _classes_result(ext: Extractor, fake: torch.Tensor, data: ImageData, proto: dict[str, Any]) -> MetricResult:
     if data.labels is None:
         raise MetricError(f"class coverage needs class labels, and '{data.name}' has none")
+    n_data = int(data.labels.max()) + 1
+    if getattr(ext, "num_classes", None) != n_data:
+        raise MetricError(f"class coverage needs a classifier of the data's {n_data} classes; "
+                          f"{ext.name} predicts {getattr(ext, 'num_classes', None)} classes")
     probs = ext.proba_from_features(fake)  # [N, K]
     cov = class_coverage(probs, class_distribution(data.labels, probs.shape[1]))
     extra = {"histogram": cov.histogram, "num_classes": cov.num_classes, "kl": cov.kl, "confidence": cov.confidence}

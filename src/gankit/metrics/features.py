@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
+
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -304,15 +304,13 @@ def load_extractor(name: str) -> Extractor:
     The weights file's SHA-256 is checked against the manifest; safetensors only, never pickle.
     """
     if name.lower().startswith("inception"):
-        home = os.environ.get("GANKIT_DATA", "$GANKIT_DATA")
-        raise ExtractorError(
-            f"extractor 'inception' is not yet supported: it needs Inception-v3 weights in safetensors at "
-            f"{home}/inception-v3.safetensors; use a shipped extractor or UserExtractor"
-        )
+        from gankit.metrics.inception import load_inception  # imports this module: load it only when asked
+
+        return load_inception()
     manifest = read_manifest()
     key = name.removesuffix("-classifier")
     if key not in manifest:
-        known = ", ".join([*manifest, "inception (not yet supported)"])
+        known = ", ".join([*manifest, "inception"])
         raise ExtractorError(f"unknown extractor '{name}': expected one of {known}")
     entry = manifest[key]
     path = WEIGHTS_DIR / entry["file"]

@@ -37,8 +37,8 @@ def _dcgan(shape: tuple, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
     if not is_image_shape(tuple(shape)):
         raise ConfigError(f"dcgan needs images [C, H, W] with 1 or 3 channels, the data has "
                           f"samples of shape {list(shape)}; use --model mlp")
-    width = cfg.width or 64
-    return DCGANGenerator(shape, cfg.z_dim, width), DCGANDiscriminator(shape, width)
+    width = cfg.width or 32   # measured: on a CPU, 32 reaches a lower FID per minute than 64
+    return DCGANGenerator(shape, cfg.z_dim, width), DCGANDiscriminator(shape, width, cfg.d_norm)
 
 
 def build_nets(cfg: ModelConfig, data_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:

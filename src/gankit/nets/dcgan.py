@@ -49,27 +49,40 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
+D_NORMS = ("none", "batch", "spectral")
+
+
 class DCGANDiscriminator(nn.Module):
     """image [N, C, H, W] -> logit [N].
 
-    No BatchNorm: D sees real and fake batches separately, and batch statistics would let it tell
-    them apart by the batch rather than the image.
+    Default without normalization: D sees real and fake batches separately, and batch statistics
+    would let it tell them apart by the batch rather than the image (`norm="batch"` is the DCGAN
+    paper's choice, `norm="spectral"` bounds D's Lipschitz constant).
     """
 
-    def __init__(self, data_shape: tuple[int, ...], width: int = 64):
+    def __init__(self, data_shape: tuple[int, ...], width: int = 64, norm: str = "none"):
         super().__init__()
         c, h, w = data_shape
         if h != w:
             raise ConfigError(f"dcgan needs square images, got {h}x{w}")
+        if norm not in D_NORMS:
+            raise ConfigError(f"unknown --d-norm {norm!r}: choose one of {', '.join(D_NORMS)}")
         base, n = plan(h)
         layers: list[nn.Module] = [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm != "batch"))
+            if norm == "batch":   # the DCGAN paper's D: BatchNorm on every layer but the first
+                layers.append(nn.BatchNorm2d(ch * 2))
+            layers.append(nn.LeakyReLU(0.2, True))
             ch *= 2
         layers += [nn.Flatten(), nn.Linear(ch * base * base, 1)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
+        if norm == "spectral":   # after init: the parametrization rescales whatever weights it gets
+            for m in self.net:
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)

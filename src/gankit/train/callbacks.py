@@ -9,7 +9,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from ..viz import make_grid, plot_curves, save_png, to_uint8
-from .state import save_checkpoint, step_name
+from .state import atomic_write_text, save_checkpoint, step_name
 from .trainer import Callback, Trainer
 
 
@@ -51,7 +51,9 @@ class Progress(Callback):
 
     def __init__(self, total_steps: int, max_time: Optional[float], stream: Any = None,
                  bar: Optional[bool] = None):
-        self.total, self.max_time = total_steps, max_time
+        # With only a time limit there is no step total: the bar counts up and shows the rate.
+        self.total = total_steps if total_steps < 2**62 else None
+        self.max_time = max_time
         self.stream = stream or sys.stderr
         self.bar_wanted = self.stream.isatty() if bar is None else bar
         self.bar = None
@@ -73,7 +75,8 @@ class Progress(Callback):
             return
         rate = record["step"] / max(record["elapsed"], 1e-9)
         text = " ".join(f"{k}={v}" for k, v in losses.items())
-        print(f"step {record['step']}/{self.total} {record['elapsed']:.0f}s "
+        of = f"/{self.total}" if self.total else ""
+        print(f"step {record['step']}{of} {record['elapsed']:.0f}s "
               f"({rate:.1f} step/s) {text}", file=self.stream, flush=True)
 
     def on_end(self, trainer: Trainer) -> None:
@@ -147,6 +150,31 @@ class Checkpointer(Every):
         tensors, meta = trainer.state()
         save_checkpoint(self.run_dir, trainer.step, tensors, meta, keep=self.keep)
         plot_curves(read_metrics(self.run_dir), self.run_dir / "curves.png", self.title)
+
+
+class Evaluate(Every):
+    """Scores the generator every N steps, logs the numbers, and keeps the best checkpoint
+    (lowest `key`, e.g. FID) under checkpoints/best."""
+
+    def __init__(self, run_dir: Path, every: int, score: Callable[[], dict[str, float]],
+                 key: str = "fid"):
+        super().__init__(every)
+        self.run_dir, self.score, self.key = Path(run_dir), score, key
+        best = self.run_dir / "checkpoints" / "best.json"
+        self.best = json.loads(best.read_text())[key] if best.exists() else float("inf")
+
+    def act(self, trainer: Trainer) -> None:
+        values = self.score()
+        trainer.log_extra(values)
+        value = values.get(self.key)
+        if value is not None and value < self.best:
+            self.best = value
+            tensors, meta = trainer.state()
+            ckpt = save_checkpoint(self.run_dir, trainer.step, tensors, meta)
+            root = ckpt.parent
+            atomic_write_text(root / "best", ckpt.name + "\n")
+            atomic_write_text(root / "best.json", json.dumps({"step": trainer.step,
+                                                               self.key: value}))
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -164,6 +164,11 @@ class Trainer:
         self._sums = {}
         self._emit("on_log", record)
 
+    def log_extra(self, values: dict[str, float]) -> None:
+        """Log values measured outside the step (evaluations) as a record of their own."""
+        self._emit("on_log", {"step": self.step, "elapsed": round(self.elapsed, 3),
+                              "nimg": self.nimg, **values})
+
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
         """Everything a resume needs: the task's nets/optimizers/RNGs, data order, counters."""
         tensors, meta = self.task.state()

@@ -1,0 +1,140 @@
+"""Evaluating a run or a file of samples: the metrics of `gankit.metrics` plus the held-out
+discriminator loss, each result stamped with its protocol. Used by `gankit eval` and by
+`--eval-every` during training."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import ConfigError, DataError
+from .metrics import METRICS, MetricResult, evaluate, shipped_extractors
+from .metrics.features import Extractor, MetricError, load_extractor
+
+ALL = ("fid", "kid", "pr", "classes", "dloss")
+ALIASES = {"pr": "prdc", "prdc": "prdc", "precision": "prdc", "recall": "prdc"}
+
+
+def parse_metrics(text: str) -> list[str]:
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in ALL and m not in ALIASES]
+    if unknown or not names:
+        raise ConfigError(f"unknown metric(s) {', '.join(unknown) or '(none)'}: choose from "
+                          f"{', '.join(ALL)}")
+    return names
+
+
+def default_extractor(dataset: str) -> Extractor:
+    """The shipped classifier of the dataset's domain (digits are judged by the MNIST one)."""
+    name = {"digits": "mnist"}.get(dataset, dataset)
+    if name not in shipped_extractors():
+        raise MetricError(f"no shipped feature extractor for {dataset!r}: pass --extractor "
+                          f"{' or '.join(shipped_extractors())} (images are compared as 28-px gray)")
+    return load_extractor(name)
+
+
+def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str], split: str = "test",
+                    extractor: Optional[str] = None, seed: int = 0) -> dict[str, MetricResult]:
+    """Score images (uint8 or [-1, 1] float [N, C, H, W]) against `dataset`'s `split`."""
+    wanted = {ALIASES.get(m, m) for m in metrics} - {"dloss"}
+    ext = load_extractor(extractor) if extractor else default_extractor(dataset)
+    if not wanted:
+        return {}
+    try:
+        return evaluate(images, dataset, split=split, extractor=ext,
+                        metrics=[m for m in METRICS if m in wanted], seed=seed)
+    except DataError as e:
+        if split == "test" and "test split" in str(e):
+            raise DataError(f"{e}; or evaluate against the training images with --split train") \
+                from None
+        raise
+
+
+@torch.no_grad()
+def held_out_d_loss(gan: Any, split_data: dict[str, torch.Tensor], fake: torch.Tensor,
+                    dataset: str, split: str) -> MetricResult:
+    """The discriminator's binary cross-entropy on held-out real images and on fakes, beside its
+    loss on training images: a D that does much better on train than held-out has memorized."""
+    D = gan.task.D
+    was = D.training
+    D.eval()
+
+    def real_loss(x: torch.Tensor) -> float:
+        out = [F.softplus(-D(b.to(gan.device).float() / 127.5 - 1)).sum().item()
+               for b in x.split(500)]
+        return sum(out) / len(x)
+
+    fake_loss = sum(F.softplus(D(b.to(gan.device))).sum().item() for b in fake.split(500)) / len(fake)
+    held, train = real_loss(split_data[split]), real_loss(split_data["train"])
+    D.train(was)
+    extra = {"real_held_out": held, "real_train": train, "fake": fake_loss,
+             "train_held_out_gap": held - train}
+    proto = {"metric": "dloss", "reference": dataset, "reference_split": split,
+             "n_real": len(split_data[split]), "n_fake": len(fake), "n_train": len(split_data["train"])}
+    from ._version import __version__
+    return MetricResult("dloss", held + fake_loss, extra, {**proto, "gankit_version": __version__})
+
+
+def evaluate_run(gan: Any, num: int, metrics: Iterable[str], split: str = "test",
+                 extractor: Optional[str] = None, seed: int = 0) -> dict[str, MetricResult]:
+    """Draw `num` samples from the run's generator (its EMA) and score them."""
+    metrics = list(metrics)
+    dataset = gan.config.data.dataset
+    if not _is_named_or_path(dataset):
+        raise DataError("this run was trained on data passed from Python; evaluate its samples "
+                        "with gankit.metrics.evaluate(images, ...) against your own reference")
+    fake = gan.sample(num, seed=seed)
+    if fake.dim() != 4:
+        raise DataError(f"the run's samples have shape {list(fake.shape[1:])}; image metrics need "
+                        f"images")
+    results = evaluate_images(fake, dataset, metrics, split, extractor, seed)
+    if "dloss" in metrics:
+        from .api import load_training_data
+        data = {s: load_training_data(dataset, gan.config.data, s)[0] for s in {split, "train"}}
+        results["dloss"] = held_out_d_loss(gan, data, fake, dataset, split)
+    return results
+
+
+def _is_named_or_path(dataset: str) -> bool:
+    return not dataset.startswith("<")
+
+
+def load_samples(path: Path) -> torch.Tensor:
+    """`images` (uint8 [N, H, W, C]) of a .npz written by `gankit sample` -> uint8 [N, C, H, W]."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "images" not in z:
+                raise DataError(f"{path} has no 'images' array (keys: {', '.join(z.files)})")
+            arr = z["images"]
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3):
+        raise DataError(f"{path}: 'images' must be uint8 [N, H, W, C] with C 1 or 3, got "
+                        f"{arr.dtype} {list(arr.shape)}")
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
+
+
+def summary(results: dict[str, MetricResult]) -> dict[str, Any]:
+    """JSON-able {name: {value, extra, protocol}}."""
+    return {k: r.to_dict() for k, r in results.items()}
+
+
+def format_results(results: dict[str, MetricResult]) -> str:
+    lines = []
+    for name, r in results.items():
+        extra = ", ".join(f"{k} {v:.4g}" for k, v in r.extra.items() if isinstance(v, (int, float)))
+        lines.append(f"{name:10s} {r.value:.4g}" + (f"  ({extra})" if extra else ""))
+    if results:
+        p = next(iter(results.values())).protocol
+        lines.append(f"protocol: {p.get('extractor', 'D of the run')} "
+                     f"{str(p.get('extractor_sha256', ''))[:12]}, n_real {p.get('n_real')}, "
+                     f"n_fake {p.get('n_fake')}, reference {p.get('reference')}/"
+                     f"{p.get('reference_split')}, seed {p.get('seed', 0)}, "
+                     f"gankit {p.get('gankit_version')}")
+    return "\n".join(lines)
