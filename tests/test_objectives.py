@@ -151,3 +151,161 @@ def test_register_objective_makes_a_name_usable(monkeypatch):
     obj = get_objective("hinge")
     assert_close(obj.d_loss(t(REAL), t(FAKE)), torch.tensor((0 + 2) / 2 + (1.5 + 0) / 2))
     assert_close(obj.g_loss(t(FAKE)), torch.tensor(1.25))
+
+
+# ---- least squares, hinge and Wasserstein -----------------------------------------------------
+NEW = ["lsgan", "hinge", "wgan-gp"]
+
+
+def hand_new_d_loss(name: str, real, fake) -> float:
+    if name == "lsgan":
+        return 0.5 * mean((r - 1) ** 2 for r in real) + 0.5 * mean(f ** 2 for f in fake)
+    if name == "hinge":
+        return mean(max(0.0, 1 - r) for r in real) + mean(max(0.0, 1 + f) for f in fake)
+    return mean(fake) - mean(real)
+
+
+def hand_new_g_loss(name: str, fake) -> float:
+    if name == "lsgan":
+        return 0.5 * mean((f - 1) ** 2 for f in fake)
+    return -mean(fake)
+
+
+@pytest.mark.parametrize("name, d_expected, g_expected", [
+    # lsgan: 0.5*((2-1)^2 + (-1-1)^2)/2 + 0.5*(0.5^2 + 3^2)/2 = 1.25 + 2.3125; G: 0.5*(0.25 + 16)/2
+    ("lsgan", 3.5625, 4.0625),
+    # hinge: (relu(-1) + relu(2))/2 + (relu(1.5) + relu(-2))/2 = 1 + 0.75; G: -(0.5 - 3)/2
+    ("hinge", 1.75, 1.25),
+    # wgan critic: mean(fake) - mean(real) = -1.25 - 0.5; G: -mean(fake)
+    ("wgan-gp", -1.75, 1.25),
+])
+def test_new_losses_by_hand(name, d_expected, g_expected):
+    obj = get_objective(name)
+    d, g = obj.d_loss(t(REAL), t(FAKE)), obj.g_loss(t(FAKE))
+    assert d.shape == () and g.shape == ()
+    assert_close(d, torch.tensor(d_expected))
+    assert_close(g, torch.tensor(g_expected))
+    assert_close(d, torch.tensor(hand_new_d_loss(name, REAL, FAKE)))
+    assert_close(g, torch.tensor(hand_new_g_loss(name, FAKE)))
+
+
+@pytest.mark.parametrize("name", NEW)
+@pytest.mark.parametrize("real, fake", [([0.3, -2.5, 0.9], [0.1, 4.0]), ([-0.5], [-0.9, 0.7, 7.0])])
+def test_new_losses_match_hand_formulas_elsewhere(name, real, fake):
+    obj = get_objective(name)
+    assert_close(obj.d_loss(t(real), t(fake)), torch.tensor(hand_new_d_loss(name, real, fake)))
+    assert_close(obj.g_loss(t(fake)), torch.tensor(hand_new_g_loss(name, fake)))
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_losses_are_batch_means(name):
+    obj = get_objective(name)
+    assert_close(obj.d_loss(t(REAL * 3), t(FAKE * 5)), obj.d_loss(t(REAL), t(FAKE)))
+    assert_close(obj.g_loss(t(FAKE * 4)), obj.g_loss(t(FAKE)))
+
+
+# Logits inside the region where every new loss still has something to gain: for D, reals below the
+# lsgan/hinge target 1 and fakes above the lsgan target 0 (so above the hinge margin -1 too); for G,
+# fakes below the lsgan target 1.
+IN_REAL = [-3.0, -0.5, 0.0, 0.9]
+IN_FAKE_D = [0.05, 0.3, 0.8, 2.5]
+IN_FAKE_G = [-3.0, -0.9, 0.1, 0.8]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_gradient_directions(name):
+    obj = get_objective(name)
+    r, f = t(IN_REAL), t(IN_FAKE_D)
+    obj.d_loss(r, f).backward()
+    assert (r.grad < 0).all(), r.grad   # D's loss falls as real logits rise
+    assert (f.grad > 0).all(), f.grad   # ... and as fake logits fall
+    f = t(IN_FAKE_G)
+    obj.g_loss(f).backward()
+    assert (f.grad < 0).all(), f.grad   # G's loss falls as fake logits rise
+    # and the same along sweeps of single logits
+    below_one = torch.linspace(-4, 0.95, 20)
+    above_zero = torch.linspace(0.05, 4, 20)
+    g = torch.stack([obj.g_loss(x.reshape(1)) for x in below_one])
+    assert (g[1:] < g[:-1]).all(), g
+    d_real = torch.stack([obj.d_loss(x.reshape(1), torch.ones(1)) for x in below_one])
+    d_fake = torch.stack([obj.d_loss(torch.zeros(1), x.reshape(1)) for x in above_zero])
+    assert (d_real[1:] < d_real[:-1]).all(), d_real
+    assert (d_fake[1:] > d_fake[:-1]).all(), d_fake
+
+
+def test_gradients_by_hand():
+    """lsgan: d/dr = (r-1)/N, d/df = f/N, G: (f-1)/N. hinge: -1/N inside the margin, 0 beyond it.
+    wgan: -1/N for reals, +1/N for fakes, G: -1/N."""
+    real, fake = [2.0, 0.5, -1.0, 1.0], [-2.0, -0.5, 3.0, -1.0]
+    n = 4
+    expected = {
+        "lsgan": ([(x - 1) / n for x in real], [x / n for x in fake], [(x - 1) / n for x in fake]),
+        # at exactly the margin (real 1, fake -1) relu's subgradient is 0
+        "hinge": ([0, -1 / n, -1 / n, 0], [0, 1 / n, 1 / n, 0], [-1 / n] * n),
+        "wgan-gp": ([-1 / n] * n, [1 / n] * n, [-1 / n] * n),
+    }
+    for name, (dr, df, dg) in expected.items():
+        obj = get_objective(name)
+        r, f = t(real), t(fake)
+        obj.d_loss(r, f).backward()
+        assert_close(r.grad, torch.tensor(dr), msg=name)
+        assert_close(f.grad, torch.tensor(df), msg=name)
+        f = t(fake)
+        obj.g_loss(f).backward()
+        assert_close(f.grad, torch.tensor(dg), msg=name)
+
+
+def test_hinge_is_flat_beyond_the_margin_and_lsgan_pulls_back_past_its_targets():
+    r, f = t([1.5, 4.0]), t([-1.5, -4.0])
+    get_objective("hinge").d_loss(r, f).backward()
+    assert (r.grad == 0).all() and (f.grad == 0).all()
+    r, f = t([1.5, 4.0]), t([-1.5, 4.0])
+    get_objective("lsgan").d_loss(r, f).backward()
+    assert (r.grad > 0).all()               # a real scored above 1 is pulled back down to 1
+    assert f.grad[0] < 0 < f.grad[1]        # fakes are pulled toward 0 from either side
+    assert get_objective("lsgan").d_loss(t([1.0]), t([0.0])) == 0
+
+
+def test_wgan_critic_on_known_logits():
+    d = get_objective("wgan-gp").d_loss
+    assert_close(d(t([1.0, 2.0, 3.0]), t([-1.0, 0.0])), torch.tensor(-0.5 - 2.0))
+    assert_close(d(t([5.0]), t([5.0])), torch.tensor(0.0))
+    # unbounded: shifting both sets by the same constant changes nothing, separating them more pays
+    assert_close(d(t([101.0, 102.0, 103.0]), t([99.0, 100.0])), torch.tensor(-2.5))
+    assert d(t([10.0]), t([-10.0])) == -20.0
+
+
+def test_needs_penalty_field():
+    assert get_objective("wgan-gp").needs_penalty == "gp"
+    for name in ("ns", "minimax", "lsgan", "hinge"):
+        assert get_objective(name).needs_penalty is None
+    # positional construction of the original two fields still works
+    obj = objectives.Objective(objectives.bce_d_loss, objectives.ns_g_loss)
+    assert obj.needs_penalty is None and obj == (objectives.bce_d_loss, objectives.ns_g_loss, None)
+    d_loss, g_loss, _ = obj
+
+
+def test_wgan_alias_and_registered_names():
+    assert get_objective("wgan") is get_objective("wgan-gp")
+    assert {"ns", "minimax", "lsgan", "hinge", "wgan-gp"} <= set(objectives.OBJECTIVES)
+    with pytest.raises(ConfigError) as err:
+        get_objective("lsgann")
+    assert "lsgan" in str(err.value) and "wgan-gp" in str(err.value)
+
+
+def test_register_objective_with_penalty(monkeypatch):
+    monkeypatch.setattr(objectives, "OBJECTIVES", dict(objectives.OBJECTIVES))
+    objectives.register_objective("wgan2", objectives.wgan_d_loss, objectives.wgan_g_loss, "gp")
+    assert get_objective("wgan2").needs_penalty == "gp"
+    objectives.register_objective("plain", objectives.wgan_d_loss, objectives.wgan_g_loss)
+    assert get_objective("plain").needs_penalty is None
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_new_losses_finite_at_huge_logits(name):
+    obj = get_objective(name)
+    for big in (100.0, 1e4):
+        r, f = t([big, -big]), t([-big, big])
+        d = obj.d_loss(r, f)
+        d.backward()
+        assert torch.isfinite(d) and torch.isfinite(r.grad).all() and torch.isfinite(f.grad).all()

@@ -41,7 +41,13 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LossConfig:
-    loss: str = _opt("ns", "adversarial loss: ns (non-saturating) or minimax")
+    loss: str = _opt("ns", "adversarial loss: ns (non-saturating), minimax, lsgan, hinge or wgan-gp")
+    n_critic: int = _opt(1, "discriminator updates per generator update (5 is usual for wgan-gp)")
+    gp_weight: float = _opt(10.0, "weight of the gradient penalty (wgan-gp)")
+    r1_gamma: float = _opt(0.0, "R1 penalty weight on real images (0 = off)")
+    r1_every: int = _opt(16, "apply the R1 penalty lazily every N steps")
+    augment: str = _opt("", "differentiable augmentation of real and fake images for D: a comma "
+                        "list of color, translation, cutout (DiffAugment)")
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,8 @@ class TrainConfig:
     max_time: Optional[float] = _opt(None, "stop after this many seconds of training in this "
                                      "invocation", resumable=True)
     batch_size: int = _opt(64, "images per step")
-    lr: float = _opt(2e-4, "Adam learning rate of both nets")
+    lr: float = _opt(2e-4, "Adam learning rate of the generator (and of D unless --lr-d)")
+    lr_d: Optional[float] = _opt(None, "discriminator learning rate (two time-scale update rule)")
     beta1: float = _opt(0.5, "Adam beta1")
     beta2: float = _opt(0.999, "Adam beta2")
     ema_halflife: float = _opt(10_000.0, "half-life of the generator's moving average, in images "

@@ -12,8 +12,11 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..augment import diff_augment, parse_policy
 from ..config import RunConfig
+from ..errors import ConfigError
 from ..objectives import get_objective
+from ..penalties import gradient_penalty, r1_penalty
 from ..train.optim import adam
 from ..train.trainer import Phase
 
@@ -31,34 +34,60 @@ class GANTask:
             self.nets["G_ema"] = self.G_ema
         betas = (t.beta1, t.beta2)
         self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
-                           "D": adam(self.D.parameters(), t.lr, betas)}
-        self.objective = get_objective(cfg.loss.loss)
-        self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1)}
+                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        lc = cfg.loss
+        self.objective = get_objective(lc.loss)
+        self.policy = parse_policy(lc.augment)
+        if lc.n_critic < 1 or lc.r1_every < 1:
+            raise ConfigError("--n-critic and --r1-every must be at least 1")
+        self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
+                           "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
-                       Phase("G", ("G",), self.g_loss)]
+                       Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
+        if lc.r1_gamma > 0:   # lazy regularization: a phase of its own, scaled by its interval
+            self.phases.append(Phase("R1", ("D",), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[torch.Tensor] = None
+        self._step = 0
+
+    def augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment: the same random transforms are applied to real and fake batches alike."""
+        return diff_augment(x, self.policy, self.generators["aux"]) if self.policy else x
 
     def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         gen = generator or self.generators["noise"]
         return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
 
     def d_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        self._fake = self.G(self.noise(real.shape[0]))   # kept with its graph for the G phase
-        real_logits = self.D(real)
-        fake_logits = self.D(self._fake.detach())
+        g_step_now = self._step % self.cfg.loss.n_critic == 0
+        with torch.set_grad_enabled(g_step_now):   # keep G's graph only if the G phase runs now
+            fake = self.G(self.noise(real.shape[0]))
+        self._fake = fake if g_step_now else None
+        real_logits = self.D(self.augment(real))
+        fake_logits = self.D(self.augment(fake.detach()))
         loss = self.objective.d_loss(real_logits, fake_logits)
-        return loss, {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
-                      "d_fake": torch.sigmoid(fake_logits).mean()}
+        stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
+                 "d_fake": torch.sigmoid(fake_logits).mean()}
+        if self.objective.needs_penalty == "gp":
+            gp = gradient_penalty(self.D, real, fake.detach(), self.generators["aux"])
+            stats["gp"] = gp
+            loss = loss + self.cfg.loss.gp_weight * gp
+        return loss, stats
 
     def g_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake, self._fake = self._fake, None
-        loss = self.objective.g_loss(self.D(fake))
+        loss = self.objective.g_loss(self.D(self.augment(fake)))
         return loss, {"g_loss": loss}
+
+    def r1_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        r1 = r1_penalty(self.D, self.augment(real))
+        lc = self.cfg.loss
+        return r1 * (lc.r1_gamma / 2 * lc.r1_every), {"r1": r1}
 
     @torch.no_grad()
     def end_step(self, step: int, nimg: int) -> None:
         """Move the EMA generator toward G. The half-life ramps up with training (StyleGAN2-ADA's
         rule: at most 5% of the images seen so far), so short runs are not stuck at their start."""
+        self._step = step
         if self.G_ema is None:
             return
         batch = self.cfg.train.batch_size
@@ -103,6 +132,7 @@ class GANTask:
                 load_module_state(net, tensors[name], name)
         if weights_only:
             return
+        self._step = int(meta.get("step", 0))
         for name, opt in self.optimizers.items():
             load_optimizer_state(opt, tensors.get(f"opt_{name}", {}), meta[f"opt_{name}"])
         for k, g in self.generators.items():
