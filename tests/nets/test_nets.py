@@ -230,3 +230,17 @@ def test_register_net_makes_a_new_name_buildable(monkeypatch):
     assert D(G(torch.randn(4, 3))).shape == (4,)
     with pytest.raises(ConfigError, match="tiny"):   # and it is listed among the choices
         build_nets(ModelConfig(model="nope"), (2,))
+
+
+def test_spectral_norm_bounds_every_layer_of_d():
+    """After power iteration, each layer's weight (as used in forward) has largest singular value ~1."""
+    torch.manual_seed(0)
+    _, D = build_nets(ModelConfig("dcgan", 8, 16, d_norm="spectral"), (1, 28, 28))
+    x = torch.randn(4, 1, 28, 28)
+    for _ in range(30):   # each training-mode forward runs one power-iteration step
+        D(x)
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 3
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().reshape(m.weight.shape[0], -1), ord=2)
+        assert abs(float(sigma) - 1.0) < 0.05, float(sigma)
