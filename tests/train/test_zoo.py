@@ -57,3 +57,8 @@ def test_resume_with_augment_penalties_and_n_critic_is_bit_identical():
         a = load_file(str(list_checkpoints(straight.run_dir)[-1] / f"{f}.safetensors"))
         b = load_file(str(list_checkpoints(resumed.run_dir)[-1] / f"{f}.safetensors"))
         assert all(torch.equal(a[k], b[k]) for k in a), f
+
+
+def test_augment_on_vectors_is_refused_up_front():
+    with pytest.raises(gankit.ConfigError, match="--augment works on images"):
+        gankit.GAN("mlp", torch.randn(64, 2), augment="translation")

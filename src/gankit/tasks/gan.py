@@ -1,8 +1,10 @@
 """The unconditional GAN task: one generator, one discriminator, an EMA of the generator.
 
-Phases per step: D learns to tell the real batch from G(z); then G learns to fool D. The fake batch
-is drawn once per step and reused by both phases (G has not changed in between), which saves one
-generator forward pass per step.
+Phases per step: D learns to tell the real batch from G(z) (plus a gradient penalty for wgan-gp);
+then, every `n_critic` steps, G learns to fool D; every `r1_every` steps a lazy R1 penalty on real
+images. The fake batch is drawn once per step and reused by the D and G phases (G has not changed
+in between), which saves one generator forward pass per step. With `augment`, D only ever sees
+DiffAugment-ed images, real and fake alike.
 """
 from __future__ import annotations
 
@@ -40,6 +42,9 @@ class GANTask:
         self.policy = parse_policy(lc.augment)
         if lc.n_critic < 1 or lc.r1_every < 1:
             raise ConfigError("--n-critic and --r1-every must be at least 1")
+        if self.policy and len(cfg.data_shape) != 3:
+            raise ConfigError(f"--augment works on images; these samples have shape "
+                              f"{list(cfg.data_shape)}")
         self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
                            "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
