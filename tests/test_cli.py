@@ -160,3 +160,14 @@ def test_console_entry_point_runs():
     bad = subprocess.run([sys.executable, "-m", "gankit", "info", "/no/such/run"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_help_does_not_import_torch_or_pandas():
+    """`gankit --help` and `--version` must answer at once: building the parser loads no heavy library."""
+    import subprocess
+    import sys
+    code = ("import sys, gankit.cli as c; c.build_parser(); "
+            "heavy = [m for m in ('torch', 'pandas', 'sklearn', 'numpy') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

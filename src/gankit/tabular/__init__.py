@@ -1,7 +1,18 @@
-"""GANs for tables: GAIN imputation and conditional table synthesis, scikit-learn/pandas native."""
+"""GANs for tables: GAIN imputation and conditional table synthesis, scikit-learn/pandas native.
+
+Imported lazily, so that `gankit --help` does not pay for scikit-learn and torch."""
 from __future__ import annotations
 
-from .gain import GAINImputer
-from .synth import TableGAN, TableGANConfig
+from typing import Any
 
 __all__ = ["GAINImputer", "TableGAN", "TableGANConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GAINImputer":
+        from .gain import GAINImputer
+        return GAINImputer
+    if name in ("TableGAN", "TableGANConfig"):
+        from . import synth
+        return getattr(synth, name)
+    raise AttributeError(f"module 'gankit.tabular' has no attribute {name!r}")

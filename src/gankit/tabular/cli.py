@@ -8,15 +8,14 @@ import io
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import numpy as np
-import pandas as pd
-
-from ..data.tabular import NUMERIC, ColumnSpec, read_csv_table
 from ..errors import ConfigError, DataError
-from ..export import refuse_overwrite
-from ..train.state import atomic_write_text
+
+if TYPE_CHECKING:   # pandas, torch and the encoder load only when a table command runs
+    import pandas as pd
+
+    from ..data.tabular import ColumnSpec
 
 
 def add_commands(subparsers: Any) -> None:
@@ -46,6 +45,8 @@ def _progress(args: argparse.Namespace) -> bool:
 
 def run_impute(args: argparse.Namespace) -> int:
     """Impute IN.csv into OUT.csv; cells that were not missing keep their exact text."""
+    from ..data.tabular import read_csv_table
+    from ..export import refuse_overwrite
     from .gain import GAINImputer
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
     typed, raw = read_csv_table(args.input)
@@ -73,6 +74,9 @@ def run_impute(args: argparse.Namespace) -> int:
 
 def _texts(spec: ColumnSpec, values: pd.Series, typed: pd.Series, raw: pd.Series) -> list[str]:
     """Imputed values as text like the column's own: its decimals, or its categories' spelling."""
+    import numpy as np
+
+    from ..data.tabular import NUMERIC
     if spec.kind == NUMERIC:
         if spec.decimals == 0:
             return [str(int(round(float(v)))) for v in values]
@@ -89,6 +93,7 @@ def _line_end(path: Path) -> str:
 
 
 def _write_csv(table: pd.DataFrame, path: Path, line_end: str = "\n") -> None:
+    from ..train.state import atomic_write_text
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator=line_end)
     w.writerow([str(c) for c in table.columns])
@@ -113,6 +118,9 @@ def run_synth(args: argparse.Namespace) -> int:
     from .synth import TableGAN
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
+    from ..data.tabular import read_csv_table
+    from ..export import refuse_overwrite
+    from ..train.state import atomic_write_text
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
     typed, _ = read_csv_table(args.input)
     kw: dict[str, Any] = {"discrete": _discrete(getattr(args, "discrete", ""), typed.columns),
