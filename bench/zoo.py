@@ -55,7 +55,7 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     gan = gankit.GAN(dataset=args.dataset, seed=args.seed, **CONFIGS[name])
     trainer = gan._get_trainer()
-    conditional = getattr(gan.config.model, "conditional", False)
+    conditional = gan.config.model.conditional
     judge = load_extractor(args.dataset) if conditional else None
     marks = sorted(m * 60 for m in args.minutes)
     rows: list[dict] = []
@@ -79,14 +79,14 @@ def worker(name: str, args: argparse.Namespace) -> dict:
         trainer.callbacks = [budget]
         trainer.fit(sys.maxsize)
         spent, wall = budget.used(), wall + time.monotonic() - t0
-        labels = {"labels": gan.balanced_labels(100)} if conditional else {}
-        grid = to_uint8(gan.task.generate(z, **labels))
+        rows_of_class = torch.arange(100) // 10 % max(gan.config.num_classes, 1)
+        grid = to_uint8(gan.task.generate(z, labels=rows_of_class if conditional else None))
         save_png(make_grid(grid, nrow=10), out / f"grid-{mark / 60:g}min.png", scale=2)
         n = args.n_eval
         eval_labels = gan.balanced_labels(n) if conditional else None
-        images = gan.sample(n, seed=0, **({"labels": eval_labels} if conditional else {}))
+        images = gan.sample(n, seed=0, labels=eval_labels)
         res = evaluate(images, args.dataset, metrics=("fid", "classes"))
-        row = {"config": name, "minutes": mark / 60, "cpu_s": round(spent, 1),
+        row = {"config": name, "minutes": round(mark / 60, 4), "cpu_s": round(spent, 1),
                "wall_s": round(wall, 1), "steps": trainer.step, "fid": res["fid"].value,
                "classes": res["classes"].value}
         if conditional:
@@ -98,6 +98,13 @@ def worker(name: str, args: argparse.Namespace) -> dict:
                        cond_acc_per_class=per_class)
         rows.append(row)
         print(json.dumps(row), flush=True)
+    return {"config": name, "options": CONFIGS[name], "rows": rows}
+
+
+def from_log(name: str, args: argparse.Namespace) -> dict:
+    log = args.out / f"{name}.log"
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")] \
+        if log.is_file() else []
     return {"config": name, "options": CONFIGS[name], "rows": rows}
 
 
@@ -114,9 +121,8 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
     if proc.returncode != 0:
         print(f"{name}: failed (exit {proc.returncode}); see {log}", file=sys.stderr)
         return {"config": name, "options": CONFIGS[name], "rows": []}
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     print(f"{name}: done", flush=True)
-    return {"config": name, "options": CONFIGS[name], "rows": rows}
+    return from_log(name, args)
 
 
 def table(results: list[dict], minutes: list[float]) -> str:
@@ -127,7 +133,7 @@ def table(results: list[dict], minutes: list[float]) -> str:
         [f"FID @{m:g} min" for m in minutes] + ["classes", "cond. acc. (worst class)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        by_min = {row["minutes"]: row for row in r["rows"]}
+        by_min = {round(row["minutes"], 4): row for row in r["rows"]}
         if not by_min:
             lines.append(f"| {r['config']} | {opts(r['options'])} | failed |")
             continue
@@ -152,6 +158,8 @@ def main() -> None:
     p.add_argument("--n-eval", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("bench/runs/zoo"))
+    p.add_argument("--collect", action="store_true",
+                   help="train nothing: print the table from the logs already in --out")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -159,15 +167,18 @@ def main() -> None:
         return
     import torch
     t0 = time.time()
-    with ThreadPoolExecutor(args.parallel) as pool:
-        results = list(pool.map(lambda n: run_one(n, args), args.configs))
+    if args.collect:
+        results = [from_log(n, args) for n in args.configs]
+    else:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            results = list(pool.map(lambda n: run_one(n, args), args.configs))
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print(f"\n{args.dataset}, FID of {args.n_eval:,} EMA samples vs the test split (shipped "
           f"classifier features), seed {args.seed}; budget = CPU time of one thread spent "
           f"training; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
-    print(table(results, sorted(args.minutes)))
+    print(table(results, sorted(round(m, 4) for m in args.minutes)))
 
 
 if __name__ == "__main__":
