@@ -118,3 +118,17 @@ def test_cli_label_on_an_unconditional_run_is_one_line(capsys):
     capsys.readouterr()
     assert main(["sample", "plain", "--num", "2", "--label", "1", "--output", "x.npz"]) == 2
     assert "not conditional" in capsys.readouterr().err
+
+
+def test_eval_of_a_conditional_run_reports_label_accuracy_and_d_loss(capsys):
+    import json
+    assert main(["train", "--dataset", "digits", "--conditional", "--width", "8", "--steps", "3",
+                 "--batch-size", "16", "--out", "crun", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "crun", "--metrics", "classes,dloss", "--num", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    acc = out["label_accuracy"]
+    assert 0.0 <= acc["value"] <= 1.0 and len(acc["extra"]["per_class"]) == 10
+    assert acc["extra"]["worst_class"] <= acc["value"]
+    assert acc["protocol"]["extractor"].startswith("mnist")
+    assert out["dloss"]["extra"]["real_held_out"] > 0
