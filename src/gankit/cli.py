@@ -26,7 +26,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(klass):
             default = f.default
             help_text = f.metadata.get("help", "")
-            if default is not None:
+            if default not in (None, ""):
                 help_text += f" (default: {default})"
             flag, dest = f"--{f.name.replace('_', '-')}", f"{section}.{f.name}"
             if field_type(f) is bool:   # a switch: --conditional
