@@ -39,6 +39,9 @@ CONFIGS: dict[str, dict] = {
     "cond-proj": {"conditional": True},
     "cond-acgan": {"conditional": True, "cond": "acgan"},
     "cond-proj-lr4e-4": {"conditional": True, "lr": 4e-4},
+    "cond-proj-nonorm": {"conditional": True, "d_norm": "none"},
+    "cond-proj-sn": {"conditional": True, "d_norm": "spectral"},
+    "cond-acgan-nonorm": {"conditional": True, "cond": "acgan", "d_norm": "none"},
 }
 
 
