@@ -67,8 +67,9 @@ class GANTask:
         with torch.set_grad_enabled(g_step_now):   # keep G's graph only if the G phase runs now
             fake = self.G(self.noise(real.shape[0]))
         self._fake = fake if g_step_now else None
-        real_logits = self.D(self.augment(real))
-        fake_logits = self.D(self.augment(fake.detach()))
+        # Logits as fp32 (bf16 under --precision bf16): every objective computes in fp32.
+        real_logits = self.D(self.augment(real)).float()
+        fake_logits = self.D(self.augment(fake.detach())).float()
         loss = self.objective.d_loss(real_logits, fake_logits)
         stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
                  "d_fake": torch.sigmoid(fake_logits).mean()}
@@ -80,7 +81,7 @@ class GANTask:
 
     def g_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake, self._fake = self._fake, None
-        loss = self.objective.g_loss(self.D(self.augment(fake)))
+        loss = self.objective.g_loss(self.D(self.augment(fake)).float())
         return loss, {"g_loss": loss}
 
     def r1_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
