@@ -105,6 +105,7 @@ class GAN:
         self.dist, device = distributed.setup(cfg.train.device)   # torchrun: this rank's device
         self.device = resolve_device(device)
         speed.tune_backends(self.device)
+        speed.set_memory_format([G, D], cfg.train.memory_format, cfg.data_shape)
         self.task = GANTask(G, D, cfg, self.device)
         distributed.reseed_for_rank(self.task.generators, cfg.train.seed, self.dist.rank)
         if self.dist.enabled:
@@ -276,6 +277,7 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
                             f"run was trained on {list(cfg.data_shape)}")
         trainer = gan._get_trainer()
         trainer.load_state(tensors, meta)
+        speed.match_layouts(gan.task.optimizers)
         distributed.reseed_for_rank(gan.task.generators, cfg.train.seed, gan.dist.rank, trainer.step)
         if gan.dist.is_main:
             truncate_metrics(run_dir, trainer.step)

@@ -81,6 +81,8 @@ class TrainConfig:
     compile: str = _opt("none", "torch.compile the nets: bare --compile = auto (CUDA graphs on "
                         "CUDA), or a mode: default, reduce-overhead, max-autotune; falls back to "
                         "eager if compiling fails", resumable=True, const="auto")
+    memory_format: str = _opt("auto", "layout of conv weights and activations: channels-last, "
+                              "contiguous, or auto (channels-last for images)", resumable=True)
 
 
 DEFAULT_STEPS = 3000

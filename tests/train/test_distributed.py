@@ -32,7 +32,7 @@ WORKER = textwrap.dedent("""
     if more:   # every rank resumes from rank 0's checkpoint and trains on
         torch.distributed.barrier()
         gan = gankit.load_run(out).fit(steps=more, progress=False)
-    params = {f"{n}.{k}": p.detach().clone() for n in ("G", "D")
+    params = {f"{n}.{k}": p.detach().contiguous() for n in ("G", "D")
               for k, p in gan.task.nets[n].named_parameters()}
     save_file(params, f"{out}-rank{gan.dist.rank}.safetensors")
     print("rank", gan.dist.rank, "world", gan.dist.world, "step", gan.step, "nimg",

@@ -109,7 +109,30 @@ def tune_backends(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def to_channels_last(nets: dict[str, nn.Module]) -> None:
-    """Store 4-D conv weights NHWC, so convolutions run without layout conversions."""
-    for net in nets.values():
+MEMORY_FORMATS = ("auto", "channels-last", "contiguous")
+
+
+def set_memory_format(nets: list[nn.Module], choice: str, data_shape: tuple[int, ...]) -> None:
+    """Store conv weights NHWC (channels-last) so convolutions run without layout conversions.
+
+    "auto" = channels-last for image data ([C, H, W] samples): measured faster than contiguous
+    for the dcgan nets on a 2-core CPU, and the layout cuDNN's tensor-core kernels want.
+    """
+    if choice not in MEMORY_FORMATS:
+        raise ConfigError(f"unknown --memory-format {choice!r}: choose one of "
+                          f"{', '.join(MEMORY_FORMATS)}")
+    if choice == "contiguous" or (choice == "auto" and len(data_shape) != 3):
+        return
+    for net in nets:
         net.to(memory_format=torch.channels_last)
+
+
+def match_layouts(optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    """Give loaded optimizer state the memory layout of its parameter (checkpoints store tensors
+    contiguous; fused kernels expect moment buffers laid out like the weights)."""
+    for opt in optimizers.values():
+        for group in opt.param_groups:
+            for p in group["params"]:
+                for k, v in opt.state.get(p, {}).items():
+                    if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                        opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
