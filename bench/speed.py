@@ -171,31 +171,33 @@ def speed_table(args: argparse.Namespace, images: torch.Tensor, device: torch.de
     if device.type == "cuda":
         peaks["bf16"] = matmul_peak(device, torch.bfloat16)
     print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()))
-    gk_peak = peaks.get(args.precision, peaks["fp32"])
+    gk_kind = args.precision if args.precision in peaks else "fp32"   # CPU: fp32 peak only
+    gk_peak = peaks[gk_kind]
     print(f"gankit: precision {args.precision}, compile {args.compile}, memory format "
           f"{args.memory_format}; "
-          f"{args.warmup} warm-up steps each, then {args.seconds:g} s per cell\n")
+          f"{args.warmup} warm-up steps each, then {args.seconds:g} s per cell in "
+          f"{args.rounds} alternating turns\n")
     print("| batch | textbook img/s | ms/step | GFLOP/step | GFLOP/s | % fp32 peak "
-          f"| gankit img/s | ms/step | GFLOP/step | GFLOP/s | % {args.precision} peak | speed-up |")
+          f"| gankit img/s | ms/step | GFLOP/step | GFLOP/s | % {gk_kind} peak | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     options = dict(width=args.width, ema_halflife=0, precision=args.precision,
                    compile=args.compile, memory_format=args.memory_format)
     for b in args.batch_sizes:
         base = Textbook(images, b, args.width, device)
         base_flops = step_flops(base.step)
-        for _ in range(args.warmup):
-            base.step()
-        base.steps = 0
-        base_time = base.train_for(args.seconds)
         gk = Gankit(b, device, scratch, **options)
         counted = gk if args.compile == "none" else Gankit(b, device, scratch, width=args.width,
                                                            ema_halflife=0)
         gk_flops = step_flops(counted.step)
         for _ in range(args.warmup):   # includes compilation with --compile
+            base.step()
             gk.step()
         sync(device)
-        first = gk.trainer.step
-        gk_time = gk.train_for(args.seconds)
+        base.steps, first = 0, gk.trainer.step
+        base_time = gk_time = 0.0
+        for _ in range(args.rounds):   # alternate, so a change in machine load hits both alike
+            base_time += base.train_for(args.seconds / args.rounds)
+            gk_time += gk.train_for(args.seconds / args.rounds)
         gk_steps = gk.trainer.step - first
         speedup = (gk_steps * b / gk_time) / (base.steps * b / base_time)
         print(f"| {b} | {cell(base.steps, b, base_time, base_flops, peaks['fp32'])} "
@@ -220,14 +222,17 @@ def time_to_fid(args: argparse.Namespace, images: torch.Tensor, device: torch.de
              "gankit": lambda: Gankit(args.batch_sizes[0] if args.batch_sizes_given else 64,
                                       device, scratch, precision=args.precision,
                                       compile=args.compile, memory_format=args.memory_format)}
-    curves: dict[str, list[tuple[float, float]]] = {}
-    for name, make in sides.items():
-        runner, trained, curves[name] = make(), 0.0, []
-        while trained < args.minutes * 60 - 1e-6:
-            trained += runner.train_for(min(args.eval_every, args.minutes * 60 - trained))
-            curves[name].append((trained, fid(runner.sample(args.n_eval))))
-            print(f"{name}: {trained:7.1f} s  FID {curves[name][-1][1]:8.2f}", flush=True)
-        del runner
+    runners = {name: make() for name, make in sides.items()}
+    curves: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    trained = dict.fromkeys(runners, 0.0)
+    limit = args.minutes * 60 - 1e-6
+    while any(t < limit for t in trained.values()):
+        for name, runner in runners.items():   # alternating windows: load changes hit both alike
+            if trained[name] >= limit:
+                continue
+            trained[name] += runner.train_for(min(args.eval_every, limit - trained[name]))
+            curves[name].append((trained[name], fid(runner.sample(args.n_eval))))
+            print(f"{name:>8}: {trained[name]:7.1f} s  FID {curves[name][-1][1]:8.2f}", flush=True)
     print(f"\n| FID ≤ | textbook (width {args.baseline_width}, batch 64) reaches it at | gankit "
           f"default reaches it at | time ratio |")
     print("|---|---|---|---|")
@@ -245,6 +250,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--seconds", type=float, default=60, help="timed seconds per cell")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
+    p.add_argument("--rounds", type=int, default=3, help="timed turns each side takes, alternating")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=None,
                    help="batch sizes of the speed table (default 64 256)")
     p.add_argument("--width", type=int, default=32, help="dcgan width of the speed table")

@@ -141,3 +141,11 @@ def test_sampler_continues_the_epoch_on_another_world_size():
     one.load(tensors, meta)
     rest = torch.cat([one.next(), one.next()]).tolist()
     assert sorted(shown + rest) == list(range(12))
+
+
+def test_speed_flags_parse():
+    from gankit.cli import build_parser
+    args = vars(build_parser().parse_args(["train", "--compile", "--precision", "bf16"]))
+    assert args["train.compile"] == "auto" and args["train.precision"] == "bf16"
+    args = vars(build_parser().parse_args(["train", "--compile", "max-autotune"]))
+    assert args["train.compile"] == "max-autotune" and "train.memory_format" not in args
