@@ -65,11 +65,15 @@ class CompiledNet:
         self.eager = net
         self.compiled: Optional[Callable[..., Any]] = torch.compile(net, mode=mode)
         self.mode = mode
+        # CUDA graphs hand out outputs living in the graph's memory pool, overwritten by the next
+        # replay; the step keeps G's output across D's calls, so own a copy (a small tensor).
+        self.own_outputs = mode in ("reduce-overhead", "max-autotune")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is not None:
             try:
-                return self.compiled(*args, **kwargs)
+                out = self.compiled(*args, **kwargs)
+                return out.clone() if self.own_outputs and torch.is_tensor(out) else out
             except Exception as e:   # noqa: BLE001 (any compiler failure; a real bug re-raises below)
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
                 warnings.warn(GanKitWarning(f"--compile ({self.mode}) failed, training without it: "
