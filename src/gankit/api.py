@@ -106,6 +106,8 @@ class GAN:
         self.device = resolve_device(device)
         speed.tune_backends(self.device)
         speed.set_memory_format([G, D], cfg.train.memory_format, cfg.data_shape)
+        speed.check_precision(cfg.train.precision)   # bad values fail now, not when fit starts
+        speed.resolve_compile_mode(cfg.train.compile, self.device)
         self.task = GANTask(G, D, cfg, self.device)
         distributed.reseed_for_rank(self.task.generators, cfg.train.seed, self.dist.rank)
         if self.dist.enabled:

@@ -29,10 +29,14 @@ COMPILE_MODES = ("none", "auto", "default", "reduce-overhead", "max-autotune",
                  "max-autotune-no-cudagraphs")
 
 
-def autocast_for(precision: str, device: torch.device) -> Callable[[], ContextManager]:
-    """A factory of the context each phase's forward pass runs in."""
+def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown --precision {precision!r}: choose {' or '.join(PRECISIONS)}")
+
+
+def autocast_for(precision: str, device: torch.device) -> Callable[[], ContextManager]:
+    """A factory of the context each phase's forward pass runs in."""
+    check_precision(precision)
     if precision == "fp32":
         return contextlib.nullcontext
     if device.type == "cuda" and not torch.cuda.is_bf16_supported():
