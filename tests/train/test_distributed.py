@@ -100,3 +100,18 @@ def test_distributed_without_gpus_needs_a_count(capsys):
         pytest.skip("this machine has GPUs")
     assert main(["train", "--distributed", "--steps", "1"]) == 2
     assert "--distributed 2" in capsys.readouterr().err
+
+
+def test_ranks_agree_when_to_stop_at_sync_steps():
+    """A time limit or a callback's stop on any rank stops every rank at the same step."""
+    gan = gankit.GAN("dcgan", "digits", out="agree", batch_size=8, width=8, log_every=100,
+                     sample_every=10**6, checkpoint_every=10**6)
+    trainer = gan._get_trainer()
+    asked = []
+    # This rank never wants to stop; "another rank" does at the second agreement.
+    trainer.stop_sync = lambda stop: asked.append((trainer.step, stop)) or len(asked) == 2
+    trainer.sync_every = 4
+    assert trainer.fit(100) == "another process stopped" and trainer.step == 4
+    assert asked == [(0, False), (4, False)]
+    trainer.stop_sync, trainer.sync_every = (lambda stop: stop), 3   # alone, its own time limit:
+    assert "max-time" in trainer.fit(100, max_time=0.0) and trainer.step == 6   # at a sync step
