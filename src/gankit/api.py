@@ -118,7 +118,7 @@ class GAN:
     # --- training ---------------------------------------------------------------------
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""
-        n = len(self._get_trainer().sampler.data)
+        n = len(self._get_trainer().sampler)   # this process's share of an epoch
         return math.ceil(epochs * max(n // self.config.train.batch_size, 1))
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,

@@ -34,6 +34,7 @@ WORKER = textwrap.dedent("""
         gan = gankit.load_run(out).fit(steps=more, progress=False)
     params = {f"{n}.{k}": p.detach().contiguous() for n in ("G", "D")
               for k, p in gan.task.nets[n].named_parameters()}
+    params["noise"] = gan.task.noise(4)   # the rank's own noise stream
     save_file(params, f"{out}-rank{gan.dist.rank}.safetensors")
     print("rank", gan.dist.rank, "world", gan.dist.world, "step", gan.step, "nimg",
           gan._trainer.nimg)
@@ -63,6 +64,7 @@ def test_two_gloo_ranks_stay_identical_write_once_and_resume(tmp_path):
     assert "rank 0 world 2 step 10 nimg 160" in done.stdout    # 2 ranks x 8 images per step
     ranks = [load_file(str(tmp_path / f"run-rank{r}.safetensors")) for r in range(2)]
     assert ranks[0].keys() == ranks[1].keys()
+    assert not torch.equal(ranks[0].pop("noise"), ranks[1].pop("noise")), "ranks share noise"
     for k in ranks[0]:
         assert torch.equal(ranks[0][k], ranks[1][k]), f"{k} differs between ranks"
 
