@@ -4,6 +4,10 @@
     gan.fit(max_time=60)            # writes a run directory under runs/
     images = gan.sample(16)         # [16, 1, 28, 28] floats in [-1, 1]
     gan = gankit.load_run(gan.run_dir)
+
+    cgan = gankit.GAN(dataset="fashion-mnist", conditional=True, preset="fast-cpu")
+    cgan.fit(max_time=600)
+    sevens = cgan.sample(16, labels=7)
 """
 from __future__ import annotations
 
@@ -19,9 +23,11 @@ import torch
 from torch import nn
 
 from ._version import __version__
-from .config import DEFAULT_STEPS, SECTIONS, DataConfig, RunConfig
+from .config import DEFAULT_STEPS, DataConfig, RunConfig, with_options
 from .errors import ConfigError, DataError, RunError
-from .nets import build_nets
+from .nets import build_nets, resolve_model
+from .plugins import load_plugins, normalize_plugins
+from .presets import apply_preset
 from .rundir import (create_run_dir, read_config, truncate_metrics, write_config)
 from .tasks.gan import GANTask
 from .train import callbacks as cb
@@ -45,21 +51,6 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def config_from_options(base: Optional[RunConfig] = None, **options: Any) -> RunConfig:
-    """Place keyword options (z_dim=, batch_size=, …) into their config sections."""
-    cfg = base or RunConfig()
-    by_section: dict[str, dict[str, Any]] = {}
-    for key, value in options.items():
-        for section, klass in SECTIONS.items():
-            if key in {f.name for f in dataclasses.fields(klass)}:
-                by_section.setdefault(section, {})[key] = value
-                break
-        else:
-            raise ConfigError(f"unknown option {key!r}")
-    return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v)
-                          for s, v in by_section.items()})
-
-
 def load_training_data(source: Any, data: DataConfig, split: str = "train",
                        ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[str]]:
     """(samples, labels, note) of a split, prepared as the run's config says: uint8 images
@@ -76,31 +67,60 @@ def load_training_data(source: Any, data: DataConfig, split: str = "train",
     return d.images, d.labels, d.note
 
 
+def _dataset_name(dataset: Any) -> str:
+    """What config.json records: a built-in name, or a path made absolute so that the run can be
+    resumed, sampled and evaluated from any directory."""
+    if not isinstance(dataset, (str, Path)):
+        return USER_DATA
+    from .data import DATASETS
+    path = Path(dataset).expanduser()
+    if str(dataset) not in DATASETS and path.exists():
+        return str(path.resolve())
+    return str(dataset)
+
+
 class GAN:
     """A GAN, its data and its run directory. Options are the fields of the config dataclasses
-    (`z_dim`, `width`, `resolution`, `channels`, `batch_size`, `lr`, `seed`, `device`, …)."""
+    (`z_dim`, `width`, `resolution`, `channels`, `batch_size`, `lr`, `seed`, `device`,
+    `conditional`, …); `preset` names a documented combination of them (see gankit.presets),
+    and options given beside it win."""
 
-    def __init__(self, model: str = "dcgan", dataset: Any = "mnist", *, loss: str = "ns",
+    def __init__(self, model: Optional[str] = None, dataset: Any = "mnist", *,
+                 loss: Optional[str] = None, preset: Optional[str] = None,
                  generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
                  out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
                  **options: Any):
         if (generator is None) != (discriminator is None):
             raise ConfigError("pass both generator= and discriminator=, or neither")
-        name = str(dataset) if isinstance(dataset, (str, Path)) else USER_DATA
-        model = "custom" if generator is not None else model
-        cfg = config or config_from_options(dataset=name, model=model, loss=loss, **options)
+        name = _dataset_name(dataset)
+        if generator is not None:
+            model = "custom"
+        named = {k: v for k, v in (("model", model), ("loss", loss)) if v is not None}
+        if config is None:
+            config = with_options(apply_preset(RunConfig(), preset), dataset=name,
+                                         **named, **options)
+        elif preset is not None:
+            raise ConfigError("pass preset= or config=, not both")
+        cfg = config.replace(model=resolve_model(dataclasses.replace(
+            config.model, plugins=normalize_plugins(config.model.plugins))),
+            data=dataclasses.replace(config.data, dataset=name))
         x, labels, note = load_training_data(dataset, cfg.data)
         cfg = cfg.replace(data_shape=tuple(x.shape[1:]),
                           num_classes=int(labels.max()) + 1 if labels is not None else 0)
+        if cfg.model.conditional and labels is None:
+            raise DataError(f"--conditional needs class labels, and {name} has none (an image "
+                            f"folder gets them from its class subfolders; a .npz from a "
+                            f"`labels` or `y_train` array)")
         self._setup(cfg, generator, discriminator)
         self._data, self._labels, self.data_note = x, labels, note
         self.run_dir: Optional[Path] = None
         self._out = Path(out) if out is not None else None
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+        load_plugins(cfg.model.plugins)
         if G is None:
             torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-            G, D = build_nets(cfg.model, cfg.data_shape)
+            G, D = build_nets(cfg.model, cfg.data_shape, cfg.num_classes)
         self.config = cfg
         self.dist, device = distributed.setup(cfg.train.device)   # torchrun: this rank's device
         self.device = resolve_device(device)
@@ -110,6 +130,7 @@ class GAN:
         speed.resolve_compile_mode(cfg.train.compile, self.device)
         self.task = GANTask(G, D, cfg, self.device)
         distributed.reseed_for_rank(self.task.generators, cfg.train.seed, self.dist.rank)
+        self.task.world = self.dist.world
         if self.dist.enabled:
             distributed.broadcast_nets(self.task.nets.values())
         self._trainer: Optional[Trainer] = None
@@ -154,8 +175,11 @@ class GAN:
                               f"({len(x)} samples)")
         scale = (lambda b: b.float() / 127.5 - 1.0) if x.dtype == torch.uint8 else (lambda b: b)
         gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
-        sampler = BatchSampler(x, t.batch_size, gen, transform=scale, rank=self.dist.rank,
-                               world=self.dist.world)
+        labels = None
+        if self.config.model.conditional:
+            labels = self._labels.to(device=self.device, dtype=torch.long)
+        sampler = BatchSampler(x, t.batch_size, gen, transform=scale, labels=labels,
+                               rank=self.dist.rank, world=self.dist.world)
         if len(sampler) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than each process's share "
                               f"of the data ({len(sampler)} samples)")
@@ -185,14 +209,16 @@ class GAN:
                    progress: Optional[bool]) -> list[cb.Callback]:
         t, run = self.config.train, self.run_dir
         preview_z = self.task.noise(PREVIEW, torch.Generator(self.device).manual_seed(t.seed + 7))
+        # conditional: one class per row of the 8-wide grid
+        preview_y = torch.arange(PREVIEW) // 8 % max(self.config.num_classes, 1)
         real = self._data[:2000] if self.config.data_shape == (2,) else None
         title = f"{self.config.model.model} on {self.config.data.dataset}"
         out: list[cb.Callback] = [cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
         out += [cb.TensorBoard(run / "tensorboard"),
-                cb.SampleGrid(run / "samples", t.sample_every, lambda: self.task.generate(preview_z),
-                              real=real),
+                cb.SampleGrid(run / "samples", t.sample_every,
+                              lambda: self.task.generate(preview_z, labels=preview_y), real=real),
                 ]
         if t.eval_every:
             out.append(cb.Evaluate(run, t.eval_every, self._scorer()))
@@ -223,22 +249,55 @@ class GAN:
     def step(self) -> int:
         return self._trainer.step if self._trainer else getattr(self, "_loaded_step", 0)
 
-    def sample(self, n: int, seed: Optional[int] = None, ema: bool = True) -> torch.Tensor:
+    def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
+               labels: Any = None) -> torch.Tensor:
         """n samples [n, *data_shape] on the CPU; images are floats in [-1, 1].
 
         With a seed the same samples come back every time; `ema=False` uses the raw generator.
+        A conditional GAN draws the classes in `labels` (one int for all, or n of them); without
+        them, every class equally often (`balanced_labels(n)`).
         """
+        n = int(n)
+        y = self._label_tensor(labels, n)
         gen = torch.Generator(self.device)
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(int(seed))
-        return self.task.generate(self.task.noise(int(n), gen), ema=ema)
+        return self.task.generate(self.task.noise(n, gen), ema=ema, labels=y)
 
-    def sample_uint8(self, n: int, seed: Optional[int] = None) -> np.ndarray:
+    def balanced_labels(self, n: int) -> torch.Tensor:
+        """The class labels a conditional sample of n uses by default: 0, 1, …, K-1, 0, 1, …"""
+        return self.task.balanced_labels(int(n))
+
+    def _label_tensor(self, labels: Any, n: int) -> Optional[torch.Tensor]:
+        if labels is None:
+            return self.balanced_labels(n) if self.config.model.conditional else None
+        if not self.config.model.conditional:
+            raise ConfigError("this GAN is not conditional: it was trained without --conditional, "
+                              "so it cannot draw a given class")
+        try:
+            y = torch.as_tensor(labels)
+        except (TypeError, ValueError, RuntimeError):
+            raise ConfigError(f"labels must be class numbers, got {labels!r}") from None
+        if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+            raise ConfigError(f"labels must be whole class numbers, got {y.dtype}")
+        y = y.long().reshape(-1)
+        if y.numel() == 1:
+            y = y.expand(n)
+        if y.numel() != n:
+            raise ConfigError(f"got {y.numel()} labels for {n} samples")
+        k = self.config.num_classes
+        bad = y[(y < 0) | (y >= k)]
+        if bad.numel():
+            raise ConfigError(f"label {int(bad[0])} is out of range: this GAN has classes 0 to "
+                              f"{k - 1}")
+        return y.clone()
+
+    def sample_uint8(self, n: int, seed: Optional[int] = None, labels: Any = None) -> np.ndarray:
         """n images as uint8 [n, H, W, C], the format of image files and .npz."""
         from .viz import to_uint8
-        return to_uint8(self.sample(n, seed))
+        return to_uint8(self.sample(n, seed, labels=labels))
 
     @property
     def history(self) -> list[dict]:

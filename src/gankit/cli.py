@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 from ._version import __version__
 from .config import DEFAULT_STEPS, SECTIONS, RunConfig, field_type, resume_conflicts
 from .errors import ConfigError, GanKitError, GanKitWarning
+from .presets import PRESETS, apply_preset
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -25,12 +26,16 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(klass):
             default = f.default
             help_text = f.metadata.get("help", "")
-            if default is not None:
+            if default not in (None, ""):
                 help_text += f" (default: {default})"
+            flag, dest = f"--{f.name.replace('_', '-')}", f"{section}.{f.name}"
+            if field_type(f) is bool:   # a switch: --conditional
+                group.add_argument(flag, dest=dest, action="store_const", const=True,
+                                   default=argparse.SUPPRESS, help=f.metadata.get("help", ""))
+                continue
             extra = {"nargs": "?", "const": f.metadata["const"]} if "const" in f.metadata else {}
-            group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"{section}.{f.name}",
-                               type=field_type(f), default=argparse.SUPPRESS, metavar=f.name.upper(),
-                               help=help_text, **extra)
+            group.add_argument(flag, dest=dest, type=field_type(f), default=argparse.SUPPRESS,
+                               metavar=f.name.upper(), help=help_text, **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
+    t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
+                   "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", type=Path)
@@ -54,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
                    "FILE.png (a grid) or a directory (one PNG per image)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--label", type=int, help="conditional runs: draw only this class (default: "
+                   "every class equally often; a .npz gets their `labels`)")
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     from .tabular.cli import add_commands
@@ -120,6 +129,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise ConfigError("--out and --resume name different directories; a resumed run "
                               "stays in its own directory")
+        if args.preset is not None:
+            raise ConfigError("--preset sets up a new run; a resumed run keeps its configuration")
         gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"))
         conflicts = resume_conflicts(gan.config, given)
         if conflicts:
@@ -131,7 +142,7 @@ def _train(args: argparse.Namespace) -> int:
             write_config(gan.run_dir, gan.config)
             print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
     else:
-        cfg = _with(RunConfig(), given)
+        cfg = _with(apply_preset(RunConfig(), args.preset), given)
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
@@ -164,8 +175,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
-    samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema)
-    where = write_samples(samples, args.output, overwrite=args.overwrite)
+    labels = gan._label_tensor(args.label, args.num)
+    samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
+    where = write_samples(samples, args.output, overwrite=args.overwrite, labels=labels)
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)
     return 0
 

@@ -32,11 +32,18 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    model: str = _opt("dcgan", "network family: mlp or dcgan (or a name registered from Python)")
+    model: str = _opt("dcgan", "network family: mlp, dcgan or resnet (or a name registered from "
+                      "Python, see --plugins)")
     z_dim: int = _opt(64, "size of the generator's noise vector")
-    width: Optional[int] = _opt(None, "base channel width (dcgan, default 32) or hidden size (mlp, "
-                                "default 256)")
-    d_norm: str = _opt("batch", "normalization in the dcgan discriminator: batch, none or spectral")
+    width: Optional[int] = _opt(None, "base channel width (dcgan and resnet, default 32) or hidden "
+                                "size (mlp, default 256)")
+    d_norm: Optional[str] = _opt(None, "normalization in the discriminator: batch, none or "
+                                 "spectral; default: batch for dcgan, spectral for resnet")
+    conditional: bool = _opt(False, "class-conditional GAN on labeled data: G takes a class, "
+                             "sample with --label")
+    cond: str = _opt("projection", "how a conditional D uses the class: projection or acgan")
+    plugins: str = _opt("", "comma list of Python modules or .py files to import first; they "
+                        "register nets and objectives by name (register_net, register_objective)")
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,20 @@ class RunConfig:
 
     def replace(self, **sections: Any) -> "RunConfig":
         return dataclasses.replace(self, **sections)
+
+
+def with_options(cfg: RunConfig, **options: Any) -> RunConfig:
+    """Place keyword options (z_dim=, batch_size=, …) into their config sections."""
+    by_section: dict[str, dict[str, Any]] = {}
+    for key, value in options.items():
+        for section, klass in SECTIONS.items():
+            if key in {f.name for f in fields(klass)}:
+                by_section.setdefault(section, {})[key] = value
+                break
+        else:
+            raise ConfigError(f"unknown option {key!r}")
+    return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v)
+                          for s, v in by_section.items()})
 
 
 def _section_from_dict(klass: type, d: dict) -> Any:

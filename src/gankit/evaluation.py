@@ -54,26 +54,34 @@ def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str], 
 
 
 @torch.no_grad()
-def held_out_d_loss(gan: Any, split_data: dict[str, torch.Tensor], fake: torch.Tensor,
-                    dataset: str, split: str) -> MetricResult:
+def held_out_d_loss(gan: Any, split_data: dict[str, tuple[torch.Tensor, Optional[torch.Tensor]]],
+                    fake: torch.Tensor, dataset: str, split: str,
+                    fake_labels: Optional[torch.Tensor] = None) -> MetricResult:
     """The discriminator's binary cross-entropy on held-out real images and on fakes, beside its
     loss on training images: a D that does much better on train than held-out has memorized."""
     D = gan.task.D
     was = D.training
     D.eval()
 
-    def real_loss(x: torch.Tensor) -> float:
-        out = [F.softplus(-D(b.to(gan.device).float() / 127.5 - 1)).sum().item()
-               for b in x.split(500)]
-        return sum(out) / len(x)
+    def logits(x: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+        x = x.to(gan.device)
+        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
+        return gan.task._critic(x, None if y is None else y.to(gan.device))[0]
 
-    fake_loss = sum(F.softplus(D(b.to(gan.device))).sum().item() for b in fake.split(500)) / len(fake)
-    held, train = real_loss(split_data[split]), real_loss(split_data["train"])
+    def mean_softplus(x: torch.Tensor, y: Optional[torch.Tensor], sign: float) -> float:
+        chunks = range(0, len(x), 500)
+        total = sum(F.softplus(sign * logits(x[i:i + 500], None if y is None else y[i:i + 500]))
+                    .sum().item() for i in chunks)
+        return total / len(x)
+
+    fake_loss = mean_softplus(fake, fake_labels, 1.0)
+    held, train = (mean_softplus(*split_data[s], -1.0) for s in (split, "train"))
     D.train(was)
     extra = {"real_held_out": held, "real_train": train, "fake": fake_loss,
              "train_held_out_gap": held - train}
     proto = {"metric": "dloss", "reference": dataset, "reference_split": split,
-             "n_real": len(split_data[split]), "n_fake": len(fake), "n_train": len(split_data["train"])}
+             "n_real": len(split_data[split][0]), "n_fake": len(fake),
+             "n_train": len(split_data["train"][0])}
     from ._version import __version__
     return MetricResult("dloss", held + fake_loss, extra, {**proto, "gankit_version": __version__})
 
@@ -91,11 +99,37 @@ def evaluate_run(gan: Any, num: int, metrics: Iterable[str], split: str = "test"
         raise DataError(f"the run's samples have shape {list(fake.shape[1:])}; image metrics need "
                         f"images")
     results = evaluate_images(fake, dataset, metrics, split, extractor, seed)
+    if gan.config.model.conditional and "classes" in metrics:
+        results["label_accuracy"] = label_accuracy(fake, gan.balanced_labels(num), dataset,
+                                                   extractor, seed)
     if "dloss" in metrics:
         from .api import load_training_data
-        data = {s: load_training_data(dataset, gan.config.data, s)[0] for s in {split, "train"}}
-        results["dloss"] = held_out_d_loss(gan, data, fake, dataset, split)
+        conditional = gan.config.model.conditional
+        data = {}
+        for s in {split, "train"}:
+            x, y, _ = load_training_data(dataset, gan.config.data, s)
+            data[s] = (x, y if conditional else None)
+        results["dloss"] = held_out_d_loss(gan, data, fake, dataset, split,
+                                           gan.balanced_labels(num) if conditional else None)
     return results
+
+
+def label_accuracy(fake: torch.Tensor, labels: torch.Tensor, dataset: str,
+                   extractor: Optional[str] = None, seed: int = 0) -> MetricResult:
+    """Conditional GANs: the share of samples the judge classifier puts in the class they were
+    asked for (overall; each class's share and the worst class in `extra`)."""
+    ext = load_extractor(extractor) if extractor else default_extractor(dataset)
+    k = getattr(ext, "num_classes", None)
+    if k is None or int(labels.max()) >= k:
+        raise MetricError(f"label accuracy needs a classifier of the run's classes; {ext.name} "
+                          f"predicts {k}")
+    hits = (ext.predict_proba(fake).argmax(1) == labels).float()
+    per_class = [hits[labels == c].mean().item() for c in range(int(labels.max()) + 1)]
+    from ._version import __version__
+    proto = {"metric": "label_accuracy", "extractor": ext.name, "extractor_sha256": ext.sha256,
+             "n_fake": len(fake), "labels": "balanced", "seed": seed, "gankit_version": __version__}
+    return MetricResult("label_accuracy", hits.mean().item(),
+                        {"worst_class": min(per_class), "per_class": per_class}, proto)
 
 
 def _is_named_or_path(dataset: str) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -17,11 +18,13 @@ def refuse_overwrite(path: Path, overwrite: bool) -> None:
         raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
 
 
-def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) -> Path:
+def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
+                  labels: Optional[torch.Tensor] = None) -> Path:
     """samples: images [N, C, H, W] in [-1, 1], or vectors [N, ...].
 
-    FILE.npz gets `images` (uint8 [N, H, W, C]) or, for vectors, `samples` (float32);
-    FILE.png a grid; a path without suffix (or an existing directory) one PNG per image.
+    FILE.npz gets `images` (uint8 [N, H, W, C]) or, for vectors, `samples` (float32), and the
+    class `labels` (int64 [N]) of a conditional GAN; FILE.png a grid; a path without suffix (or an
+    existing directory) one PNG per image, named with its class when there are labels.
     """
     output = Path(output)
     is_dir = output.is_dir() or output.suffix == ""
@@ -30,6 +33,8 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) 
     images = samples.dim() == 4
     if output.suffix.lower() == ".npz":
         arrays = {"images": to_uint8(samples)} if images else {"samples": samples.numpy()}
+        if labels is not None:
+            arrays["labels"] = labels.numpy().astype(np.int64)
         tmp = output.with_name(f".{output.name}.tmp.npz")
         np.savez_compressed(tmp, **arrays)
         os.replace(tmp, output)
@@ -44,5 +49,6 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False) 
         raise ConfigError(f"unknown output type {output.suffix!r}: use .npz, .png or a directory")
     output.mkdir(parents=True, exist_ok=True)
     for i, img in enumerate(to_uint8(samples)):
-        save_png(img, output / f"{i:06d}.png")
+        name = f"{i:06d}.png" if labels is None else f"{i:06d}-class{int(labels[i])}.png"
+        save_png(img, output / name)
     return output

@@ -104,6 +104,10 @@ class NetContract:
         """Without batch statistics (or, with BatchNorm, in eval mode) a sample's logit does not
         depend on the rest of the batch; with BatchNorm in training mode it does. (mlp ignores
         d_norm.)"""
+        if case.model == "resnet" and d_norm == "batch":   # SNGAN's D has no batch statistics
+            with pytest.raises(ConfigError, match="spectral or none"):
+                case.build(d_norm=d_norm)
+            return
         _, D = case.build(d_norm=d_norm)
         x = torch.rand(BATCH, *case.shape, generator=torch.Generator().manual_seed(5)) * 2 - 1
 
@@ -177,6 +181,35 @@ class TestDCGAN(NetContract):
     CASES = _cases("dcgan", IMAGE_SHAPES)
     DEFAULT_WIDTH = 32
     CAPACITY_SHAPE = (1, 28, 28)
+
+
+class TestResNet(NetContract):
+    MODEL = "resnet"
+    CASES = _cases("resnet", IMAGE_SHAPES)
+    DEFAULT_WIDTH = 32
+    CAPACITY_SHAPE = (3, 32, 32)
+
+
+def test_resnet_has_one_residual_block_per_doubling():
+    """28 px grows from 7x7 in two up-blocks, 32 px from 4x4 in three; D mirrors that."""
+    for shape, ups in (((1, 28, 28), 2), ((3, 32, 32), 3), ((3, 64, 64), 4)):
+        G, D = build_nets(ModelConfig("resnet", 16, 8), shape)
+        assert len(G.blocks) == ups
+        assert sum(isinstance(m, nets.resnet.DownBlock) and m.down for m in D.modules()) == ups
+        assert D.net[-1].in_features == 8
+
+
+def test_resnet_discriminator_is_spectrally_normalized_by_default():
+    torch.manual_seed(0)
+    _, D = build_nets(ModelConfig("resnet", 8, 8), (3, 32, 32))
+    x = torch.randn(4, 3, 32, 32)
+    for _ in range(40):
+        D(x)
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 1 + 3 * 3 + 2   # 3 down-blocks with a shortcut, 1 plain block, the head
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().reshape(m.weight.shape[0], -1), ord=2)
+        assert abs(float(sigma) - 1.0) < 0.05, float(sigma)
 
 
 def test_mlp_image_capacity_grows_with_width():

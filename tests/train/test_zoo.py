@@ -14,7 +14,7 @@ OBJECTIVES = ["ns", "minimax", "lsgan", "hinge", "wgan-gp"]
 QUIET = {"log_every": 2, "sample_every": 10**6, "checkpoint_every": 10**6}
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "resnet"])
 @pytest.mark.parametrize("loss", OBJECTIVES)
 def test_objective_by_architecture_trains_with_finite_losses(loss, model):
     images = (torch.rand(64, 1, 16, 16) * 255).to(torch.uint8)

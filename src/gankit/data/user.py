@@ -39,7 +39,11 @@ def _stack_dataset(ds: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
 
 
 def user_samples(data: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """(samples, labels): uint8 images [N, C, H, W], or float32 vectors [N, ...]."""
+    """(samples, labels): uint8 images [N, C, H, W], or float32 vectors [N, ...]. `data` may be
+    a pair (samples, labels) with labels whole numbers 0..K-1, one per sample."""
+    if isinstance(data, tuple) and len(data) == 2:
+        x, _ = user_samples(data[0])
+        return x, _user_labels(data[1], len(x))
     labels = None
     if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.Tensor):
         x, labels = _stack_dataset(data)
@@ -84,3 +88,20 @@ def _as_images(x: torch.Tensor) -> torch.Tensor:
     if int(x.min()) < 0 or int(x.max()) > 255:
         raise DataError(f"integer images must lie in 0..255, got {int(x.min())}..{int(x.max())}")
     return x.to(torch.uint8).contiguous()
+
+
+def _user_labels(y: Any, n: int) -> torch.Tensor:
+    try:
+        t = torch.as_tensor(np.asarray(y))
+    except (TypeError, ValueError) as e:
+        raise DataError(f"labels must be an array of class numbers ({e})") from None
+    if t.dim() != 1 or len(t) != n:
+        raise DataError(f"labels must be one class number per sample: got shape {list(t.shape)} "
+                        f"for {n} samples")
+    if t.is_floating_point() and not torch.equal(t, t.round()) or t.is_complex() \
+            or t.dtype == torch.bool:
+        raise DataError("labels must be whole class numbers 0, 1, 2, ...")
+    t = t.long()
+    if n and int(t.min()) < 0:
+        raise DataError(f"labels must be 0 or more, got {int(t.min())}")
+    return t

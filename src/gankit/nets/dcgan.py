@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .layers import Reshape, init_weights
+from .layers import Reshape, SequentialCritic, init_weights
 
 
 def plan(resolution: int) -> tuple[int, int]:
@@ -52,7 +52,7 @@ class DCGANGenerator(nn.Module):
 D_NORMS = ("none", "batch", "spectral")
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(SequentialCritic):
     """image [N, C, H, W] -> logit [N].
 
     Default without normalization: D sees real and fake batches separately, and batch statistics
@@ -84,5 +84,3 @@ class DCGANDiscriminator(nn.Module):
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(m)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)

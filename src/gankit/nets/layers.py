@@ -32,3 +32,23 @@ class Reshape(nn.Module):
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}"
+
+
+class SequentialCritic(nn.Module):
+    """A discriminator whose `self.net` is a Sequential ending in a Linear to one logit.
+
+    `features` (everything under that layer) and `head` (the layer) let a conditional wrapper put
+    a projection or a classifier head on the same features.
+    """
+
+    net: nn.Sequential
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.net[-1]
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net[:-1](x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)

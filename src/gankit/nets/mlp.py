@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import Reshape, init_weights, is_image_shape
+from .layers import Reshape, SequentialCritic, init_weights, is_image_shape
 
 
 class MLPGenerator(nn.Module):
@@ -37,7 +37,7 @@ class MLPGenerator(nn.Module):
         return self.net(z)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(SequentialCritic):
     """sample [N, *data_shape] -> logit [N]."""
 
     def __init__(self, data_shape: tuple[int, ...], width: int = 256):
@@ -54,5 +54,3 @@ class MLPDiscriminator(nn.Module):
         if image:
             init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)

@@ -1,10 +1,14 @@
-"""The unconditional GAN task: one generator, one discriminator, an EMA of the generator.
+"""The GAN task: one generator, one discriminator, an EMA of the generator; unconditional, or
+class-conditional when the batches carry labels.
 
 Phases per step: D learns to tell the real batch from G(z) (plus a gradient penalty for wgan-gp);
 then, every `n_critic` steps, G learns to fool D; every `r1_every` steps a lazy R1 penalty on real
 images. The fake batch is drawn once per step and reused by the D and G phases (G has not changed
 in between), which saves one generator forward pass per step. With `augment`, D only ever sees
-DiffAugment-ed images, real and fake alike.
+DiffAugment-ed images, real and fake alike. Conditional: the batch is (images, labels), the fake
+batch gets the real batch's labels (so generated classes follow the data's class frequencies), and
+D is called as D(x, y); an ACGAN D also returns class logits, whose cross-entropy on real and fake
+D minimises, and on fake G minimises as well.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import copy
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..augment import diff_augment, parse_policy
@@ -28,6 +33,8 @@ class GANTask:
         t = cfg.train
         self.cfg, self.device = cfg, device
         self.z_dim = int(getattr(G, "z_dim", cfg.model.z_dim))
+        self.conditional = cfg.model.conditional
+        self.num_classes = cfg.num_classes
         self.G, self.D = G.to(device), D.to(device)
         self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         self.G_ema: Optional[nn.Module] = None
@@ -52,6 +59,8 @@ class GANTask:
         if lc.r1_gamma > 0:   # lazy regularization: a phase of its own, scaled by its interval
             self.phases.append(Phase("R1", ("D",), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[torch.Tensor] = None
+        self._labels: Optional[torch.Tensor] = None
+        self.world = 1   # processes training together (set by the API under torchrun)
         self._step = 0
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,30 +71,61 @@ class GANTask:
         gen = generator or self.generators["noise"]
         return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
 
-    def d_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _split(self, batch: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if isinstance(batch, (tuple, list)):
+            return batch[0], (batch[1] if self.conditional else None)
+        return batch, None
+
+    def _generate(self, net: nn.Module, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+        return net(z, y) if self.conditional else net(z)
+
+    def _critic(self, x: torch.Tensor, y: Optional[torch.Tensor],
+                ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(logits [N], class logits [N, K] or None) of D on x, as fp32 (bf16 under --precision
+        bf16): every objective computes in fp32."""
+        if not self.conditional:
+            return self.D(x).float(), None
+        out = self.D(x, y)
+        if isinstance(out, tuple):
+            return out[0].float(), out[1].float()
+        return out.float(), None
+
+    def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        real, y = self._split(batch)
         g_step_now = self._step % self.cfg.loss.n_critic == 0
         with torch.set_grad_enabled(g_step_now):   # keep G's graph only if the G phase runs now
-            fake = self.G(self.noise(real.shape[0]))
-        self._fake = fake if g_step_now else None
-        # Logits as fp32 (bf16 under --precision bf16): every objective computes in fp32.
-        real_logits = self.D(self.augment(real)).float()
-        fake_logits = self.D(self.augment(fake.detach())).float()
+            fake = self._generate(self.G, self.noise(real.shape[0]), y)
+        self._fake, self._labels = (fake, y) if g_step_now else (None, None)
+        real_logits, real_cls = self._critic(self.augment(real), y)
+        fake_logits, fake_cls = self._critic(self.augment(fake.detach()), y)
         loss = self.objective.d_loss(real_logits, fake_logits)
         stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
                  "d_fake": torch.sigmoid(fake_logits).mean()}
+        if real_cls is not None:   # ACGAN: D also names the class of real and fake images
+            cls = F.cross_entropy(real_cls, y) + F.cross_entropy(fake_cls, y)
+            stats["d_cls"] = cls
+            loss = loss + cls
         if self.objective.needs_penalty == "gp":
-            gp = gradient_penalty(self.D, real, fake.detach(), self.generators["aux"])
+            gp = gradient_penalty(lambda x: self._critic(x, y)[0], real, fake.detach(),
+                                  self.generators["aux"])
             stats["gp"] = gp
             loss = loss + self.cfg.loss.gp_weight * gp
         return loss, stats
 
-    def g_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        fake, self._fake = self._fake, None
-        loss = self.objective.g_loss(self.D(self.augment(fake)).float())
-        return loss, {"g_loss": loss}
+    def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake, y = self._fake, self._labels
+        self._fake = self._labels = None
+        logits, cls = self._critic(self.augment(fake), y)
+        loss = self.objective.g_loss(logits)
+        stats = {"g_loss": loss}
+        if cls is not None:
+            stats["g_cls"] = F.cross_entropy(cls, y)
+            loss = loss + stats["g_cls"]
+        return loss, stats
 
-    def r1_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        r1 = r1_penalty(self.D, self.augment(real))
+    def r1_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        real, y = self._split(batch)
+        r1 = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(real))
         lc = self.cfg.loss
         return r1 * (lc.r1_gamma / 2 * lc.r1_every), {"r1": r1}
 
@@ -96,7 +136,7 @@ class GANTask:
         self._step = step
         if self.G_ema is None:
             return
-        batch = self.cfg.train.batch_size
+        batch = self.cfg.train.batch_size * self.world   # images this step, over all processes
         halflife = min(self.cfg.train.ema_halflife, nimg * 0.05)
         beta = 0.5 ** (batch / max(halflife, 1e-8))
         ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
@@ -108,14 +148,25 @@ class GANTask:
     def sampler_net(self) -> nn.Module:
         return self.G_ema if self.G_ema is not None else self.G
 
+    def balanced_labels(self, n: int) -> torch.Tensor:
+        """0, 1, …, K-1, 0, 1, …: n class labels, every class equally often (±1)."""
+        return torch.arange(n) % max(self.num_classes, 1)
+
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, ema: bool = True, batch: int = 500) -> torch.Tensor:
-        """Samples for noise z [N, z_dim] -> [N, *data_shape] on the CPU, nets in eval mode."""
+    def generate(self, z: torch.Tensor, ema: bool = True, batch: int = 500,
+                 labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Samples for noise z [N, z_dim] -> [N, *data_shape] on the CPU, nets in eval mode.
+        A conditional G draws class `labels` [N] (default: balanced classes)."""
         net = self.sampler_net if ema else self.G
+        if self.conditional and labels is None:
+            labels = self.balanced_labels(len(z))
         was_training = net.training
         net.eval()
         try:
-            out = [net(z[i:i + batch].to(self.device)).float().cpu() for i in range(0, len(z), batch)]
+            out = []
+            for i in range(0, len(z), batch):
+                y = labels[i:i + batch].to(self.device) if self.conditional else None
+                out.append(self._generate(net, z[i:i + batch].to(self.device), y).float().cpu())
         finally:
             net.train(was_training)
         return torch.cat(out) if out else torch.empty(0, *self.cfg.data_shape)

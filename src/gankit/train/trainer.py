@@ -14,8 +14,9 @@ from typing import Any, Callable, ContextManager, Optional, Protocol
 import torch
 from torch import nn
 
-# A phase's loss function gets the real batch and returns (loss to minimise, stats to log).
-LossFn = Callable[[torch.Tensor], "tuple[torch.Tensor, dict[str, torch.Tensor]]"]
+# A phase's loss function gets the real batch (a tensor, or (samples, labels)) and returns
+# (loss to minimise, stats to log).
+LossFn = Callable[[Any], "tuple[torch.Tensor, dict[str, torch.Tensor]]"]
 
 
 @dataclass
@@ -54,8 +55,9 @@ class BatchSampler:
 
     def __init__(self, data: torch.Tensor, batch_size: int, generator: torch.Generator,
                  transform: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
-                 rank: int = 0, world: int = 1):
+                 labels: Optional[torch.Tensor] = None, rank: int = 0, world: int = 1):
         self.data, self.batch_size, self.gen, self.transform = data, batch_size, generator, transform
+        self.labels = labels   # with labels, each batch is (samples, labels)
         self.rank, self.world = rank, world
         self.epoch, self.pos, self.perm = 0, 0, None
         self.epoch_state = generator.get_state()
@@ -70,11 +72,13 @@ class BatchSampler:
         self.perm = perm[self.rank:len(self) * self.world:self.world].to(self.data.device)
         self.epoch, self.pos = self.epoch + 1, 0
 
-    def next(self) -> torch.Tensor:
+    def next(self) -> Any:
         if self.perm is None or self.pos + self.batch_size > len(self.perm):
             self._new_epoch()
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
+        if self.labels is not None:
+            return self.transform(self.data[idx]), self.labels[idx]
         return self.transform(self.data[idx])
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -182,7 +186,7 @@ class Trainer:
                 self.task.optimizers[name].step()
             self._accumulate(stats)
         self.step += 1
-        self.nimg += real.shape[0] * self.sampler.world
+        self.nimg += self.sampler.batch_size * self.sampler.world
         self.task.end_step(self.step, self.nimg)
 
     def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:

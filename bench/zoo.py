@@ -1,0 +1,185 @@
+"""Benchmark: the GAN zoo on Fashion-MNIST (or MNIST) at equal CPU budgets.
+
+Each configuration (objective x stabilizer x architecture x conditioning) trains in a process of
+its own with ONE thread, and its budget is that process's CPU time spent training (evaluation
+excluded). Counting CPU time rather than wall time keeps the comparison fair when configurations
+run side by side (`--parallel 2` on this 2-core machine) or share the machine with other work.
+At each mark: FID of 10,000 EMA samples against the test split (shipped classifier features), the
+classes covered, and for conditional models the share of samples the shipped classifier puts in
+the requested class (overall and the worst class). Prints a markdown table; the README quotes it.
+
+    python bench/zoo.py [--dataset fashion-mnist] [--minutes 5 10] [--configs default hinge-sn ...]
+                        [--parallel 2] [--out bench/runs/zoo]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+# Options of each configuration, as gankit.GAN keyword arguments. "default" is the core's default.
+CONFIGS: dict[str, dict] = {
+    "default": {},
+    "lr4e-4": {"lr": 4e-4},
+    "lsgan": {"loss": "lsgan"},
+    "hinge-sn": {"loss": "hinge", "d_norm": "spectral"},
+    "wgan-gp": {"loss": "wgan-gp", "d_norm": "none", "n_critic": 5, "lr": 1e-4, "beta1": 0.0,
+                "beta2": 0.9},
+    "diffaug": {"augment": "translation,cutout"},
+    "r1": {"d_norm": "none", "r1_gamma": 0.1},
+    "hinge-sn-lr4e-4": {"loss": "hinge", "d_norm": "spectral", "lr": 4e-4},
+    "lr4e-4-diffaug": {"lr": 4e-4, "augment": "translation,cutout"},
+    "resnet": {"model": "resnet", "loss": "hinge"},
+    "cond-proj": {"conditional": True},
+    "cond-acgan": {"conditional": True, "cond": "acgan"},
+    "cond-proj-lr4e-4": {"conditional": True, "lr": 4e-4},
+}
+
+
+def worker(name: str, args: argparse.Namespace) -> dict:
+    import torch
+    torch.set_num_threads(1)
+    import gankit
+    from gankit.metrics import evaluate
+    from gankit.metrics.features import load_extractor
+    from gankit.train.trainer import Callback
+    from gankit.viz import make_grid, save_png, to_uint8
+
+    out = args.out / name
+    out.mkdir(parents=True, exist_ok=True)
+    gan = gankit.GAN(dataset=args.dataset, seed=args.seed, **CONFIGS[name])
+    trainer = gan._get_trainer()
+    conditional = gan.config.model.conditional
+    judge = load_extractor(args.dataset) if conditional else None
+    marks = sorted(m * 60 for m in args.minutes)
+    rows: list[dict] = []
+    z = gan.task.noise(100, torch.Generator(gan.device).manual_seed(123))
+
+    class Budget(Callback):
+        def __init__(self, limit: float, spent: float):
+            self.limit, self.start, self.spent = limit, time.process_time(), spent
+
+        def used(self) -> float:
+            return self.spent + time.process_time() - self.start
+
+        def on_step(self, tr) -> None:
+            if self.used() >= self.limit:
+                tr.stop_reason = "budget"
+
+    spent, wall = 0.0, 0.0
+    for mark in marks:
+        budget = Budget(mark, spent)
+        t0 = time.monotonic()
+        trainer.callbacks = [budget]
+        trainer.fit(sys.maxsize)
+        spent, wall = budget.used(), wall + time.monotonic() - t0
+        rows_of_class = torch.arange(100) // 10 % max(gan.config.num_classes, 1)
+        grid = to_uint8(gan.task.generate(z, labels=rows_of_class if conditional else None))
+        save_png(make_grid(grid, nrow=10), out / f"grid-{mark / 60:g}min.png", scale=2)
+        n = args.n_eval
+        eval_labels = gan.balanced_labels(n) if conditional else None
+        images = gan.sample(n, seed=0, labels=eval_labels)
+        res = evaluate(images, args.dataset, metrics=("fid", "classes"))
+        row = {"config": name, "minutes": round(mark / 60, 4), "cpu_s": round(spent, 1),
+               "wall_s": round(wall, 1), "steps": trainer.step, "fid": res["fid"].value,
+               "classes": res["classes"].value}
+        if conditional:
+            pred = judge.predict_proba(images).argmax(1)
+            hits = pred == eval_labels
+            per_class = [hits[eval_labels == k].float().mean().item()
+                         for k in range(gan.config.num_classes)]
+            row.update(cond_acc=hits.float().mean().item(), cond_acc_min=min(per_class),
+                       cond_acc_per_class=per_class)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return {"config": name, "options": CONFIGS[name], "rows": rows}
+
+
+def from_log(name: str, args: argparse.Namespace) -> dict:
+    log = args.out / f"{name}.log"
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")] \
+        if log.is_file() else []
+    return {"config": name, "options": CONFIGS[name], "rows": rows}
+
+
+def run_one(name: str, args: argparse.Namespace) -> dict:
+    """A configuration in a fresh single-threaded process; returns its rows."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, __file__, "--worker", name, "--dataset", args.dataset, "--seed",
+           str(args.seed), "--n-eval", str(args.n_eval), "--out", str(args.out), "--minutes",
+           *[str(m) for m in args.minutes]]
+    log = args.out / f"{name}.log"
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        print(f"{name}: failed (exit {proc.returncode}); see {log}", file=sys.stderr)
+        return {"config": name, "options": CONFIGS[name], "rows": []}
+    print(f"{name}: done", flush=True)
+    return from_log(name, args)
+
+
+def table(results: list[dict], minutes: list[float]) -> str:
+    def opts(o: dict) -> str:
+        return " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
+                        for k, v in o.items()) or "(defaults)"
+    head = ["config", "flags"] + [f"steps @{m:g}" for m in minutes] + \
+        [f"FID @{m:g} min" for m in minutes] + ["classes", "cond. acc. (worst class)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        by_min = {round(row["minutes"], 4): row for row in r["rows"]}
+        if not by_min:
+            lines.append(f"| {r['config']} | {opts(r['options'])} | failed |")
+            continue
+        last = by_min[max(by_min)]
+        acc = (f"{last['cond_acc']:.1%} ({last['cond_acc_min']:.1%})" if "cond_acc" in last
+               else "–")
+        cells = [r["config"], opts(r["options"])]
+        cells += [str(by_min[m]["steps"]) if m in by_min else "–" for m in minutes]
+        cells += [f"{by_min[m]['fid']:.1f}" if m in by_min else "–" for m in minutes]
+        cells += [f"{last['classes']:g}/10", acc]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10],
+                   help="CPU-minute marks (one thread) at which to evaluate")
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--parallel", type=int, default=2, help="configurations run side by side")
+    p.add_argument("--n-eval", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("bench/runs/zoo"))
+    p.add_argument("--collect", action="store_true",
+                   help="train nothing: print the table from the logs already in --out")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args)
+        return
+    import torch
+    t0 = time.time()
+    if args.collect:
+        results = [from_log(n, args) for n in args.configs]
+    else:
+        with ThreadPoolExecutor(args.parallel) as pool:
+            results = list(pool.map(lambda n: run_one(n, args), args.configs))
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\n{args.dataset}, FID of {args.n_eval:,} EMA samples vs the test split (shipped "
+          f"classifier features), seed {args.seed}; budget = CPU time of one thread spent "
+          f"training; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
+    print(table(results, sorted(round(m, 4) for m in args.minutes)))
+
+
+if __name__ == "__main__":
+    main()
