@@ -1,13 +1,27 @@
 """Benchmark: gankit's training step against a plain textbook loop, same nets, same batch.
 
 The baseline is what the beginner articles write: a torch DataLoader over a TensorDataset of
-normalized floats, default Adam (no fused/foreach choice), `zero_grad()`, G run twice per step
-(once for D, once for G), and `.item()` on both losses every step. gankit's side is its own
-trainer with the same generator and discriminator (built from the same config and seed).
+normalized floats (batches moved to the device one by one), default Adam, `zero_grad()`, G run twice
+per step (once for D, once for G), fp32 eager, and `.item()` on both losses every step. gankit's
+side is its own trainer with the same generator and discriminator (built from the same config and
+seed), data resident on the device, and the --precision / --compile given here.
 
     python bench/speed.py [--seconds 60] [--batch-sizes 64 256] [--width 32]
+    python bench/speed.py --device cuda --batch-sizes 64 128 256 512 1024 2048 4096 \\
+        --precision bf16 --compile --seconds 20
+    python bench/speed.py --time-to-fid --minutes 20 [--device cuda ...]
 
-Prints img/s and ms/step for both and their ratio; the README quotes it with machine and date.
+Speed mode prints, per batch size, img/s and ms/step of both, the FLOPs of one training step
+(counted by torch.utils.flop_counter: convolutions and matmuls, forward and backward) and the
+FLOP/s achieved as a share of this machine's measured matmul peak (fp32 on CPU; fp32 and bf16 on a
+GPU, the one matching --precision is used for gankit's row). Time-to-FID mode trains the textbook
+baseline (the classic DCGAN: width 64, batch 64) and gankit's default each for --minutes of
+training time, scoring FID (10,000 Fashion-MNIST test images vs --n-eval samples, shipped
+Fashion-MNIST classifier features) every --eval-every seconds of training (evaluation time is not
+counted), then prints when each first reached each --fid-levels value.
+
+On a machine with only torch and numpy, put the Fashion-MNIST IDX files (*-ubyte.gz) under
+DIR/fashion-mnist/ and pass --data-dir DIR; a small stand-in replaces the safetensors package.
 """
 from __future__ import annotations
 
@@ -15,77 +29,264 @@ import argparse
 import os
 import platform
 import shutil
+import sys
+import tempfile
 import time
+from pathlib import Path
+from typing import Callable, Optional
 
-import torch
-import torch.nn.functional as F
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))   # this checkout's gankit, installed or not
+sys.path.insert(0, str(HERE))
+import _safetensors_lite  # noqa: E402
 
-import gankit
-from gankit.config import ModelConfig
-from gankit.nets import build_nets
+STAND_IN = _safetensors_lite.install_if_missing()
 
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-def baseline(images: torch.Tensor, batch: int, width: int, seconds: float) -> tuple[int, float]:
-    """(steps, seconds) of the textbook loop on uint8 images [N, 1, 28, 28]."""
-    torch.manual_seed(0)
-    G, D = build_nets(ModelConfig("dcgan", 64, width), tuple(images.shape[1:]))
-    data = torch.utils.data.TensorDataset(images.float() / 127.5 - 1)
-    loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True, drop_last=True)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    ones, zeros = torch.ones(batch), torch.zeros(batch)
-    steps, start = 0, time.monotonic()
-    while time.monotonic() - start < seconds:
-        for (real,) in loader:
-            z = torch.randn(batch, 64)
-            opt_d.zero_grad()
-            d_loss = (F.binary_cross_entropy_with_logits(D(real), ones)
-                      + F.binary_cross_entropy_with_logits(D(G(z).detach()), zeros))
-            d_loss.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            g_loss = F.binary_cross_entropy_with_logits(D(G(z)), ones)
-            g_loss.backward()
-            opt_g.step()
-            d_loss.item(), g_loss.item()   # the per-step print of the articles
-            steps += 1
-            if time.monotonic() - start >= seconds:
-                break
-    return steps, time.monotonic() - start
+import gankit  # noqa: E402
+from gankit.config import ModelConfig  # noqa: E402
+from gankit.nets import build_nets  # noqa: E402
+
+Z_DIM = 64
 
 
-def gankit_steps(batch: int, width: int, seconds: float) -> tuple[int, float]:
-    gan = gankit.GAN("dcgan", "fashion-mnist", width=width, batch_size=batch, ema_halflife=0,
-                     log_every=100, sample_every=10**9, checkpoint_every=10**9,
-                     out=f"bench/runs/speed-tmp-{os.getpid()}-{batch}")
-    trainer = gan._get_trainer()
-    gan._start_run_dir()
-    trainer.callbacks = []                      # no files, no progress: the step alone
-    start = time.monotonic()
-    trainer.fit(10**9, max_time=seconds)
-    elapsed = time.monotonic() - start
-    shutil.rmtree(gan.run_dir, ignore_errors=True)   # only config.json was written
-    return trainer.step, elapsed
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--seconds", type=float, default=60)
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
-    p.add_argument("--width", type=int, default=32)
-    args = p.parse_args()
-    images = gankit.load_dataset("fashion-mnist").images
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; date {time.strftime('%Y-%m-%d')}; dcgan width "
-          f"{args.width} on Fashion-MNIST, {args.seconds:g} s per cell\n")
-    print("| batch | textbook img/s | textbook ms/step | gankit img/s | gankit ms/step | speed-up |")
-    print("|---|---|---|---|---|---|")
+class Textbook:
+    """The textbook loop, kept as an object so it can be stepped, timed, counted and sampled."""
+
+    def __init__(self, images: torch.Tensor, batch: int, width: int, device: torch.device):
+        torch.manual_seed(0)
+        torch.backends.cudnn.benchmark = False   # the beginner's setting (gankit turns it on)
+        G, D = build_nets(ModelConfig("dcgan", Z_DIM, width), tuple(images.shape[1:]))
+        self.G, self.D, self.device, self.batch = G.to(device), D.to(device), device, batch
+        data = torch.utils.data.TensorDataset(images.float() / 127.5 - 1)
+        self.loader = torch.utils.data.DataLoader(data, batch_size=batch, shuffle=True,
+                                                  drop_last=True)
+        self.batches = iter(self.loader)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.ones = torch.ones(batch, device=device)
+        self.zeros = torch.zeros(batch, device=device)
+        self.steps = 0
+
+    def step(self) -> None:
+        try:
+            (real,) = next(self.batches)
+        except StopIteration:
+            self.batches = iter(self.loader)
+            (real,) = next(self.batches)
+        real = real.to(self.device)
+        z = torch.randn(self.batch, Z_DIM, device=self.device)
+        self.opt_d.zero_grad()
+        d_loss = (F.binary_cross_entropy_with_logits(self.D(real), self.ones)
+                  + F.binary_cross_entropy_with_logits(self.D(self.G(z).detach()), self.zeros))
+        d_loss.backward()
+        self.opt_d.step()
+        self.opt_g.zero_grad()
+        g_loss = F.binary_cross_entropy_with_logits(self.D(self.G(z)), self.ones)
+        g_loss.backward()
+        self.opt_g.step()
+        d_loss.item(), g_loss.item()   # the per-step print of the articles
+        self.steps += 1
+
+    def train_for(self, seconds: float) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            self.step()
+        return time.monotonic() - start
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        self.G.eval()
+        out = torch.cat([self.G(torch.randn(min(500, n - i), Z_DIM, device=self.device)).float().cpu()
+                         for i in range(0, n, 500)])
+        self.G.train()
+        return out
+
+
+class Gankit:
+    """gankit's trainer on the same data, no callbacks (no files, no progress): the step alone."""
+
+    def __init__(self, batch: int, device: torch.device, scratch: Path, **options):
+        self.gan = gankit.GAN("dcgan", "fashion-mnist", batch_size=batch, device=str(device),
+                              log_every=100, sample_every=10**9, checkpoint_every=10**9,
+                              out=scratch / f"gankit-{batch}-{time.monotonic_ns()}", **options)
+        self.trainer = self.gan._get_trainer()
+        self.device = device
+
+    def step(self) -> None:
+        self.trainer._train_step()
+
+    def train_for(self, seconds: float) -> float:
+        start = time.monotonic()
+        self.trainer.fit(10**12, max_time=seconds)
+        sync(self.device)
+        return time.monotonic() - start
+
+    def sample(self, n: int) -> torch.Tensor:
+        return self.gan.sample(n, seed=0)
+
+
+def step_flops(step: Callable[[], None]) -> int:
+    """FLOPs of one call of `step` (matmuls and convolutions, forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """The best FLOP/s of square matmuls on this device: the machine's practical peak."""
+    n = 8192 if device.type == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = 0.0
+    for _ in range(3):
+        a @ b
+        sync(device)
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            a @ b
+            reps += 1
+        sync(device)
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - start))
+    return best
+
+
+def cell(steps: int, batch: int, elapsed: float, flops: int, peak: float) -> str:
+    rate = flops * steps / elapsed
+    return (f"{steps * batch / elapsed:.0f} | {1000 * elapsed / steps:.2f} | {flops / 1e9:.2f} | "
+            f"{rate / 1e9:.1f} | {100 * rate / peak:.1f}%")
+
+
+def speed_table(args: argparse.Namespace, images: torch.Tensor, device: torch.device,
+                scratch: Path) -> None:
+    peaks = {"fp32": matmul_peak(device, torch.float32)}
+    if device.type == "cuda":
+        peaks["bf16"] = matmul_peak(device, torch.bfloat16)
+    print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s" for k, v in peaks.items()))
+    gk_kind = args.precision if args.precision in peaks else "fp32"   # CPU: fp32 peak only
+    gk_peak = peaks[gk_kind]
+    print(f"gankit: precision {args.precision}, compile {args.compile}, memory format "
+          f"{args.memory_format}; "
+          f"{args.warmup} warm-up steps each, then {args.seconds:g} s per cell in "
+          f"{args.rounds} alternating turns\n")
+    print("| batch | textbook img/s | ms/step | GFLOP/step | GFLOP/s | % fp32 peak "
+          f"| gankit img/s | ms/step | GFLOP/step | GFLOP/s | % {gk_kind} peak | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    options = dict(width=args.width, ema_halflife=0, precision=args.precision,
+                   compile=args.compile, memory_format=args.memory_format)
     for b in args.batch_sizes:
-        bs, bt = baseline(images, b, args.width, args.seconds)
-        gs, gt = gankit_steps(b, args.width, args.seconds)
-        bi, gi = bs * b / bt, gs * b / gt
-        print(f"| {b} | {bi:.0f} | {1000 * bt / bs:.1f} | {gi:.0f} | {1000 * gt / gs:.1f} "
-              f"| {gi / bi:.2f}× |", flush=True)
+        base = Textbook(images, b, args.width, device)
+        base_flops = step_flops(base.step)
+        gk = Gankit(b, device, scratch, **options)
+        counted = gk if args.compile == "none" else Gankit(b, device, scratch, width=args.width,
+                                                           ema_halflife=0)
+        gk_flops = step_flops(counted.step)
+        for _ in range(args.warmup):   # includes compilation with --compile
+            base.step()
+            gk.step()
+        sync(device)
+        base.steps, first = 0, gk.trainer.step
+        base_time = gk_time = 0.0
+        for _ in range(args.rounds):   # alternate, so a change in machine load hits both alike
+            base_time += base.train_for(args.seconds / args.rounds)
+            gk_time += gk.train_for(args.seconds / args.rounds)
+        gk_steps = gk.trainer.step - first
+        speedup = (gk_steps * b / gk_time) / (base.steps * b / base_time)
+        print(f"| {b} | {cell(base.steps, b, base_time, base_flops, peaks['fp32'])} "
+              f"| {cell(gk_steps, b, gk_time, gk_flops, gk_peak)} | {speedup:.2f}× |", flush=True)
+        del base, gk, counted
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def time_to_fid(args: argparse.Namespace, images: torch.Tensor, device: torch.device,
+                scratch: Path) -> None:
+    from gankit.metrics import reference_features
+    from gankit.metrics.features import load_extractor
+    from gankit.metrics.fid import feature_stats, frechet_distance
+    extractor = load_extractor("fashion-mnist").to(device)
+    ref = feature_stats(reference_features("fashion-mnist", "test", extractor))
+
+    def fid(samples: torch.Tensor) -> float:
+        return frechet_distance(*ref, *feature_stats(extractor.features(samples)))
+
+    sides = {"textbook": lambda: Textbook(images, 64, args.baseline_width, device),
+             "gankit": lambda: Gankit(args.batch_sizes[0] if args.batch_sizes_given else 64,
+                                      device, scratch, precision=args.precision,
+                                      compile=args.compile, memory_format=args.memory_format)}
+    runners = {name: make() for name, make in sides.items()}
+    curves: dict[str, list[tuple[float, float]]] = {name: [] for name in runners}
+    trained = dict.fromkeys(runners, 0.0)
+    limit = args.minutes * 60 - 1e-6
+    while any(t < limit for t in trained.values()):
+        for name, runner in runners.items():   # alternating windows: load changes hit both alike
+            if trained[name] >= limit:
+                continue
+            trained[name] += runner.train_for(min(args.eval_every, limit - trained[name]))
+            curves[name].append((trained[name], fid(runner.sample(args.n_eval))))
+            print(f"{name:>8}: {trained[name]:7.1f} s  FID {curves[name][-1][1]:8.2f}", flush=True)
+    print(f"\n| FID ≤ | textbook (width {args.baseline_width}, batch 64) reaches it at | gankit "
+          f"default reaches it at | time ratio |")
+    print("|---|---|---|---|")
+    for level in args.fid_levels:
+        at = {n: next((t for t, f in c if f <= level), None) for n, c in curves.items()}
+        fmt = {n: f"{t:.0f} s" if t is not None else f"not in {args.minutes:g} min"
+               for n, t in at.items()}
+        ratio = (f"{at['textbook'] / at['gankit']:.1f}×"
+                 if at["textbook"] is not None and at["gankit"] is not None else "–")
+        print(f"| {level:g} | {fmt['textbook']} | {fmt['gankit']} | {ratio} |")
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--seconds", type=float, default=60, help="timed seconds per cell")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation)")
+    p.add_argument("--rounds", type=int, default=3, help="timed turns each side takes, alternating")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=None,
+                   help="batch sizes of the speed table (default 64 256)")
+    p.add_argument("--width", type=int, default=32, help="dcgan width of the speed table")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="gankit's side")
+    p.add_argument("--compile", nargs="?", const="auto", default="none",
+                   help="gankit's side: torch.compile mode (bare: auto)")
+    p.add_argument("--memory-format", default="auto",
+                   choices=["auto", "channels-last", "contiguous"], help="gankit's side")
+    p.add_argument("--time-to-fid", action="store_true", help="the time-to-FID race instead")
+    p.add_argument("--minutes", type=float, default=20, help="training minutes of each side")
+    p.add_argument("--eval-every", type=float, default=60, help="training seconds between FIDs")
+    p.add_argument("--n-eval", type=int, default=5000, help="samples per FID")
+    p.add_argument("--fid-levels", type=float, nargs="+", default=[150, 100, 70, 50, 40, 30])
+    p.add_argument("--baseline-width", type=int, default=64, help="textbook DCGAN width (race)")
+    p.add_argument("--data-dir", help="folder holding fashion-mnist/*-ubyte.gz (sets GANKIT_DATA)")
+    args = p.parse_args(argv)
+    args.batch_sizes_given = args.batch_sizes is not None
+    args.batch_sizes = args.batch_sizes or [64, 256]
+    if args.data_dir:
+        os.environ["GANKIT_DATA"] = str(Path(args.data_dir).resolve())
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("bench/speed.py: --device cuda, but this machine has no usable CUDA GPU")
+    images = gankit.load_dataset("fashion-mnist").images   # uint8 [60000, 1, 28, 28]
+    what = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
+    print(f"machine: {what}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}; "
+          f"Fashion-MNIST{'; safetensors stand-in' if STAND_IN else ''}")
+    scratch = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
+    try:
+        if args.time_to_fid:
+            time_to_fid(args, images, device, scratch)
+        else:
+            speed_table(args, images, device, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

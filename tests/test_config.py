@@ -80,7 +80,8 @@ def test_same_values_are_no_conflict():
                                            for f in fields(k) if f.metadata.get("resumable")])
 def test_resumable_fields_may_change(section, name):
     assert name in {"steps", "epochs", "max_time", "log_every", "sample_every", "checkpoint_every",
-                    "keep_checkpoints", "device", "eval_every", "eval_metrics", "eval_num"}
+                    "keep_checkpoints", "device", "eval_every", "eval_metrics", "eval_num",
+                    "precision", "compile", "memory_format"}
     saved = RunConfig()
     current = getattr(saved.train if section == "train" else getattr(saved, section), name)
     new = "cpu" if isinstance(current, str) else 987654

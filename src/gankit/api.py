@@ -31,6 +31,7 @@ from .presets import apply_preset
 from .rundir import (create_run_dir, read_config, truncate_metrics, write_config)
 from .tasks.gan import GANTask
 from .train import callbacks as cb
+from .train import distributed, speed
 from .train.state import latest_checkpoint, load_checkpoint
 from .train.trainer import BatchSampler, Trainer
 
@@ -121,15 +122,24 @@ class GAN:
             torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
             G, D = build_nets(cfg.model, cfg.data_shape, cfg.num_classes)
         self.config = cfg
-        self.device = resolve_device(cfg.train.device)
+        self.dist, device = distributed.setup(cfg.train.device)   # torchrun: this rank's device
+        self.device = resolve_device(device)
+        speed.tune_backends(self.device)
+        speed.set_memory_format([G, D], cfg.train.memory_format, cfg.data_shape)
+        speed.check_precision(cfg.train.precision)   # bad values fail now, not when fit starts
+        speed.resolve_compile_mode(cfg.train.compile, self.device)
         self.task = GANTask(G, D, cfg, self.device)
+        distributed.reseed_for_rank(self.task.generators, cfg.train.seed, self.dist.rank)
+        self.task.world = self.dist.world
+        if self.dist.enabled:
+            distributed.broadcast_nets(self.task.nets.values())
         self._trainer: Optional[Trainer] = None
         self._data: Optional[torch.Tensor] = None
 
     # --- training ---------------------------------------------------------------------
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""
-        n = len(self._get_trainer().sampler.data)
+        n = len(self._get_trainer().sampler)   # this process's share of an epoch
         return math.ceil(epochs * max(n // self.config.train.batch_size, 1))
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
@@ -146,8 +156,9 @@ class GAN:
         if not ends:
             ends.append(sys.maxsize if max_time is not None else trainer.step + DEFAULT_STEPS)
         total = min(ends)
-        self._start_run_dir()
-        trainer.callbacks = self._callbacks(total, max_time, progress)
+        if self.dist.is_main:   # only rank 0 writes the run directory
+            self._start_run_dir()
+            trainer.callbacks = self._callbacks(total, max_time, progress)
         self.stop_reason = trainer.fit(total, max_time)
         return self
 
@@ -167,9 +178,27 @@ class GAN:
         labels = None
         if self.config.model.conditional:
             labels = self._labels.to(device=self.device, dtype=torch.long)
-        sampler = BatchSampler(x, t.batch_size, gen, transform=scale, labels=labels)
+        sampler = BatchSampler(x, t.batch_size, gen, transform=scale, labels=labels,
+                               rank=self.dist.rank, world=self.dist.world)
+        if len(sampler) < t.batch_size:
+            raise ConfigError(f"--batch-size {t.batch_size} is larger than each process's share "
+                              f"of the data ({len(sampler)} samples)")
         self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
+        self._speed_up(self._trainer)
         return self._trainer
+
+    def _speed_up(self, trainer: Trainer) -> None:
+        """Precision, compile and multi-process hooks of the trainer (see train/speed.py)."""
+        t = self.config.train
+        trainer.autocast = speed.autocast_for(t.precision, self.device)
+        mode = speed.resolve_compile_mode(t.compile, self.device)
+        if mode is not None:
+            speed.compile_task_nets(self.task, mode)
+            trainer.step_begin = speed.step_begin_for(mode)
+        if self.dist.enabled:
+            world = self.dist.world
+            trainer.grad_sync = lambda nets: distributed.average_gradients(nets, world)
+            trainer.stop_sync = lambda stop: distributed.agree_to_stop(stop, self.device)
 
     def _start_run_dir(self) -> None:
         if self.run_dir is None:
@@ -309,7 +338,10 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
                             f"run was trained on {list(cfg.data_shape)}")
         trainer = gan._get_trainer()
         trainer.load_state(tensors, meta)
-        truncate_metrics(run_dir, trainer.step)
+        speed.match_layouts(gan.task.optimizers)
+        distributed.reseed_for_rank(gan.task.generators, cfg.train.seed, gan.dist.rank, trainer.step)
+        if gan.dist.is_main:
+            truncate_metrics(run_dir, trainer.step)
     else:
         gan.task.load(tensors, meta)
     return gan

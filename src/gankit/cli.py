@@ -33,8 +33,9 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                 group.add_argument(flag, dest=dest, action="store_const", const=True,
                                    default=argparse.SUPPRESS, help=f.metadata.get("help", ""))
                 continue
+            extra = {"nargs": "?", "const": f.metadata["const"]} if "const" in f.metadata else {}
             group.add_argument(flag, dest=dest, type=field_type(f), default=argparse.SUPPRESS,
-                               metavar=f.name.upper(), help=help_text)
+                               metavar=f.name.upper(), help=help_text, **extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", type=Path, metavar="RUN", help="continue this run exactly where it "
                    "stopped")
     t.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    t.add_argument("--distributed", type=int, nargs="?", const=0, metavar="N",
+                   help="train on N processes with torch.distributed (default N: one per GPU; "
+                   "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
+                   "gankit train ...`, which gankit also detects by itself")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -94,7 +99,29 @@ def _with(cfg: RunConfig, given: dict[str, dict[str, Any]]) -> RunConfig:
     return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v) for s, v in given.items()})
 
 
+def _relaunch_distributed(args: argparse.Namespace) -> int:
+    """`gankit train --distributed N ...` outside torchrun: run the same command under torchrun."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main as torchrun
+    from .train.distributed import default_nproc, torchrun_command
+    try:
+        torchrun(torchrun_command(default_nproc(args.distributed), args.argv))
+    except ChildFailedError:
+        raise GanKitError("a training process failed (its message is above)") from None
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .train.distributed import launched_by_torchrun, shutdown
+    if args.distributed is not None and not launched_by_torchrun():
+        return _relaunch_distributed(args)
+    try:
+        return _train(args)
+    finally:
+        shutdown()
+
+
+def _train(args: argparse.Namespace) -> int:
     from .api import GAN, load_run
     from .rundir import write_config
     given = _given(args)
@@ -111,8 +138,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                               + "; ".join(conflicts))
         gan.config = _with(gan.config, given)
         gan.task.cfg = gan.config
-        write_config(gan.run_dir, gan.config)
-        print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
+        if gan.dist.is_main:
+            write_config(gan.run_dir, gan.config)
+            print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
     else:
         cfg = _with(apply_preset(RunConfig(), args.preset), given)
         t = cfg.train
@@ -125,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         epoch_steps = gan.steps_for_epochs(t.epochs)
         until = epoch_steps if until is None else min(until, epoch_steps)
     gan.fit(until=until, max_time=t.max_time, progress=False if args.no_progress else None)
-    return _report_end(gan)
+    return _report_end(gan) if gan.dist.is_main else 0
 
 
 def _report_end(gan: Any) -> int:
@@ -200,6 +228,7 @@ def _one_line_warnings() -> None:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)   # for a torchrun relaunch
     if args.command is None:
         parser.print_help()
         return 2

@@ -82,6 +82,14 @@ class TrainConfig:
     eval_metrics: str = _opt("fid", "metrics for --eval-every: fid,kid,pr,classes,dloss",
                              resumable=True)
     eval_num: int = _opt(5000, "samples per evaluation during training", resumable=True)
+    # Arithmetic, not model: may change on resume (see gankit/train/speed.py).
+    precision: str = _opt("fp32", "fp32, or bf16 (autocast on CUDA and CPU; weights and losses "
+                          "stay fp32)", resumable=True)
+    compile: str = _opt("none", "torch.compile the nets: bare --compile = auto (CUDA graphs on "
+                        "CUDA), or a mode: default, reduce-overhead, max-autotune; falls back to "
+                        "eager if compiling fails", resumable=True, const="auto")
+    memory_format: str = _opt("auto", "layout of conv weights and activations: channels-last, "
+                              "contiguous, or auto (channels-last for images)", resumable=True)
 
 
 DEFAULT_STEPS = 3000

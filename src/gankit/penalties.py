@@ -15,8 +15,11 @@ import torch
 
 def _input_grad(D: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """dD(x)_i / dx_i for every sample i, kept differentiable w.r.t. D's parameters. [N, ...]"""
+    if x.dtype in (torch.bfloat16, torch.float16):
+        x = x.float()
     x = x.detach().requires_grad_(True)
-    logits = D(x)                                   # [N] or [N, 1]
+    with torch.autocast(x.device.type, enabled=False):   # full precision under bf16 autocast
+        logits = D(x)                               # [N] or [N, 1]
     # Samples are independent, so the gradient of the sum is each logit's gradient w.r.t. its input.
     (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
     return grad

@@ -62,6 +62,7 @@ class GANTask:
             self.phases.append(Phase("R1", ("D",), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[torch.Tensor] = None
         self._labels: Optional[torch.Tensor] = None
+        self.world = 1   # processes training together (set by the API under torchrun)
         self._step = 0
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,11 +83,14 @@ class GANTask:
 
     def _critic(self, x: torch.Tensor, y: Optional[torch.Tensor],
                 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """(logits [N], class logits [N, K] or None) of D on x."""
+        """(logits [N], class logits [N, K] or None) of D on x, as fp32 (bf16 under --precision
+        bf16): every objective computes in fp32."""
         if not self.conditional:
-            return self.D(x), None
+            return self.D(x).float(), None
         out = self.D(x, y)
-        return out if isinstance(out, tuple) else (out, None)
+        if isinstance(out, tuple):
+            return out[0].float(), out[1].float()
+        return out.float(), None
 
     def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, y = self._split(batch)
@@ -134,7 +138,7 @@ class GANTask:
         self._step = step
         if self.G_ema is None:
             return
-        batch = self.cfg.train.batch_size
+        batch = self.cfg.train.batch_size * self.world   # images this step, over all processes
         halflife = min(self.cfg.train.ema_halflife, nimg * 0.05)
         beta = 0.5 ** (batch / max(halflife, 1e-8))
         ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())

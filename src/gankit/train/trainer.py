@@ -6,9 +6,10 @@ knows nothing of files, plots or any particular GAN.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, ContextManager, Optional, Protocol
 
 import torch
 from torch import nn
@@ -47,23 +48,32 @@ class BatchSampler:
 
     Each epoch draws a permutation from its own generator; its state at the epoch's start and the
     position inside the epoch are all that a resume needs to replay the same data order.
+
+    In a distributed run every rank draws the same permutation and takes its shard, every
+    `world`-th entry from `rank` on, so one epoch shows each example once across all ranks.
     """
 
     def __init__(self, data: torch.Tensor, batch_size: int, generator: torch.Generator,
                  transform: Callable[[torch.Tensor], torch.Tensor] = lambda x: x,
-                 labels: Optional[torch.Tensor] = None):
+                 labels: Optional[torch.Tensor] = None, rank: int = 0, world: int = 1):
         self.data, self.batch_size, self.gen, self.transform = data, batch_size, generator, transform
         self.labels = labels   # with labels, each batch is (samples, labels)
+        self.rank, self.world = rank, world
         self.epoch, self.pos, self.perm = 0, 0, None
         self.epoch_state = generator.get_state()
 
+    def __len__(self) -> int:
+        """Examples in this rank's shard of an epoch."""
+        return len(self.data) // self.world
+
     def _new_epoch(self) -> None:
         self.epoch_state = self.gen.get_state()
-        self.perm = torch.randperm(len(self.data), generator=self.gen).to(self.data.device)
+        perm = torch.randperm(len(self.data), generator=self.gen)
+        self.perm = perm[self.rank:len(self) * self.world:self.world].to(self.data.device)
         self.epoch, self.pos = self.epoch + 1, 0
 
     def next(self) -> Any:
-        if self.perm is None or self.pos + self.batch_size > len(self.data):
+        if self.perm is None or self.pos + self.batch_size > len(self.perm):
             self._new_epoch()
         idx = self.perm[self.pos:self.pos + self.batch_size]
         self.pos += self.batch_size
@@ -72,10 +82,14 @@ class BatchSampler:
         return self.transform(self.data[idx])
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        return {"sampler": self.epoch_state}, {"epoch": self.epoch, "pos": self.pos}
+        return {"sampler": self.epoch_state}, {"epoch": self.epoch, "pos": self.pos,
+                                               "world": self.world}
 
     def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.epoch, self.pos = meta["epoch"], meta["pos"]
+        # The first pos * world entries of the epoch's permutation were shown (by all ranks
+        # together); with another world size the same permutation continues from there.
+        self.epoch = meta["epoch"]
+        self.pos = meta["pos"] * meta.get("world", 1) // self.world
         self.gen.set_state(tensors["sampler"])
         self.epoch_state = tensors["sampler"]
         if self.epoch > 0:   # replay the current epoch's permutation, leaving gen where it was
@@ -105,6 +119,12 @@ class Trainer:
     elapsed: float = 0.0        # training seconds over all sessions of the run
     stop_reason: Optional[str] = None
     _sums: dict[str, list] = field(default_factory=dict)   # name -> [device sum, count]
+    # Speed and multi-process hooks (see train/speed.py, train/distributed.py); defaults: none.
+    autocast: Callable[[], ContextManager] = contextlib.nullcontext   # around each phase's loss
+    grad_sync: Optional[Callable[[list[nn.Module]], None]] = None     # average grads over ranks
+    stop_sync: Optional[Callable[[bool], bool]] = None                # any rank stops -> all stop
+    step_begin: Optional[Callable[[], None]] = None                   # e.g. CUDA-graph step marker
+    sync_every: int = 10        # steps between stop agreements of a distributed run
 
     def fit(self, total_steps: int, max_time: Optional[float] = None) -> str:
         """Train until `total_steps` steps are done or `max_time` seconds pass; says why it stopped."""
@@ -112,12 +132,10 @@ class Trainer:
         start, t0 = time.monotonic(), self.elapsed
         self._emit("on_start")
         try:
-            while self.stop_reason is None:
-                if self.step >= total_steps:
-                    self.stop_reason = f"reached {total_steps} steps"
-                    break
-                if max_time is not None and time.monotonic() - start >= max_time:
-                    self.stop_reason = f"reached --max-time {max_time:g} s"
+            while True:
+                reason = self._stop_now(total_steps, max_time, start)
+                if reason is not None:
+                    self.stop_reason = reason
                     break
                 self._train_step()
                 self.elapsed = t0 + time.monotonic() - start
@@ -131,7 +149,24 @@ class Trainer:
         self._emit("on_end")
         return self.stop_reason
 
+    def _stop_now(self, total_steps: int, max_time: Optional[float], start: float
+                  ) -> Optional[str]:
+        """Why to stop before the next step, or None. Step counts agree on every rank by
+        themselves; time limits and callbacks' reasons are agreed on every `sync_every` steps."""
+        if self.step >= total_steps:
+            return f"reached {total_steps} steps"
+        reason = self.stop_reason
+        if reason is None and max_time is not None and time.monotonic() - start >= max_time:
+            reason = f"reached --max-time {max_time:g} s"
+        if self.stop_sync is None:
+            return reason
+        if self.step % self.sync_every:
+            return None
+        return (reason or "another process stopped") if self.stop_sync(reason is not None) else None
+
     def _train_step(self) -> None:
+        if self.step_begin is not None:
+            self.step_begin()
         real = self.sampler.next()
         for phase in self.task.phases:
             if self.step % phase.every:
@@ -142,13 +177,16 @@ class Trainer:
                     net.requires_grad_(name in needs_grad)
             for name in phase.nets:
                 self.task.optimizers[name].zero_grad(set_to_none=True)
-            loss, stats = phase.loss(real)
+            with self.autocast():
+                loss, stats = phase.loss(real)
             loss.backward()
+            if self.grad_sync is not None:
+                self.grad_sync([self.task.nets[name] for name in phase.nets])
             for name in phase.nets:
                 self.task.optimizers[name].step()
             self._accumulate(stats)
         self.step += 1
-        self.nimg += self.sampler.batch_size
+        self.nimg += self.sampler.batch_size * self.sampler.world
         self.task.end_step(self.step, self.nimg)
 
     def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:
