@@ -79,7 +79,7 @@ class GAINImputer(TransformerMixin, BaseEstimator):
     every observed cell as it was. X: ndarray [N, F] (numeric) or DataFrame (categoricals too);
     transform returns the same kind. Deterministic for a fixed `random_state`.
 
-    Beyond the paper (each can be switched off; bench/tabular.py measured why they are on):
+    Beyond the paper (each can be switched off; the README shows what each is worth):
     - `hide_rate`: each batch hides that share of its observed cells from G's input too, so the
       reconstruction term is scored on cells G had to predict, not copy (0 = the paper's GAIN);
     - `validation_fraction`: that share of observed cells is held out of training; every
