@@ -10,6 +10,7 @@ Three ideas make a GAN work on tables:
 Encoded row layout, column by column: numeric -> [offset, modes..., (missing)], discrete ->
 [categories..., (missing)]. A (missing) slot exists only if the column had missing cells.
 Saved as `model.safetensors` (generator weights) + `table.json` (config, columns, modes): no pickle.
+Training runs on the shared trainer: the nets, optimizers and phases are `task.TableGANTask`.
 """
 from __future__ import annotations
 
