@@ -76,3 +76,21 @@ def test_all_numeric_table_and_missing_cells():
     df.loc[:9, "a"] = np.nan
     s = TableGAN(epochs=3, batch_size=50).fit(df).sample(30)
     assert s.dtypes.to_dict() == df.dtypes.to_dict() and len(s) == 30
+
+
+def test_trains_on_the_shared_trainer_for_the_default_length(fitted):
+    df, gan = fitted
+    # explicit epochs: 100 passes of 5 batches of 200 rows; the trainer logs every 50 steps
+    assert gan.total_steps(len(df)) == 500 and gan.losses[-1]["step"] == 500
+    assert {"wasserstein", "gp", "g_adv", "g_cond"} <= set(gan.losses[-1])
+    small = TableGAN()                      # default: 300 epochs, but at least 1500 steps
+    assert small.total_steps(300) == 1500 and small.total_steps(100_000) == 300 * 200
+
+
+def test_same_seed_same_rows(mixed):
+    df = mixed(200)
+    a = TableGAN(epochs=4, batch_size=50, seed=5).fit(df).sample(40, seed=1)
+    b = TableGAN(epochs=4, batch_size=50, seed=5).fit(df).sample(40, seed=1)
+    c = TableGAN(epochs=4, batch_size=50, seed=6).fit(df).sample(40, seed=1)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)

@@ -32,7 +32,7 @@ def add_commands(subparsers: Any) -> None:
     s.add_argument("--num", type=int, required=True, help="how many rows to generate")
     s.add_argument("--output", type=Path, required=True, metavar="OUT.csv")
     s.add_argument("--discrete", default="", help="numeric columns to treat as categories: a,b")
-    s.add_argument("--epochs", type=int, default=None, help="training epochs (default 300)")
+    s.add_argument("--epochs", type=int, default=None, help="training epochs (default: 300, and at least 1500 steps)")
     s.add_argument("--save", type=Path, default=None, metavar="DIR", help="also save the model")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")

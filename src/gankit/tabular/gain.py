@@ -13,6 +13,7 @@ Numeric columns are min-max scaled (sigmoid outputs); categorical columns of a D
 """
 from __future__ import annotations
 
+import copy
 from typing import Any, Optional
 
 import numpy as np
@@ -23,6 +24,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
 from ..data.tabular import NUMERIC, TableEncoder
+from ..errors import ConfigError
+
+
+class ParameterError(ConfigError, ValueError):
+    """A GAINImputer parameter is out of range (a ValueError too, as scikit-learn expects)."""
 
 
 def _mlp(d_in: int, hidden: int, d_out: int) -> nn.Sequential:
@@ -72,10 +78,22 @@ class GAINImputer(TransformerMixin, BaseEstimator):
     fit(X) trains G and D on X's observed cells; transform(X) fills X's missing cells and leaves
     every observed cell as it was. X: ndarray [N, F] (numeric) or DataFrame (categoricals too);
     transform returns the same kind. Deterministic for a fixed `random_state`.
+
+    Beyond the paper (each can be switched off; the README shows what each is worth):
+    - `hide_rate`: each batch hides that share of its observed cells from G's input too, so the
+      reconstruction term is scored on cells G had to predict, not copy (0 = the paper's GAIN);
+    - `validation_fraction`: that share of observed cells is held out of training; every
+      `eval_every` iterations G's error on them is measured, the best G is kept, and training
+      stops after `patience` iterations without improvement (0 = train all `iterations`).
+
+    Defaults (hidden 128, hide_rate 0.2, validation_fraction 0.1) were picked by one sweep over
+    breast_cancer, wine, diabetes and iris at 20% and 50% MCAR, not per table (see README).
     """
 
     def __init__(self, iterations: int = 3000, batch_size: int = 128, hint_rate: float = 0.9,
                  alpha: float = 100.0, hidden: Optional[int] = None, learning_rate: float = 1e-3,
+                 hide_rate: float = 0.2, validation_fraction: float = 0.1, patience: int = 1000,
+                 eval_every: int = 50, weight_decay: float = 0.0,
                  random_state: Optional[int] = None, verbose: bool = False):
         self.iterations = iterations
         self.batch_size = batch_size
@@ -83,9 +101,13 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         self.alpha = alpha
         self.hidden = hidden
         self.learning_rate = learning_rate
+        self.hide_rate = hide_rate
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.eval_every = eval_every
+        self.weight_decay = weight_decay
         self.random_state = random_state
         self.verbose = verbose
-
     # -- input handling ------------------------------------------------------------------------
 
     def _frame(self, X: Any, fit: bool) -> pd.DataFrame:
@@ -113,23 +135,44 @@ class GAINImputer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> "GAINImputer":
         """Train on X [N, F]; y is ignored."""
+        self._check_params()
         df = self._frame(X, fit=True)
         if not df.columns.empty and not self._pandas_in:
             df = self._keep_all_missing(df)
         self.encoder_ = TableEncoder.fit(df)
         self._layout = _Layout(self.encoder_)
-        x = self.encoder_.encode(df)                                     # [N, D], NaN = missing
-        m = ~self.encoder_.missing_mask(df)                              # [N, F] observed
+        x = torch.from_numpy(np.nan_to_num(self.encoder_.encode(df))).float()  # [N, D], 0 = missing
+        m = torch.from_numpy(~self.encoder_.missing_mask(df)).float()         # [N, F] observed
         gen = torch.Generator().manual_seed(self._seed())
-        hidden = self.hidden or max(self.encoder_.dim, 16)
+        hidden = self.hidden or max(self.encoder_.dim, 128)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self._seed())
             d_in = self.encoder_.dim + len(self.encoder_.columns)
             self.generator_ = _mlp(d_in, hidden, self.encoder_.dim)
             self.discriminator_ = _mlp(d_in, hidden, len(self.encoder_.columns))
-        self.losses_ = self._train(torch.from_numpy(np.nan_to_num(x)).float(),
-                                   torch.from_numpy(m).float(), gen)
+        held = self._held_out(m, gen)                                    # [N, F] validation cells
+        self.losses_, self.validation_scores_ = self._train(x, m * (1 - held), held, gen)
         return self
+
+    def _check_params(self) -> None:
+        rates = {"hint_rate": self.hint_rate, "hide_rate": self.hide_rate,
+                 "validation_fraction": self.validation_fraction}
+        for name, v in rates.items():
+            if not 0 <= v < 1 and not (name == "hint_rate" and v == 1):
+                raise ParameterError(f"{name} must be in [0, 1), got {v!r}")
+        counts = {"iterations": self.iterations, "batch_size": self.batch_size,
+                  "eval_every": self.eval_every}
+        for name, v in counts.items():
+            if int(v) != v or v < 1:
+                raise ParameterError(f"{name} must be a positive integer, got {v!r}")
+
+    def _held_out(self, m: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """[N, F] 1 for the observed cells kept out of training to score G (none if disabled)."""
+        if not self.validation_fraction:
+            return torch.zeros_like(m)
+        held = (torch.rand(m.shape, generator=gen) < self.validation_fraction).float() * m
+        # never hold out a row's last observed cell: G would then see nothing of that row
+        return held * ((m - held).sum(1, keepdim=True) > 0).float()
 
     def _keep_all_missing(self, df: pd.DataFrame) -> pd.DataFrame:
         """NumPy columns with no observed value get a 0 placeholder so fit does not fail (like
@@ -144,41 +187,67 @@ class GAINImputer(TransformerMixin, BaseEstimator):
             return int(rs.randint(2**31 - 1))
         return 0 if rs is None else int(rs)
 
-    def _train(self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator) -> list[float]:
-        """x [N, D] in [0, 1] with 0 at missing cells; m [N, F] 1 = observed."""
-        lay = self._layout
-        opt_g = torch.optim.Adam(self.generator_.parameters(), lr=self.learning_rate)
-        opt_d = torch.optim.Adam(self.discriminator_.parameters(), lr=self.learning_rate)
-        bce = nn.functional.binary_cross_entropy_with_logits
+    def _train(self, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor, gen: torch.Generator
+               ) -> tuple[list[float], list[tuple[int, float]]]:
+        """x [N, D] in [0, 1]; m [N, F] 1 = observed and trained on; held [N, F] validation cells.
+
+        Returns the reconstruction loss per iteration and (iteration, validation error) pairs; G
+        ends as the best validated G when there are validation cells."""
+        opts = [torch.optim.Adam(net.parameters(), lr=self.learning_rate,
+                                 weight_decay=self.weight_decay)
+                for net in (self.generator_, self.discriminator_)]
         n, b = x.shape[0], min(self.batch_size, x.shape[0])
-        bar = _progress(self.iterations, self.verbose)
-        losses = []
-        for _ in range(self.iterations):
+        bar, losses, scores = _progress(self.iterations, self.verbose), [], []
+        best, best_state = float("inf"), None
+        for it in range(1, self.iterations + 1):
             idx = torch.randint(0, n, (b,), generator=gen)
-            xb, mb = x[idx], m[idx]
-            reveal = (torch.rand(mb.shape, generator=gen) < self.hint_rate).float()
-            hint = reveal * mb + 0.5 * (1 - reveal)                      # [B, F]
-            open_ = 1 - reveal                                           # cells D is scored on
-            g, g_raw = self._complete(xb, mb, gen, grad=True)            # [B, D]
-            d_logit = self.discriminator_(torch.cat([g.detach(), hint], 1))
-            d_loss = (bce(d_logit, mb, reduction="none") * open_).sum() / open_.sum().clamp(min=1)
-            opt_d.zero_grad()
-            d_loss.backward()
-            opt_d.step()
-            d_logit = self.discriminator_(torch.cat([g, hint], 1))
-            fooled = (bce(d_logit, torch.ones_like(mb), reduction="none") * open_ * (1 - mb))
-            adv = fooled.sum() / (open_ * (1 - mb)).sum().clamp(min=1)
-            rec = (lay.recon(xb, g_raw) * mb).sum() / mb.sum().clamp(min=1)
-            g_loss = adv + self.alpha * rec
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
-            losses.append(rec.item())
+            losses.append(self._step(x[idx], m[idx], gen, *opts))
             if bar is not None:
                 bar.update(1)
+            if held.sum() == 0 or (it % self.eval_every and it != self.iterations):
+                continue
+            scores.append((it, self._validate(x, m, held, gen)))
+            if scores[-1][1] < best:
+                best, best_state = scores[-1][1], copy.deepcopy(self.generator_.state_dict())
+            elif it - max(i for i, v in scores if v == best) >= self.patience:
+                break
         if bar is not None:
             bar.close()
-        return losses
+        if best_state is not None:
+            self.generator_.load_state_dict(best_state)
+            self.best_iteration_ = next(i for i, v in scores if v == best)
+        return losses, scores
+
+    def _step(self, xb: torch.Tensor, mb: torch.Tensor, gen: torch.Generator,
+              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> float:
+        """One D update and one G update on a batch xb [B, D], mb [B, F]; returns the recon loss."""
+        bce = nn.functional.binary_cross_entropy_with_logits
+        shown = mb * (torch.rand(mb.shape, generator=gen) >= self.hide_rate).float()   # G's input
+        reveal = (torch.rand(mb.shape, generator=gen) < self.hint_rate).float()
+        hint = reveal * shown + 0.5 * (1 - reveal)                       # [B, F]
+        open_ = 1 - reveal                                               # cells D is scored on
+        g, g_raw = self._complete(xb, shown, gen, grad=True)             # [B, D]
+        d_logit = self.discriminator_(torch.cat([g.detach(), hint], 1))
+        d_loss = (bce(d_logit, shown, reduction="none") * open_).sum() / open_.sum().clamp(min=1)
+        opt_d.zero_grad()
+        d_loss.backward()
+        opt_d.step()
+        d_logit = self.discriminator_(torch.cat([g, hint], 1))
+        fooled = (bce(d_logit, torch.ones_like(mb), reduction="none") * open_ * (1 - shown))
+        adv = fooled.sum() / (open_ * (1 - shown)).sum().clamp(min=1)
+        # reconstruction over every observed cell, the hidden ones included
+        rec = (self._layout.recon(xb, g_raw) * mb).sum() / mb.sum().clamp(min=1)
+        opt_g.zero_grad()
+        (adv + self.alpha * rec).backward()
+        opt_g.step()
+        return rec.item()
+
+    @torch.no_grad()
+    def _validate(self, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor,
+                  gen: torch.Generator) -> float:
+        """G's mean error (squared error / cross-entropy) on the held-out cells, seen as missing."""
+        g = self._complete(x, m, gen)[1]
+        return float((self._layout.recon(x, g) * held).sum() / held.sum())
 
     def _complete(self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator,
                   grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -205,9 +274,10 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         x = self.encoder_.encode(df)
         m = ~self.encoder_.missing_mask(df)
         gen = torch.Generator().manual_seed(self._seed() + 1)
+        x, m = torch.from_numpy(np.nan_to_num(x)).float(), torch.from_numpy(m).float()
         with torch.no_grad():
-            done, _ = self._complete(torch.from_numpy(np.nan_to_num(x)).float(),
-                                     torch.from_numpy(m).float(), gen)
+            m_dim = m[:, self._layout.col_of_dim]
+            done = m_dim * x + (1 - m_dim) * self._complete(x, m, gen)[1]  # [N, D]
         filled = self.encoder_.decode(done.double().numpy(), index=df.index)
         missing = df.isna()
         if not missing.to_numpy().any():

@@ -10,6 +10,7 @@ Three ideas make a GAN work on tables:
 Encoded row layout, column by column: numeric -> [offset, modes..., (missing)], discrete ->
 [categories..., (missing)]. A (missing) slot exists only if the column had missing cells.
 Saved as `model.safetensors` (generator weights) + `table.json` (config, columns, modes): no pickle.
+Training runs on the shared trainer: the nets, optimizers and phases are `task.TableGANTask`.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from torch import nn
 from ..data.tabular import NUMERIC, TableEncoder
 from ..errors import DataError, RunError
 from ..train.state import atomic_write_text
+from ..train.trainer import Callback, Trainer
 
 
 @dataclass
@@ -35,9 +37,11 @@ class TableGANConfig:
     noise_dim: int = 64
     hidden: int = 128
     batch_size: int = 500
-    epochs: int = 300
+    epochs: Optional[int] = None      # None: 300 epochs, but at least `min_steps` steps
     pac: int = 10
     lr: float = 2e-4
+    lr_d: Optional[float] = None      # critic learning rate (None: lr)
+    min_steps: int = 1500             # small tables: 300 epochs are a few hundred steps, too few
     gp_weight: float = 10.0
     max_modes: int = 10
     discrete: list = field(default_factory=list)
@@ -266,55 +270,34 @@ class TableGAN:
         return self
 
     def _train(self, x: torch.Tensor, rng: np.random.Generator, progress: bool) -> list:
+        """Run the shared trainer on the TableGAN task; returns its log records."""
+        from .task import RowSampler, TableGANTask
         cfg = self.config
         b = max(cfg.pac, min(cfg.batch_size, len(x)) // cfg.pac * cfg.pac)
-        steps = cfg.epochs * max(len(x) // b, 1)
-        opt_g = torch.optim.Adam(self.generator.parameters(), cfg.lr, betas=(0.5, 0.9),
-                                 weight_decay=1e-6)
-        opt_d = torch.optim.Adam(self.critic.parameters(), cfg.lr, betas=(0.5, 0.9))
-        gen = torch.Generator().manual_seed(cfg.seed)
-        bar, losses = _progress(steps, progress), []
-        for _ in range(steps):
-            d_loss = self._critic_step(x, b, rng, gen, opt_d)
-            cond, cols, vals = self._sample_cond(b, rng, training=True)
-            c = torch.from_numpy(cond)
-            logits = self.generator(torch.cat([torch.randn(b, cfg.noise_dim, generator=gen), c], 1))
-            fake = self._activate(logits, gen)
-            g_loss = -self.critic(self._pack(fake, c)).mean() + self._cond_loss(logits, cols, vals)
-            opt_g.zero_grad()
-            g_loss.backward()
-            opt_g.step()
-            losses.append((d_loss, g_loss.item()))
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+        log = _History()
+        callbacks: list = [log]
+        if progress:
+            from ..train.callbacks import Progress
+            callbacks.append(Progress(self.total_steps(len(x)), None))
+        trainer = Trainer(TableGANTask(self, rng), RowSampler(self, x, b, rng), callbacks,
+                          log_every=50)
+        trainer.fit(self.total_steps(len(x)))
         self.generator.eval()
-        return losses
+        return log.records
+
+    def total_steps(self, n_rows: int) -> int:
+        """`epochs` passes over n_rows; by default 300 epochs but at least `min_steps` steps (on a
+        table of a few hundred rows an epoch is one step; ML efficacy needed ~1500, see README)."""
+        cfg = self.config
+        b = max(cfg.pac, min(cfg.batch_size, n_rows) // cfg.pac * cfg.pac)
+        per_epoch = max(n_rows // b, 1)
+        if cfg.epochs is not None:
+            return cfg.epochs * per_epoch
+        return max(300 * per_epoch, cfg.min_steps)
 
     def _pack(self, rows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """[B, dim] rows + [B, cond] -> [B / pac, pac * (dim + cond)] packs for the critic."""
         return torch.cat([rows, cond], 1).reshape(-1, self.config.pac * (self.dim + self.cond_dim))
-
-    def _critic_step(self, x: torch.Tensor, b: int, rng: np.random.Generator,
-                     gen: torch.Generator, opt: torch.optim.Optimizer) -> float:
-        cfg = self.config
-        cond, cols, vals = self._sample_cond(b, rng, training=True)
-        c = torch.from_numpy(cond)
-        real = x[torch.from_numpy(self._real_rows(cols, vals, rng))]
-        with torch.no_grad():
-            z = torch.randn(b, cfg.noise_dim, generator=gen)
-            fake = self._activate(self.generator(torch.cat([z, c], 1)), gen)
-        real_p, fake_p = self._pack(real, c), self._pack(fake, c)
-        eps = torch.rand(real_p.shape[0], 1, generator=gen)
-        mix = (eps * real_p + (1 - eps) * fake_p).requires_grad_(True)
-        grad, = torch.autograd.grad(self.critic(mix).sum(), mix, create_graph=True)
-        gp = ((grad.norm(dim=1) - 1) ** 2).mean()
-        loss = self.critic(fake_p).mean() - self.critic(real_p).mean() + cfg.gp_weight * gp
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return loss.item()
 
     # -- sampling ---------------------------------------------------------------------------------
 
@@ -406,8 +389,11 @@ class TableGAN:
         return self
 
 
-def _progress(total: int, on: bool) -> Any:
-    if not on:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="step", desc="TableGAN", leave=False)
+class _History(Callback):
+    """Trainer callback that keeps the log records (losses averaged over `log_every` steps)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, float]] = []
+
+    def on_log(self, trainer: Any, record: dict[str, float]) -> None:
+        self.records.append(record)
