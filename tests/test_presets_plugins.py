@@ -55,6 +55,13 @@ def test_every_preset_builds_a_valid_config():
             assert getattr(getattr(gan.config, section), key) == value, (name, key)
 
 
+def test_the_default_preset_is_the_plain_defaults():
+    from gankit.config import RunConfig
+    from gankit.presets import DEFAULT_PRESET, apply_preset
+    assert apply_preset(RunConfig(), DEFAULT_PRESET) == RunConfig()
+    assert apply_preset(RunConfig(), "classic").train.lr == 2e-4
+
+
 def test_options_beside_a_preset_win():
     gan = gankit.GAN("mlp", torch.randn(64, 2), preset="wgan-gp", n_critic=2, batch_size=16)
     assert gan.config.loss.loss == "wgan-gp" and gan.config.loss.n_critic == 2

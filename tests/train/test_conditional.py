@@ -132,3 +132,16 @@ def test_eval_of_a_conditional_run_reports_label_accuracy_and_d_loss(capsys):
     assert acc["extra"]["worst_class"] <= acc["value"]
     assert acc["protocol"]["extractor"].startswith("mnist")
     assert out["dloss"]["extra"]["real_held_out"] > 0
+
+
+def test_conditional_generator_keeps_using_the_noise():
+    """Samples of one class must still differ with z (no collapse to one image per class): after
+    a short run on digits their spread over z is a sizeable share of the unconditional model's."""
+    spreads = {}
+    for cond in (False, True):
+        gan = gankit.GAN("dcgan", "digits", conditional=cond, d_norm="none", **QUIET)
+        gan.fit(steps=300, progress=False)
+        z = gan.task.noise(64, torch.Generator().manual_seed(1))
+        x = gan.task.generate(z, ema=False, labels=torch.full((64,), 3) if cond else None)
+        spreads[cond] = x.std(0).mean().item()
+    assert spreads[True] > 0.3 * spreads[False], spreads

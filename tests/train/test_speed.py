@@ -30,8 +30,9 @@ def _textbook_losses(steps: int, seed: int = 0) -> list[tuple[float, float]]:
     data = gan._data.float() / 127.5 - 1
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed * 2))
     noise = torch.Generator().manual_seed(seed * 2 + 1)
-    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    lr = gan.config.train.lr
+    opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     out = []
     for i in range(steps):
         real = data[perm[16 * i:16 * (i + 1)]]

@@ -186,7 +186,7 @@ class Trainer:
                 self.task.optimizers[name].step()
             self._accumulate(stats)
         self.step += 1
-        self.nimg += self.sampler.batch_size * self.sampler.world
+        self.nimg += self.sampler.batch_size * getattr(self.sampler, "world", 1)   # all processes
         self.task.end_step(self.step, self.nimg)
 
     def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:
