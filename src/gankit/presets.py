@@ -24,21 +24,21 @@ PRESETS: dict[str, Preset] = {
         "the DCGAN paper's recipe that the beginner articles copy: the default with Adam at 2e-4",
         {"lr": 2e-4}),
     "sngan": Preset(
-        "hinge loss and a spectrally normalized D (Miyato et al. 2018)",
-        {"loss": "hinge", "d_norm": "spectral"}),
+        "hinge loss and a spectrally normalized D (Miyato et al. 2018), Adam 2e-4",
+        {"loss": "hinge", "d_norm": "spectral", "lr": 2e-4}),
     "wgan-gp": Preset(
         "Wasserstein loss with gradient penalty, 5 critic steps per G step, Adam(1e-4, 0, 0.9) "
-        "(Gulrajani et al. 2017): slow but steady", {"loss": "wgan-gp", "d_norm": "none",
-                                                      "n_critic": 5, "lr": 1e-4, "beta1": 0.0,
-                                                      "beta2": 0.9}),
+        "(Gulrajani et al. 2017); the slowest to improve per CPU-minute in bench/zoo.py",
+        {"loss": "wgan-gp", "d_norm": "none", "n_critic": 5, "lr": 1e-4, "beta1": 0.0,
+         "beta2": 0.9}),
     "small-data": Preset(
         "for a few hundred to a few thousand images: DiffAugment (translation, cutout) on "
-        "everything D sees, so D cannot memorize the training set",
-        {"augment": "translation,cutout"}),
+        "everything D sees, so D cannot memorize the training set; Adam 2e-4",
+        {"augment": "translation,cutout", "lr": 2e-4}),
     "resnet": Preset(
         "SNGAN-style residual G and D (spectral norm) with the hinge loss: 5x the compute of a "
-        "DCGAN step; behind it at 10 CPU-minutes but still improving fastest",
-        {"model": "resnet", "loss": "hinge"}),
+        "DCGAN step; behind it at 10 CPU-minutes but still improving fastest; Adam 2e-4",
+        {"model": "resnet", "loss": "hinge", "lr": 2e-4}),
 }
 DEFAULT_PRESET = "fast-cpu"   # what the config defaults are; a test keeps the two in step
 
