@@ -20,8 +20,8 @@ training time, scoring FID (10,000 Fashion-MNIST test images vs --n-eval samples
 Fashion-MNIST classifier features) every --eval-every seconds of training (evaluation time is not
 counted), then prints when each first reached each --fid-levels value.
 
-On a machine with only torch and numpy, put the Fashion-MNIST IDX files (*-ubyte.gz) under
-DIR/fashion-mnist/ and pass --data-dir DIR; a small stand-in replaces the safetensors package.
+On a machine without Fashion-MNIST installed, put its IDX files (*-ubyte.gz) under
+DIR/fashion-mnist/ and pass --data-dir DIR.
 """
 from __future__ import annotations
 
@@ -37,10 +37,6 @@ from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))   # this checkout's gankit, installed or not
-sys.path.insert(0, str(HERE))
-import _safetensors_lite  # noqa: E402
-
-STAND_IN = _safetensors_lite.install_if_missing()
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -278,7 +274,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     what = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads")
     print(f"machine: {what}; torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}; "
-          f"Fashion-MNIST{'; safetensors stand-in' if STAND_IN else ''}")
+          f"Fashion-MNIST")
     scratch = Path(tempfile.mkdtemp(prefix="gankit-bench-"))
     try:
         if args.time_to_fid:
