@@ -97,8 +97,8 @@ class GAN:
             model = "custom"
         named = {k: v for k, v in (("model", model), ("loss", loss)) if v is not None}
         if config is None:
-            config = with_options(apply_preset(RunConfig(), preset), dataset=name,
-                                         **named, **options)
+            config = with_options(apply_preset(RunConfig(), preset), dataset=name, **named,
+                                  **options)
         elif preset is not None:
             raise ConfigError("pass preset= or config=, not both")
         cfg = config.replace(model=resolve_model(dataclasses.replace(
