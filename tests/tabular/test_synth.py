@@ -94,3 +94,12 @@ def test_same_seed_same_rows(mixed):
     c = TableGAN(epochs=4, batch_size=50, seed=6).fit(df).sample(40, seed=1)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"epochs": -5}, {"lr": 0.0}, {"pac": 0},
+                                 {"no_such_option": 1}])
+def test_bad_options_are_one_clear_error(bad):
+    from gankit.errors import ConfigError
+    from gankit.tabular import TableGAN
+    with pytest.raises(ConfigError, match="TableGAN"):
+        TableGAN(**bad)

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ..data.tabular import NUMERIC, TableEncoder
-from ..errors import DataError, RunError
+from ..errors import ConfigError, DataError, RunError
 from ..train.state import atomic_write_text
 from ..train.trainer import Callback, Trainer
 
@@ -103,6 +103,21 @@ def _critic(d_in: int, hidden: int, pac: int) -> nn.Sequential:
                          nn.Linear(hidden, 1))
 
 
+def _check_config(cfg: TableGANConfig) -> None:
+    """Reject settings that cannot train, naming the option (`--epochs 0` is not a silent no-op)."""
+    positive = {"noise_dim": cfg.noise_dim, "hidden": cfg.hidden, "batch_size": cfg.batch_size,
+                "pac": cfg.pac, "max_modes": cfg.max_modes, "lr": cfg.lr}
+    if cfg.epochs is not None:
+        positive["epochs"] = cfg.epochs
+    if cfg.lr_d is not None:
+        positive["lr_d"] = cfg.lr_d
+    bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
+    bad += [f"{k}={v!r}" for k, v in (("min_steps", cfg.min_steps), ("gp_weight", cfg.gp_weight))
+            if not v >= 0]
+    if bad:
+        raise ConfigError(f"TableGAN options must be positive: {', '.join(bad)}")
+
+
 class TableGAN:
     """Fit on a DataFrame, sample new rows with the same columns, dtypes, categories and ranges.
 
@@ -111,7 +126,11 @@ class TableGAN:
     """
 
     def __init__(self, config: Optional[TableGANConfig] = None, **overrides: Any):
+        unknown = set(overrides) - set(TableGANConfig.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown TableGAN option(s): {', '.join(sorted(unknown))}")
         self.config = TableGANConfig(**{**asdict(config or TableGANConfig()), **overrides})
+        _check_config(self.config)
         self.encoder: Optional[TableEncoder] = None
         self.blocks: list[_Block] = []
         self.generator: Optional[nn.Module] = None
