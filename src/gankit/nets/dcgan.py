@@ -24,15 +24,20 @@ def plan(resolution: int) -> tuple[int, int]:
                       f"64), got {resolution}; pass --resolution 32")
 
 
+def image_plan(data_shape: tuple[int, ...], family: str) -> tuple[int, int, int]:
+    """(channels, base side, number of doublings) for a square image shape (C, H, W)."""
+    c, h, w = data_shape
+    if h != w:
+        raise ConfigError(f"{family} needs square images, got {h}x{w}")
+    return (c, *plan(h))
+
+
 class DCGANGenerator(nn.Module):
     """z [N, z_dim] -> image [N, C, H, W] in [-1, 1]."""
 
     def __init__(self, data_shape: tuple[int, ...], z_dim: int = 64, width: int = 64):
         super().__init__()
-        c, h, w = data_shape
-        if h != w:
-            raise ConfigError(f"dcgan needs square images, got {h}x{w}")
-        base, n = plan(h)
+        c, base, n = image_plan(data_shape, "dcgan")
         self.z_dim, self.data_shape = z_dim, tuple(data_shape)
         ch = width * 2 ** (n - 1)   # widest at the bottom, halving on the way up
         layers: list[nn.Module] = [nn.Linear(z_dim, ch * base * base, bias=False),
@@ -62,12 +67,9 @@ class DCGANDiscriminator(SequentialCritic):
 
     def __init__(self, data_shape: tuple[int, ...], width: int = 64, norm: str = "none"):
         super().__init__()
-        c, h, w = data_shape
-        if h != w:
-            raise ConfigError(f"dcgan needs square images, got {h}x{w}")
+        c, base, n = image_plan(data_shape, "dcgan")
         if norm not in D_NORMS:
             raise ConfigError(f"unknown --d-norm {norm!r}: choose one of {', '.join(D_NORMS)}")
-        base, n = plan(h)
         layers: list[nn.Module] = [nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         ch = width
         for _ in range(n - 1):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from .dcgan import plan
+from .dcgan import image_plan
 from .layers import SequentialCritic
 
 
@@ -65,10 +65,7 @@ class ResNetGenerator(nn.Module):
 
     def __init__(self, data_shape: tuple[int, ...], z_dim: int = 128, width: int = 64):
         super().__init__()
-        c, h, w = data_shape
-        if h != w:
-            raise ConfigError(f"resnet needs square images, got {h}x{w}")
-        base, n = plan(h)
+        c, base, n = image_plan(data_shape, "resnet")
         self.z_dim, self.data_shape, self.base, self.width = z_dim, tuple(data_shape), base, width
         self.fc = nn.Linear(z_dim, width * base * base)
         self.blocks = nn.Sequential(*[UpBlock(width) for _ in range(n)])
@@ -89,13 +86,10 @@ class ResNetDiscriminator(SequentialCritic):
 
     def __init__(self, data_shape: tuple[int, ...], width: int = 64, norm: str = "spectral"):
         super().__init__()
-        c, h, w = data_shape
-        if h != w:
-            raise ConfigError(f"resnet needs square images, got {h}x{w}")
+        c, _, n = image_plan(data_shape, "resnet")
         if norm not in ("spectral", "none"):
             raise ConfigError(f"the resnet discriminator takes --d-norm spectral or none, got "
                               f"{norm!r}")
-        _, n = plan(h)
         blocks: list[nn.Module] = [DownBlock(c, width, first=True)]
         blocks += [DownBlock(width, width) for _ in range(n - 1)]
         blocks += [DownBlock(width, width, down=False), SumPool(), nn.Linear(width, 1)]
