@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class RowSampler:
     """Batches [B, dim + cond_dim] = real rows next to the condition each one satisfies."""
 
+    world = 1   # one process
+
     def __init__(self, gan: "TableGAN", x: torch.Tensor, batch_size: int,
                  rng: np.random.Generator):
         self.gan, self.x, self.batch_size, self.rng = gan, x, batch_size, rng

@@ -43,6 +43,15 @@ class Task(Protocol):
     def end_step(self, step: int, nimg: int) -> None: ...
 
 
+class Sampler(Protocol):
+    batch_size: int    # examples per batch in this process
+    world: int         # processes drawing batches side by side (1 outside torchrun)
+
+    def next(self) -> Any: ...
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]: ...
+    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None: ...
+
+
 class BatchSampler:
     """Shuffled batches from a dataset held as one tensor (on the training device).
 
@@ -111,7 +120,7 @@ class Callback:
 @dataclass
 class Trainer:
     task: Task
-    sampler: BatchSampler
+    sampler: Sampler
     callbacks: list[Callback] = field(default_factory=list)
     log_every: int = 50
     step: int = 0               # steps completed
@@ -186,7 +195,7 @@ class Trainer:
                 self.task.optimizers[name].step()
             self._accumulate(stats)
         self.step += 1
-        self.nimg += self.sampler.batch_size * getattr(self.sampler, "world", 1)   # all processes
+        self.nimg += self.sampler.batch_size * self.sampler.world   # over all processes
         self.task.end_step(self.step, self.nimg)
 
     def _accumulate(self, stats: dict[str, torch.Tensor]) -> None:
