@@ -45,7 +45,6 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(1)
     import gankit
     from gankit.metrics import evaluate
-    from gankit.metrics.features import load_extractor
     from gankit.train.trainer import Callback
     from gankit.viz import make_grid, save_png, to_uint8
 
@@ -54,7 +53,6 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     gan = gankit.GAN(dataset=args.dataset, seed=args.seed, **CONFIGS[name])
     trainer = gan._get_trainer()
     conditional = gan.config.model.conditional
-    judge = load_extractor(args.dataset) if conditional else None
     marks = sorted(m * 60 for m in args.minutes)
     rows: list[dict] = []
     z = gan.task.noise(100, torch.Generator(gan.device).manual_seed(123))
@@ -83,17 +81,14 @@ def worker(name: str, args: argparse.Namespace) -> dict:
         n = args.n_eval
         eval_labels = gan.balanced_labels(n) if conditional else None
         images = gan.sample(n, seed=0, labels=eval_labels)
-        res = evaluate(images, args.dataset, metrics=("fid", "classes"))
+        res = evaluate(images, args.dataset, metrics=("fid", "classes"), labels=eval_labels)
         row = {"config": name, "minutes": round(mark / 60, 4), "cpu_s": round(spent, 1),
                "wall_s": round(wall, 1), "steps": trainer.step, "fid": res["fid"].value,
                "classes": res["classes"].value}
         if conditional:
-            pred = judge.predict_proba(images).argmax(1)
-            hits = pred == eval_labels
-            per_class = [hits[eval_labels == k].float().mean().item()
-                         for k in range(gan.config.num_classes)]
-            row.update(cond_acc=hits.float().mean().item(), cond_acc_min=min(per_class),
-                       cond_acc_per_class=per_class)
+            acc = res["label_accuracy"]
+            row.update(cond_acc=acc.value, cond_acc_min=acc.extra["worst_class"],
+                       cond_acc_per_class=acc.extra["per_class"])
         rows.append(row)
         print(json.dumps(row), flush=True)
     return {"config": name, "options": CONFIGS[name], "rows": rows}

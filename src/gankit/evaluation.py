@@ -37,15 +37,17 @@ def default_extractor(dataset: str) -> Extractor:
 
 
 def evaluate_images(images: torch.Tensor, dataset: str, metrics: Iterable[str], split: str = "test",
-                    extractor: Optional[str] = None, seed: int = 0) -> dict[str, MetricResult]:
-    """Score images (uint8 or [-1, 1] float [N, C, H, W]) against `dataset`'s `split`."""
+                    extractor: Optional[str] = None, seed: int = 0,
+                    labels: Optional[torch.Tensor] = None) -> dict[str, MetricResult]:
+    """Score images (uint8 or [-1, 1] float [N, C, H, W]) against `dataset`'s `split`; `labels`
+    (a conditional GAN's requested classes) add label_accuracy to "classes"."""
     wanted = {ALIASES.get(m, m) for m in metrics} - {"dloss"}
     ext = load_extractor(extractor) if extractor else default_extractor(dataset)
     if not wanted:
         return {}
     try:
         return evaluate(images, dataset, split=split, extractor=ext,
-                        metrics=[m for m in METRICS if m in wanted], seed=seed)
+                        metrics=[m for m in METRICS if m in wanted], seed=seed, labels=labels)
     except DataError as e:
         if split == "test" and "test split" in str(e):
             raise DataError(f"{e}; or evaluate against the training images with --split train") \
@@ -98,38 +100,17 @@ def evaluate_run(gan: Any, num: int, metrics: Iterable[str], split: str = "test"
     if fake.dim() != 4:
         raise DataError(f"the run's samples have shape {list(fake.shape[1:])}; image metrics need "
                         f"images")
-    results = evaluate_images(fake, dataset, metrics, split, extractor, seed)
-    if gan.config.model.conditional and "classes" in metrics:
-        results["label_accuracy"] = label_accuracy(fake, gan.balanced_labels(num), dataset,
-                                                   extractor, seed)
+    conditional = gan.config.model.conditional
+    labels = gan.balanced_labels(num) if conditional else None   # what gan.sample drew
+    results = evaluate_images(fake, dataset, metrics, split, extractor, seed, labels)
     if "dloss" in metrics:
         from .api import load_training_data
-        conditional = gan.config.model.conditional
         data = {}
         for s in {split, "train"}:
             x, y, _ = load_training_data(dataset, gan.config.data, s)
             data[s] = (x, y if conditional else None)
-        results["dloss"] = held_out_d_loss(gan, data, fake, dataset, split,
-                                           gan.balanced_labels(num) if conditional else None)
+        results["dloss"] = held_out_d_loss(gan, data, fake, dataset, split, labels)
     return results
-
-
-def label_accuracy(fake: torch.Tensor, labels: torch.Tensor, dataset: str,
-                   extractor: Optional[str] = None, seed: int = 0) -> MetricResult:
-    """Conditional GANs: the share of samples the judge classifier puts in the class they were
-    asked for (overall; each class's share and the worst class in `extra`)."""
-    ext = load_extractor(extractor) if extractor else default_extractor(dataset)
-    k = getattr(ext, "num_classes", None)
-    if k is None or int(labels.max()) >= k:
-        raise MetricError(f"label accuracy needs a classifier of the run's classes; {ext.name} "
-                          f"predicts {k}")
-    hits = (ext.predict_proba(fake).argmax(1) == labels).float()
-    per_class = [hits[labels == c].mean().item() for c in range(int(labels.max()) + 1)]
-    from ._version import __version__
-    proto = {"metric": "label_accuracy", "extractor": ext.name, "extractor_sha256": ext.sha256,
-             "n_fake": len(fake), "labels": "balanced", "seed": seed, "gankit_version": __version__}
-    return MetricResult("label_accuracy", hits.mean().item(),
-                        {"worst_class": min(per_class), "per_class": per_class}, proto)
 
 
 def _is_named_or_path(dataset: str) -> bool:

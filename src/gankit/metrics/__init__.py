@@ -139,11 +139,14 @@ def evaluate(
     extractor: Extractor | str | None = None,
     metrics: Iterable[str] = METRICS,
     seed: int = 0,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, MetricResult]:
     """Score generated images (uint8 or [-1, 1] float [N, C, H, W]) against a dataset split.
 
     `extractor` defaults to the dataset's shipped classifier. Returns results keyed by name: fid, kid,
-    precision, recall, density, coverage, classes (those asked for in `metrics`).
+    precision, recall, density, coverage, classes (those asked for in `metrics`). With `labels`
+    (the class each image was drawn for, from a conditional GAN), "classes" also gives
+    label_accuracy: how often the classifier agrees with the requested class.
     """
     metrics = list(metrics)
     unknown = [m for m in metrics if m not in METRICS]
@@ -167,7 +170,10 @@ def evaluate(
     if "prdc" in metrics:
         results.update(_prdc_results(real, fake, seed, proto("prdc")))
     if "classes" in metrics:
-        results["classes"] = _classes_result(ext, fake, data, proto("classes"))
+        probs = _class_probs(ext, fake, data)
+        results["classes"] = _classes_result(probs, data, proto("classes"))
+        if labels is not None:
+            results["label_accuracy"] = _label_accuracy(probs, labels, proto("label_accuracy"))
     return results
 
 
@@ -178,14 +184,29 @@ def _prdc_results(real: torch.Tensor, fake: torch.Tensor, seed: int, proto: dict
             for name in ("precision", "recall", "density", "coverage")}  # fmt: skip
 
 
-def _classes_result(ext: Extractor, fake: torch.Tensor, data: ImageData, proto: dict[str, Any]) -> MetricResult:
+def _class_probs(ext: Extractor, fake: torch.Tensor, data: ImageData) -> torch.Tensor:
+    """The judge classifier's class probabilities [N, K] of the fakes (from their features)."""
     if data.labels is None:
         raise MetricError(f"class coverage needs class labels, and '{data.name}' has none")
     n_data = int(data.labels.max()) + 1
     if getattr(ext, "num_classes", None) != n_data:
         raise MetricError(f"class coverage needs a classifier of the data's {n_data} classes; "
                           f"{ext.name} predicts {getattr(ext, 'num_classes', None)} classes")
-    probs = ext.proba_from_features(fake)  # [N, K]
+    return ext.proba_from_features(fake)
+
+
+def _label_accuracy(probs: torch.Tensor, labels: torch.Tensor, proto: dict[str, Any]) -> MetricResult:
+    """Share of samples classified as the class they were drawn for; per class and the worst."""
+    labels = labels.to(torch.long).cpu()
+    if len(labels) != len(probs) or int(labels.min()) < 0 or int(labels.max()) >= probs.shape[1]:
+        raise MetricError(f"label accuracy needs one label in 0..{probs.shape[1] - 1} per sample")
+    hits = (probs.argmax(1) == labels).float()
+    per_class = [hits[labels == c].mean().item() for c in labels.unique().tolist()]
+    return MetricResult("label_accuracy", hits.mean().item(),
+                        {"worst_class": min(per_class), "per_class": per_class}, proto)
+
+
+def _classes_result(probs: torch.Tensor, data: ImageData, proto: dict[str, Any]) -> MetricResult:
     cov = class_coverage(probs, class_distribution(data.labels, probs.shape[1]))
     extra = {"histogram": cov.histogram, "num_classes": cov.num_classes, "kl": cov.kl, "confidence": cov.confidence}
     return MetricResult("classes", float(cov.covered), extra, proto)
