@@ -258,7 +258,7 @@ class GAN:
         them, every class equally often (`balanced_labels(n)`).
         """
         n = int(n)
-        y = self._label_tensor(labels, n)
+        y = self.labels_for(labels, n)
         gen = torch.Generator(self.device)
         if seed is None:
             gen.seed()
@@ -270,7 +270,8 @@ class GAN:
         """The class labels a conditional sample of n uses by default: 0, 1, …, K-1, 0, 1, …"""
         return self.task.balanced_labels(int(n))
 
-    def _label_tensor(self, labels: Any, n: int) -> Optional[torch.Tensor]:
+    def labels_for(self, labels: Any, n: int) -> Optional[torch.Tensor]:
+        """The class labels [n] that `sample(n, labels=labels)` draws (None: unconditional)."""
         if labels is None:
             return self.balanced_labels(n) if self.config.model.conditional else None
         if not self.config.model.conditional:

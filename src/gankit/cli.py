@@ -175,7 +175,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
-    labels = gan._label_tensor(args.label, args.num)
+    labels = gan.labels_for(args.label, args.num)
     samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
     where = write_samples(samples, args.output, overwrite=args.overwrite, labels=labels)
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)

@@ -291,8 +291,7 @@ class TableGAN:
     def _train(self, x: torch.Tensor, rng: np.random.Generator, progress: bool) -> list:
         """Run the shared trainer on the TableGAN task; returns its log records."""
         from .task import RowSampler, TableGANTask
-        cfg = self.config
-        b = max(cfg.pac, min(cfg.batch_size, len(x)) // cfg.pac * cfg.pac)
+        b = self._batch_rows(len(x))
         log = _History()
         callbacks: list = [log]
         if progress:
@@ -304,12 +303,16 @@ class TableGAN:
         self.generator.eval()
         return log.records
 
+    def _batch_rows(self, n_rows: int) -> int:
+        """Rows per batch: batch_size (at most the table), rounded down to whole packs of `pac`."""
+        cfg = self.config
+        return max(cfg.pac, min(cfg.batch_size, n_rows) // cfg.pac * cfg.pac)
+
     def total_steps(self, n_rows: int) -> int:
         """`epochs` passes over n_rows; by default 300 epochs but at least `min_steps` steps (on a
         table of a few hundred rows an epoch is one step; ML efficacy needed ~1500, see README)."""
         cfg = self.config
-        b = max(cfg.pac, min(cfg.batch_size, n_rows) // cfg.pac * cfg.pac)
-        per_epoch = max(n_rows // b, 1)
+        per_epoch = max(n_rows // self._batch_rows(n_rows), 1)
         if cfg.epochs is not None:
             return cfg.epochs * per_epoch
         return max(300 * per_epoch, cfg.min_steps)

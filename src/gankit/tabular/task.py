@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..penalties import gradient_penalty
 from ..train.trainer import Phase
 
 if TYPE_CHECKING:
@@ -68,10 +69,7 @@ class TableGANTask:
         with torch.no_grad():
             fake, _ = self.fake(cond)
         real_p, fake_p = gan._pack(real, cond), gan._pack(fake, cond)
-        eps = torch.rand(real_p.shape[0], 1, generator=self.generators["noise"])
-        mix = (eps * real_p + (1 - eps) * fake_p).requires_grad_(True)
-        grad, = torch.autograd.grad(gan.critic(mix).sum(), mix, create_graph=True)
-        gp = ((grad.norm(dim=1) - 1) ** 2).mean()
+        gp = gradient_penalty(gan.critic, real_p, fake_p, self.generators["noise"])
         w = gan.critic(real_p).mean() - gan.critic(fake_p).mean()
         return -w + gan.config.gp_weight * gp, {"wasserstein": w.detach(), "gp": gp.detach()}
 

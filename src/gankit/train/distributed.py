@@ -105,7 +105,7 @@ def broadcast_nets(nets: Iterable[nn.Module]) -> None:
 
 
 def average_gradients(nets: Iterable[nn.Module], world: int) -> None:
-    """All-reduce the gradients of `nets` as one flat tensor per dtype and divide by the world size.
+    """All-reduce the gradients of `nets` as one flat tensor and divide by the world size.
 
     Parameters without a gradient (frozen, or unused by the phase) are left without one, as in a
     single-process run, so Adam skips them alike.
