@@ -199,23 +199,30 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         n, b = x.shape[0], min(self.batch_size, x.shape[0])
         bar, losses, scores = _progress(self.iterations, self.verbose), [], []
         best, best_state = float("inf"), None
+        best_it = last_best_it = 0   # first and latest iteration that scored `best`
+        validate = bool(held.sum() > 0)
         for it in range(1, self.iterations + 1):
             idx = torch.randint(0, n, (b,), generator=gen)
             losses.append(self._step(x[idx], m[idx], gen, *opts))
             if bar is not None:
                 bar.update(1)
-            if held.sum() == 0 or (it % self.eval_every and it != self.iterations):
+            if not validate or (it % self.eval_every and it != self.iterations):
                 continue
-            scores.append((it, self._validate(x, m, held, gen)))
-            if scores[-1][1] < best:
-                best, best_state = scores[-1][1], copy.deepcopy(self.generator_.state_dict())
-            elif it - max(i for i, v in scores if v == best) >= self.patience:
-                break
+            score = self._validate(x, m, held, gen)
+            scores.append((it, score))
+            if score < best:
+                best, best_state = score, copy.deepcopy(self.generator_.state_dict())
+                best_it = last_best_it = it
+            else:
+                if score == best:
+                    last_best_it = it
+                if it - last_best_it >= self.patience:
+                    break
         if bar is not None:
             bar.close()
         if best_state is not None:
             self.generator_.load_state_dict(best_state)
-            self.best_iteration_ = next(i for i, v in scores if v == best)
+            self.best_iteration_ = best_it
         return losses, scores
 
     def _step(self, xb: torch.Tensor, mb: torch.Tensor, gen: torch.Generator,
