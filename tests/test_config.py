@@ -81,7 +81,8 @@ def test_same_values_are_no_conflict():
 def test_resumable_fields_may_change(section, name):
     assert name in {"steps", "epochs", "max_time", "log_every", "sample_every", "checkpoint_every",
                     "keep_checkpoints", "device", "eval_every", "eval_metrics", "eval_num",
-                    "precision", "compile", "memory_format"}
+                    "precision", "compile", "memory_format", "early_stop_patience",
+                    "stop_on_divergence"}
     saved = RunConfig()
     current = getattr(saved.train if section == "train" else getattr(saved, section), name)
     new = "cpu" if isinstance(current, str) else 987654

@@ -156,6 +156,8 @@ class GAN:
         if not ends:
             ends.append(sys.maxsize if max_time is not None else trainer.step + DEFAULT_STEPS)
         total = min(ends)
+        if self.config.train.early_stop_patience and not self.config.train.eval_every:
+            raise ConfigError("--early-stop-patience needs --eval-every N (it counts evaluations)")
         if self.dist.is_main:   # only rank 0 writes the run directory
             self._start_run_dir()
             trainer.callbacks = self._callbacks(total, max_time, progress)
@@ -213,7 +215,10 @@ class GAN:
         preview_y = torch.arange(PREVIEW) // 8 % max(self.config.num_classes, 1)
         real = self._data[:2000] if self.config.data_shape == (2,) else None
         title = f"{self.config.model.model} on {self.config.data.dataset}"
-        out: list[cb.Callback] = [cb.MetricsLog(run / "metrics.jsonl")]
+        # The guard adds `diversity` to each record, so it comes before the log writer.
+        guard = cb.HealthGuard(lambda: self.task.generate(preview_z, ema=False, labels=preview_y),
+                               self._real_preview(), self.config.loss.loss, t.stop_on_divergence)
+        out: list[cb.Callback] = [guard, cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
         out += [cb.TensorBoard(run / "tensorboard"),
@@ -221,9 +226,16 @@ class GAN:
                               lambda: self.task.generate(preview_z, labels=preview_y), real=real),
                 ]
         if t.eval_every:
-            out.append(cb.Evaluate(run, t.eval_every, self._scorer()))
-        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title))
+            out.append(cb.Evaluate(run, t.eval_every, self._scorer(),
+                                   patience=t.early_stop_patience))
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title,
+                                   hold=guard.suspect if t.stop_on_divergence else None))
         return out
+
+    def _real_preview(self) -> torch.Tensor:
+        """PREVIEW training samples spread over the data, as the generator outputs them."""
+        x = self._data[:: max(len(self._data) // PREVIEW, 1)][:PREVIEW]
+        return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
 
     def _scorer(self) -> Callable[[], dict[str, float]]:
         """The numbers --eval-every logs: each metric's value (precision/recall/... separately)."""
@@ -241,7 +253,10 @@ class GAN:
                     raise
                 split[0] = "train"   # a folder without a test split: compare with the training set
                 results = evaluate_run(self, t.eval_num, metrics, split="train")
-            return {k: r.value for k, r in results.items()}
+            values = {k: r.value for k, r in results.items()}
+            if "dloss" in results:   # the train/held-out gap is what shows an overfitting D
+                values["dloss_gap"] = results["dloss"].extra["train_held_out_gap"]
+            return values
         return score
 
     # --- using the generator ------------------------------------------------------------

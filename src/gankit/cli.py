@@ -80,6 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "dataset's own)")
     e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    r = sub.add_parser("report", help="one self-contained HTML page about a run: curves, samples "
+                       "over training, interpolations, memorization and health checks")
+    r.add_argument("run", type=Path)
+    r.add_argument("--output", type=Path, help="the .html file (default ./RUNNAME-report.html; "
+                   "never inside the run directory)")
+    r.add_argument("--force", action="store_true", help="replace --output even if it is not a "
+                   "gankit report")
+    r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
+                   "check (the slowest part on large datasets)")
+    c = sub.add_parser("compare", help="runs side by side: configuration differences, curves on "
+                       "shared axes, final numbers")
+    c.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    c.add_argument("--output", type=Path, help="write an HTML page here")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--force", action="store_true", help="replace --output even if it is not a "
+                   "gankit page")
     i = sub.add_parser("info", help="describe a run")
     i.add_argument("run", type=Path)
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -162,6 +178,10 @@ def _report_end(gan: Any) -> int:
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n"
           f"  sample more: gankit sample {gan.run_dir} --num 64 --output samples.png",
           file=sys.stderr)
+    if (gan.stop_reason or "").startswith("diverged"):
+        from .train.state import latest_checkpoint
+        print(f"  the last good checkpoint, {latest_checkpoint(gan.run_dir).name}, is the one "
+              f"`sample`, `eval` and `--resume` use; try a lower --lr", file=sys.stderr)
     if gan.stop_reason == "interrupted":
         print(f"interrupted; checkpoint saved. Continue with: gankit train --resume {gan.run_dir}",
               file=sys.stderr)
@@ -208,6 +228,39 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+    path = build_report(args.run, args.output, force=args.force,
+                        memorization=not args.no_memorization)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report import compare_runs
+    result, path = compare_runs(args.runs, args.output, force=args.force)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        names = result["runs"]
+        if result["differences"]:
+            print("differences:")
+            for f, vals in result["differences"].items():
+                print(f"  {f}: " + ", ".join(f"{n}={v}" for n, v in zip(names, vals)))
+        else:
+            print("the runs have the same configuration")
+        keys = sorted({k for nums in result["final"].values() for k in nums})
+        width = max(len(k) for k in keys)
+        print("final:" + "".join(f"  {n}" for n in names))
+        for k in keys:
+            vals = [result["final"][n].get(k, "-") for n in names]
+            print(f"  {k:{width}s} " + "  ".join(f"{v:.4g}" if isinstance(v, float) else str(v)
+                                                for v in vals))
+    if path is not None:
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .info import describe_run, format_info
     info = describe_run(args.run)
@@ -235,7 +288,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _one_line_warnings()
     from .tabular.cli import run_impute, run_synth
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
-                "impute": run_impute, "synth": run_synth}
+                "impute": run_impute, "synth": run_synth, "report": cmd_report,
+                "compare": cmd_compare}
     try:
         return commands[args.command](args)
     except GanKitError as e:

@@ -83,6 +83,11 @@ class TrainConfig:
     eval_metrics: str = _opt("fid", "metrics for --eval-every: fid,kid,pr,classes,dloss",
                              resumable=True)
     eval_num: int = _opt(5000, "samples per evaluation during training", resumable=True)
+    early_stop_patience: int = _opt(0, "with --eval-every: stop when FID has not improved for N "
+                                    "evaluations in a row (0: never)", resumable=True)
+    stop_on_divergence: bool = _opt(False, "end the run when it diverges (a non-finite loss, or D "
+                                    "winning outright for a long stretch), keeping the last good "
+                                    "checkpoint; without it the run only warns", resumable=True)
     # Arithmetic, not model: may change on resume (see gankit/train/speed.py).
     precision: str = _opt("fp32", "fp32, or bf16 (autocast on CUDA and CPU; weights and losses "
                           "stay fp32)", resumable=True)

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -52,8 +54,29 @@ def write_config(run_dir: Path, cfg: RunConfig, extra: Optional[dict[str, Any]] 
     doc = cfg.to_dict()
     doc["meta"] = {"gankit_version": __version__, "torch_version": torch.__version__,
                    "python": platform.python_version(), "machine": platform.machine(),
-                   "written": time.strftime("%Y-%m-%d %H:%M:%S"), **(extra or {})}
+                   "hardware": hardware(), "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   **(extra or {})}
     atomic_write_text(Path(run_dir) / "config.json", json.dumps(doc, indent=2, sort_keys=True))
+
+
+def hardware() -> str:
+    """This machine in a few words: CPU, cores, and the GPU when there is one."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    out = f"{cpu}, {os.cpu_count()} cores"
+    if torch.cuda.is_available():
+        out += f"; {torch.cuda.get_device_name()}"
+    return out
+
+
+def _version_tuple(v: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
 
 
 def read_config(run_dir: Path) -> RunConfig:
@@ -68,6 +91,10 @@ def read_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{run_dir}/config.json is corrupt ({e})") from None
     if not isinstance(doc, dict):
         raise RunError(f"{run_dir}/config.json is corrupt (not a JSON object)")
+    written_by = str((doc.get("meta") or {}).get("gankit_version", "0"))
+    if _version_tuple(written_by) > _version_tuple(__version__):
+        raise RunError(f"{run_dir} was written by gankit {written_by}, newer than this gankit "
+                       f"{__version__}: upgrade gankit (pip install -U gankit) to read it")
     try:
         return RunConfig.from_dict(doc)
     except Exception as e:  # noqa: BLE001 - any malformed field is the same user-facing problem

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
 
+from .. import health
+from ..errors import GanKitWarning
 from ..viz import make_grid, plot_curves, save_png, to_uint8
 from .state import atomic_write_text, save_checkpoint, step_name
 from .trainer import Callback, Trainer
@@ -139,17 +142,81 @@ def scatter_png(fake: torch.Tensor, real: Optional[torch.Tensor], path: Path, ti
     plt.close(fig)
 
 
-class Checkpointer(Every):
-    """Saves the full training state every N steps and at the end; redraws curves.png."""
+DIVERGED = "diverged"   # the start of a stop reason set by HealthGuard
 
-    def __init__(self, run_dir: Path, every: int, keep: int, title: str = ""):
+
+def diverged(trainer: Trainer) -> bool:
+    return (trainer.stop_reason or "").startswith(DIVERGED)
+
+
+def finite_state(tensors: dict[str, dict[str, torch.Tensor]]) -> bool:
+    """No NaN or inf in any floating-point tensor of a checkpoint."""
+    return all(bool(torch.isfinite(t).all()) for tdict in tensors.values()
+               for t in tdict.values() if t.is_floating_point())
+
+
+class Checkpointer(Every):
+    """Saves the full training state every N steps and at the end; redraws curves.png.
+
+    A state with NaN/inf weights, or one reached after the run was declared diverged, is not
+    saved: it would become `latest` and, with --keep-checkpoints, push out the good ones."""
+
+    def __init__(self, run_dir: Path, every: int, keep: int, title: str = "",
+                 hold: Optional[Callable[[], bool]] = None):
         super().__init__(every)
         self.run_dir, self.keep, self.title = Path(run_dir), keep, title
+        self.hold = hold   # True: the run looks unhealthy right now, keep the last checkpoint
+        self.refused = False
 
     def act(self, trainer: Trainer) -> None:
-        tensors, meta = trainer.state()
-        save_checkpoint(self.run_dir, trainer.step, tensors, meta, keep=self.keep)
         plot_curves(read_metrics(self.run_dir), self.run_dir / "curves.png", self.title)
+        if diverged(trainer) or (self.hold is not None and self.hold()):
+            return
+        tensors, meta = trainer.state()
+        if not finite_state(tensors):
+            if not self.refused:
+                warnings.warn(f"step {trainer.step}: the weights hold NaN/inf; not saving this "
+                              f"state (the last good checkpoint stays the latest)", GanKitWarning)
+            self.refused = True
+            return
+        save_checkpoint(self.run_dir, trainer.step, tensors, meta, keep=self.keep)
+
+
+class HealthGuard(Callback):
+    """The checks of gankit.health, live at every log record: one warning line per problem, and
+    with `stop_on_divergence` the run ends (stop reason "diverged: …") before the next step.
+
+    It also measures `diversity` (see health.diversity) of the raw generator's samples from fixed
+    noise at each log, into the same record; so it must come before MetricsLog in the callbacks.
+    """
+
+    def __init__(self, draw: Callable[[], torch.Tensor], real: torch.Tensor, loss: str,
+                 stop_on_divergence: bool = False):
+        self.draw, self.loss, self.stop = draw, loss, stop_on_divergence
+        self.real_spread = health.spread(real)
+        self.records: list[dict] = []
+        self.seen: set[str] = set()
+
+    def suspect(self) -> bool:
+        """Whether the latest training record already shows a divergence in the making (a
+        non-finite number, or D winning outright): a state not to checkpoint when the run is to
+        stop on divergence."""
+        last = next((r for r in reversed(self.records) if "d_loss" in r), None)
+        return last is not None and health.suspect(last, self.loss)
+
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
+        if "d_loss" in record:   # a training record (evaluations log records of their own)
+            record["diversity"] = health.diversity(self.draw(), self.real_spread)
+        self.records.append(dict(record))
+        for f in health.check(self.records, self.loss):
+            if f.kind in self.seen:
+                continue
+            self.seen.add(f.kind)
+            stopping = f.kind == "divergence" and self.stop
+            warnings.warn(f.message + ("; stopping (--stop-on-divergence), the last good "
+                                       "checkpoint is kept" if stopping else ""), GanKitWarning)
+            if stopping:
+                trainer.stop_reason = f"{DIVERGED} (since step {f.step})"
 
 
 class Evaluate(Every):
@@ -157,18 +224,26 @@ class Evaluate(Every):
     (lowest `key`, e.g. FID) under checkpoints/best."""
 
     def __init__(self, run_dir: Path, every: int, score: Callable[[], dict[str, float]],
-                 key: str = "fid"):
+                 key: str = "fid", patience: int = 0):
         super().__init__(every)
-        self.run_dir, self.score, self.key = Path(run_dir), score, key
+        self.run_dir, self.score, self.key, self.patience = Path(run_dir), score, key, patience
         best = self.run_dir / "checkpoints" / "best.json"
         self.best = json.loads(best.read_text())[key] if best.exists() else float("inf")
+        self.since_best = 0
 
     def act(self, trainer: Trainer) -> None:
+        if diverged(trainer):   # its samples are not worth scoring (and may be NaN)
+            return
         values = self.score()
         trainer.log_extra(values)
         value = values.get(self.key)
+        if value is not None and value >= self.best:
+            self.since_best += 1
+            if self.patience and self.since_best >= self.patience and trainer.stop_reason is None:
+                trainer.stop_reason = (f"early stop: {self.key} has not improved for "
+                                       f"{self.since_best} evaluations (best {self.best:.4g})")
         if value is not None and value < self.best:
-            self.best = value
+            self.best, self.since_best = value, 0
             tensors, meta = trainer.state()
             ckpt = save_checkpoint(self.run_dir, trainer.step, tensors, meta)
             root = ckpt.parent

@@ -1,0 +1,105 @@
+"""Does the generator copy its training set? Nearest training images of generated samples, judged
+against how near held-out real images come to the training set.
+
+Distances are taken in the feature space of the dataset's shipped classifier when there is one (so
+"near" means "looks alike" rather than "same pixels"), else in pixel space at 16 px. The reference
+is the held-out (test) split; without one, each of a subset of training images against the rest
+of the training set (leave-one-out).
+
+The flag: a share of generated samples nearer to a training image than almost every held-out real
+image is (closer than the 1st percentile of the held-out distances) that is many times the 1%
+expected of samples drawn like fresh data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, GanKitError
+
+CLOSE_QUANTILE = 0.01
+FLAG_SHARE = 0.10      # 10x the share expected of fresh samples
+N_FAKE = 1000
+N_REFERENCE = 1000
+
+
+@dataclass
+class Memorization:
+    flagged: bool
+    share_close: float          # generated samples closer than the reference's 1% quantile
+    threshold: float            # that quantile
+    fake_dist: np.ndarray       # [n_fake] distance of each sample to its nearest training image
+    ref_dist: np.ndarray        # [n_ref] the same for held-out real images
+    ref_label: str
+    space: str                  # "classifier features (mnist)" or "pixels at 16 px"
+    n_train: int
+    pairs: list[tuple[np.ndarray, np.ndarray, float]]   # (sample, nearest training image, dist)
+
+    def summary(self) -> dict[str, Any]:
+        return {"flagged": self.flagged, "share_close": self.share_close,
+                "threshold": self.threshold, "space": self.space, "n_train": self.n_train,
+                "median_fake": float(np.median(self.fake_dist)),
+                "median_reference": float(np.median(self.ref_dist)),
+                "reference": self.ref_label}
+
+
+def _nearest(a: torch.Tensor, b: torch.Tensor, skip_self: bool = False
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row of a: (distance to, index of) its nearest row of b, in chunks."""
+    dists, idx = [], []
+    for i in range(0, len(a), 256):
+        d = torch.cdist(a[i:i + 256], b)
+        if skip_self:   # a is b[:len(a)]: a row must not find itself
+            rows = torch.arange(i, min(i + 256, len(a)))
+            d[rows - i, rows] = float("inf")
+        v, k = d.min(1)
+        dists.append(v)
+        idx.append(k)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def _pixels(x: torch.Tensor) -> torch.Tensor:
+    """Images (uint8 or [-1, 1]) -> [N, C*16*16] pixel features in [-1, 1]."""
+    x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
+    if x.shape[-1] > 16:
+        x = F.adaptive_avg_pool2d(x, 16)
+    return x.reshape(len(x), -1)
+
+
+def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Tensor],
+                       extractor: Optional[Any], n_pairs: int = 8, seed: int = 0) -> Memorization:
+    """fake: generated images [N, C, H, W] in [-1, 1]; load_split(split) -> uint8 images of the
+    run's data ("train", "test"); extractor: a gankit Extractor, or None for pixel space."""
+    train = load_split("train")
+    try:
+        held: Optional[torch.Tensor] = load_split("test")
+    except (DataError, GanKitError):
+        held = None
+    embed = (lambda x: extractor.features(x)) if extractor is not None else _pixels
+    space = (f"classifier features ({extractor.name})" if extractor is not None
+             else "pixels at 16 px")
+    f_train = embed(train).float()
+    f_fake = embed(fake).float()
+    g = torch.Generator().manual_seed(seed)
+    if held is not None and len(held):
+        pick = torch.randperm(len(held), generator=g)[:N_REFERENCE]
+        ref_dist, _ = _nearest(embed(held[pick]).float(), f_train)
+        ref_label = "held-out real images (test split)"
+    else:   # leave-one-out: the first images of a shuffled training set against all the others
+        perm = torch.randperm(len(train), generator=g)
+        f_train, train = f_train[perm], train[perm]
+        ref_dist, _ = _nearest(f_train[:N_REFERENCE], f_train, skip_self=True)
+        ref_label = "training images (each vs the rest; no held-out split)"
+    fake_dist, fake_idx = _nearest(f_fake, f_train)
+    threshold = float(torch.quantile(ref_dist, CLOSE_QUANTILE))
+    share = float((fake_dist < threshold).float().mean())
+    order = torch.argsort(fake_dist)[:n_pairs]   # the closest samples: where copies would show
+    from ..viz import to_uint8
+    pairs = [(to_uint8(fake[i:i + 1])[0], train[fake_idx[i]].permute(1, 2, 0).numpy(),
+              float(fake_dist[i])) for i in order.tolist()]
+    return Memorization(share > FLAG_SHARE, share, threshold, fake_dist.numpy(),
+                        ref_dist.numpy(), ref_label, space, len(train), pairs)
