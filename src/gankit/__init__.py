@@ -1,6 +1,6 @@
 """gankit: generative adversarial networks that train, from Python and from the command line."""
 from ._version import __version__
-from .errors import ConfigError, DataError, GanKitError, RunError
+from .errors import ConfigError, DataError, ExportError, GanKitError, RunError
 
 
 def __getattr__(name: str):
@@ -8,11 +8,14 @@ def __getattr__(name: str):
     if name in ("GAN", "load_run"):
         from . import api
         return getattr(api, name)
+    if name == "export_generator":
+        from .ship import export_generator
+        return export_generator
     if name == "load_dataset":
         from .data import load_dataset
         return load_dataset
     raise AttributeError(f"module 'gankit' has no attribute {name!r}")
 
 
-__all__ = ["GAN", "load_dataset", "load_run", "GanKitError", "DataError", "ConfigError",
-           "RunError", "__version__"]
+__all__ = ["GAN", "load_dataset", "load_run", "export_generator", "GanKitError", "DataError",
+           "ConfigError", "RunError", "ExportError", "__version__"]

@@ -99,6 +99,18 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a run")
     i.add_argument("run", type=Path)
     i.add_argument("--json", action="store_true", help="print one JSON object")
+    x = sub.add_parser("export", help="write a run's generator as one ONNX or TorchScript file "
+                       "that runs without gankit (checked against PyTorch, described in FILE.json)")
+    x.add_argument("run", type=Path)
+    x.add_argument("--format", default="onnx", metavar="FORMAT", help="onnx (default; runs with "
+                   "onnxruntime alone) or torchscript (torch.jit.load)")
+    x.add_argument("--output", type=Path, metavar="FILE", help="where to write (default: "
+                   "./RUN-generator.onnx or .ts.pt; never inside the run); FILE.json goes "
+                   "beside it")
+    x.add_argument("--no-ema", action="store_true", help="export the raw generator, not its "
+                   "average")
+    x.add_argument("--force", "--overwrite", dest="force", action="store_true",
+                   help="replace an existing FILE and FILE.json")
     return p
 
 
@@ -268,6 +280,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .ship import export_generator
+    path = export_generator(args.run, args.format, args.output, force=args.force,
+                            ema=not args.no_ema)
+    check = json.loads(Path(f"{path}.json").read_text())["verification"]
+    print(f"wrote {path} ({args.format}; matches PyTorch to {check['max_abs_diff']:.1e} at batch "
+          f"sizes {', '.join(map(str, check['batch_sizes']))}); inputs and outputs are described "
+          f"in {path}.json", file=sys.stderr)
+    return 0
+
+
 def _one_line_warnings() -> None:
     def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
         if issubclass(category, GanKitWarning):
@@ -289,7 +312,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .tabular.cli import run_impute, run_synth
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
-                "compare": cmd_compare}
+                "compare": cmd_compare, "export": cmd_export}
     try:
         return commands[args.command](args)
     except GanKitError as e:

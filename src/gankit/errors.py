@@ -25,5 +25,10 @@ class RunError(GanKitError):
     """A run directory is missing, corrupt, or is not a gankit run."""
 
 
+class ExportError(GanKitError):
+    """A generator cannot be exported: a package is missing, the exporter failed, or the written
+    file does not reproduce the generator (it is then removed)."""
+
+
 class GanKitWarning(UserWarning):
     """Something the user should know, said in one line (a fallback dataset, skipped files)."""

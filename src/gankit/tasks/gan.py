@@ -23,7 +23,7 @@ from torch import nn
 
 from ..augment import diff_augment, parse_policy
 from ..config import RunConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, RunError
 from ..objectives import get_objective
 from ..penalties import gradient_penalty, r1_penalty
 from ..train.optim import adam
@@ -186,9 +186,14 @@ class GANTask:
     def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
              weights_only: bool = False) -> None:
         from ..train.state import load_module_state, load_optimizer_state
+        # Every net this config builds was saved; a missing file means a damaged checkpoint, and
+        # skipping it would sample from freshly initialised weights without a word.
+        missing = [f"{name}.safetensors" for name in self.nets if name not in tensors]
+        if missing:
+            raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
+                           f"was damaged")
         for name, net in self.nets.items():
-            if name in tensors:
-                load_module_state(net, tensors[name], name)
+            load_module_state(net, tensors[name], name)
         if weights_only:
             return
         self._step = int(meta.get("step", 0))
