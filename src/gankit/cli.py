@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "gankit report")
     r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
                    "check (the slowest part on large datasets)")
+    r.add_argument("--data", type=Path, metavar="IN.csv", help="a TableGAN saved by `gankit "
+                   "synth --save DIR`: the real table to compare with (default: the one it was "
+                   "trained on)")
     c = sub.add_parser("compare", help="runs side by side: configuration differences, curves on "
                        "shared axes, final numbers")
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN")
@@ -243,7 +246,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
     path = build_report(args.run, args.output, force=args.force,
-                        memorization=not args.no_memorization)
+                        memorization=not args.no_memorization, data=args.data)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

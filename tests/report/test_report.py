@@ -217,3 +217,37 @@ def test_report_renders_in_headless_chromium(healthy, tmp_path):
         assert shot.std() > 10 and len(np.unique(shot)) > 20      # not a blank page
     finally:
         driver.quit()
+
+
+def test_tablegan_report_compares_columns_with_its_csv(capsys, tmp_path):
+    from sklearn.datasets import load_iris
+    df = load_iris(as_frame=True).frame
+    df["target"] = df["target"].map({0: "setosa", 1: "versicolor", 2: "virginica"})
+    df.to_csv(tmp_path / "iris.csv", index=False)
+    code, _, err = run(capsys, "synth", tmp_path / "iris.csv", "--num", 10, "--output",
+                       tmp_path / "syn.csv", "--epochs", 30, "--save", tmp_path / "model",
+                       "--no-progress")
+    assert code == 0, err
+    before = tree_digest(tmp_path / "model")
+    code, _, err = run(capsys, "report", tmp_path / "model", "--output", tmp_path / "t.html")
+    assert code == 0, err
+    page = (tmp_path / "t.html").read_text()
+    assert tree_digest(tmp_path / "model") == before
+    for section in ("summary", "curves", "columns", "correlations"):
+        assert f'id="{section}"' in page
+    assert "petal length (cm)" in page and "categorical" in page
+    other = tmp_path / "other.csv"
+    df.drop(columns="target").to_csv(other, index=False)
+    assert "columns" in one_error(capsys, "report", tmp_path / "model", "--data", other,
+                                  "--output", tmp_path / "t2.html")
+
+
+def test_categories_never_generated_are_named():
+    import pandas as pd
+    from gankit.report.table import column_fidelity, missing_categories
+    real = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 45 + ["rare"] * 5, "x": range(100)})
+    fake = pd.DataFrame({"c": ["a"] * 100, "x": range(100)})
+    assert missing_categories(real, fake, ["c"]) == ["c=b", "c=rare"]
+    fid = {row[0]: row for row in column_fidelity(real, fake)}
+    assert fid["c"][1] == "categorical" and abs(fid["c"][2] - 0.5) < 1e-9
+    assert fid["x"][1] == "numeric" and fid["x"][2] == 0.0

@@ -1,16 +1,19 @@
 """The report's plots (matplotlib, rendered to PNG data: URIs)."""
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from .page import figure_uri
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 COUNTERS = ("step", "elapsed", "nimg")
 # Panels of training numbers, in this order; any other logged key gets a panel of its own.
 GROUPS: list[tuple[str, tuple[str, ...]]] = [
-    ("losses", ("d_loss", "g_loss", "d_cls", "g_cls", "gp", "r1")),
+    ("losses", ("d_loss", "g_loss", "g_adv", "g_cond", "d_cls", "g_cls", "gp", "r1")),
     ("discriminator output (probability 'real')", ("d_real", "d_fake")),
     ("sample diversity (1 = as spread as real data)", ("diversity",)),
 ]
@@ -109,30 +112,39 @@ def scatter(fake: np.ndarray, real: np.ndarray) -> str:
     return figure_uri(fig)
 
 
-def marginals(real: np.ndarray, fake: np.ndarray, names: Sequence[str]) -> str:
-    """Histograms of each column, real vs generated (up to 12 columns)."""
+def marginals(real: "pd.DataFrame", fake: "pd.DataFrame", max_columns: int = 16) -> str:
+    """Each column, real vs generated: histograms for numbers, frequencies for categories."""
+    import pandas as pd
     plt = _plt()
-    k = min(len(names), 12)
-    cols = min(k, 4)
-    rows = (k + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i >= k:
-            ax.axis("off")
-            continue
-        lo = float(min(real[:, i].min(), fake[:, i].min()))
-        hi = float(max(real[:, i].max(), fake[:, i].max()))
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-        ax.hist(real[:, i], bins=bins, alpha=0.6, density=True, label="real")
-        ax.hist(fake[:, i], bins=bins, alpha=0.6, density=True, label="generated")
-        ax.set_title(str(names[i]), fontsize=9)
+    names = list(real.columns)[:max_columns]
+    cols = min(len(names), 4)
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        r, f = real[name].dropna(), fake[name].dropna()
+        if pd.api.types.is_numeric_dtype(r) and r.nunique() > 10:
+            lo, hi = float(min(r.min(), f.min())), float(max(r.max(), f.max()))
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            ax.hist(r, bins=bins, alpha=0.6, density=True, label="real")
+            ax.hist(f, bins=bins, alpha=0.6, density=True, label="generated")
+        else:   # categories (or a number with few values): share of each, the 12 most common
+            cats = r.astype(str).value_counts(normalize=True).index[:12]
+            rp = r.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
+            fp = f.astype(str).value_counts(normalize=True).reindex(cats, fill_value=0)
+            pos = np.arange(len(cats))
+            ax.bar(pos - 0.2, rp.values, 0.4, label="real")
+            ax.bar(pos + 0.2, fp.values, 0.4, label="generated")
+            ax.set_xticks(pos, [str(c)[:8] for c in cats], rotation=60, fontsize=7)
+        ax.set_title(str(name)[:30], fontsize=9)
     axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return figure_uri(fig)
 
 
 def correlations(real: np.ndarray, fake: np.ndarray) -> str:
-    """Correlation matrices side by side, real vs generated."""
+    """Correlation matrices [columns x columns] side by side, real vs generated."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     for ax, x, title in zip(axes, (real, fake), ("real", "generated")):

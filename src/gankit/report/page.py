@@ -26,7 +26,7 @@ th { background: #f4f4f4; }
 .warning { background: #fff3f0; border-left: 4px solid #d33; padding: .5em 1em; margin: .4em 0; }
 .ok { background: #f0fff3; border-left: 4px solid #3a3; padding: .5em 1em; }
 .note { color: #666; font-size: .9em; }
-img.pixel { image-rendering: pixelated; }
+img { max-width: 100%; } img.pixel { image-rendering: pixelated; }
 .pairs { display: flex; flex-wrap: wrap; gap: 12px; }
 .pairs figure { margin: 0; text-align: center; font-size: .8em; }
 input[type=range] { width: 60%; }

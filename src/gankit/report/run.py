@@ -32,15 +32,20 @@ def default_output(run_dir: Path) -> Path:
 
 
 def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = None,
-                 force: bool = False, memorization: bool = True) -> Path:
-    """Write the report of a run; returns its path. Never writes into the run directory."""
+                 force: bool = False, memorization: bool = True,
+                 data: Union[str, Path, None] = None) -> Path:
+    """Write the report of a run (or of a TableGAN saved by `gankit synth --save DIR`, compared
+    with its CSV or `data`); returns its path. Never writes into the run directory."""
     from ..api import load_run
+    from .table import build_table_report, is_table_model
     run_dir = Path(run_dir)
-    gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
     output = Path(output) if output is not None else default_output(run_dir)
     if output.resolve().is_relative_to(run_dir.resolve()):
         raise GanKitError(f"--output {output} is inside the run directory; a report never "
                           f"writes there: choose another path")
+    if is_table_model(run_dir):
+        return build_table_report(run_dir, output, force, data)
+    gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
     facts = RunFacts(run_dir, gan)
     body = [facts.warnings_section(memorization), facts.summary_section(),
             facts.curves_section(), facts.timeline_section(), *facts.generator_sections()]
@@ -270,9 +275,11 @@ class RunFacts:
         if fake.shape[1] == 2:
             return ('<section id="samples"><h2>Samples</h2>' +
                     img(figures.scatter(fake, real), "samples vs real points") + "</section>")
+        import pandas as pd
         names = [f"column {i}" for i in range(fake.shape[1])]
+        frames = [pd.DataFrame(a, columns=names) for a in (real, fake)]
         return ('<section id="samples"><h2>Columns: real vs generated</h2>' +
-                img(figures.marginals(real, fake, names), "marginals") +
+                img(figures.marginals(*frames), "marginals") +
                 img(figures.correlations(real, fake), "correlations") + "</section>")
 
 

@@ -129,7 +129,7 @@ def run_synth(args: argparse.Namespace) -> int:
         kw["epochs"] = args.epochs
     gan = TableGAN(**kw).fit(typed, progress=_progress(args))
     if getattr(args, "save", None) is not None:
-        gan.save(args.save)
+        gan.save(args.save, source=args.input)
     rows = gan.sample(args.num, seed=args.seed)
     buf = io.StringIO()
     rows.to_csv(buf, index=False, lineterminator="\n")

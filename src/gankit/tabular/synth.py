@@ -370,8 +370,10 @@ class TableGAN:
 
     # -- save / load ------------------------------------------------------------------------------
 
-    def save(self, path: Path) -> Path:
-        """Write `path/model.safetensors` + `path/table.json` (no pickle anywhere)."""
+    def save(self, path: Path, source: Optional[Path] = None) -> Path:
+        """Write `path/model.safetensors` + `path/table.json` (no pickle anywhere), and the
+        training log as `path/metrics.jsonl`. `source`: the CSV it was trained on, recorded (as an
+        absolute path) so that `gankit report` can compare with it."""
         if self.generator is None:
             raise RunError("nothing to save: this TableGAN is not fitted")
         path = Path(path)
@@ -381,7 +383,12 @@ class TableGAN:
         tmp.replace(path / "model.safetensors")
         meta = {"format": 1, "config": asdict(self.config), "columns": json.loads(
             self.encoder.to_json()), "blocks": [asdict(b) for b in self.blocks],
-            "freq": [f.tolist() for f in self._freq]}
+            "freq": [f.tolist() for f in self._freq],
+            "source": str(Path(source).resolve()) if source is not None else None,
+            "n_rows": getattr(self, "_n_rows", None)}
+        if getattr(self, "losses", None):
+            atomic_write_text(path / "metrics.jsonl",
+                              "".join(json.dumps(r) + "\n" for r in self.losses))
         atomic_write_text(path / "table.json", json.dumps(meta, indent=1))
         return path
 
