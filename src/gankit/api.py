@@ -37,6 +37,7 @@ from .train.trainer import BatchSampler, Trainer
 
 USER_DATA = "<user data>"
 PREVIEW = 64   # samples in each preview grid
+TRANSLATION_TASKS = ("pix2pix", "colorize")   # runs of gankit.apps.translate
 
 
 def resolve_device(name: str) -> torch.device:
@@ -332,6 +333,9 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     """
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
+    if cfg.task in TRANSLATION_TASKS:
+        from .apps.translate import load_translator
+        return load_translator(run_dir, cfg, device, weights_only)
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     if cfg.model.model == "custom" and generator is None:
         raise RunError(f"{run_dir} was trained with your own nets: pass generator= and "

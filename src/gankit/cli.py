@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
+    t.add_argument("--task", choices=("gan", "pix2pix", "colorize"), default=None,
+                   help="gan (default): images from noise; pix2pix: paired translation A -> B "
+                   "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
+                   "color from a folder of color photos")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -80,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "dataset's own)")
     e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    tr = sub.add_parser("translate", help="translate images with a pix2pix or colorize run")
+    tr.add_argument("run", type=Path)
+    tr.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                    help="image files, folders of them, or .npz files with `images`")
+    tr.add_argument("--output", type=Path, required=True, help="a directory for the PNGs")
+    tr.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                    help="pix2pix learns one direction, A to B (the default)")
+    tr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     r = sub.add_parser("report", help="one self-contained HTML page about a run: curves, samples "
                        "over training, interpolations, memorization and health checks")
     r.add_argument("run", type=Path)
@@ -160,8 +172,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise ConfigError("--out and --resume name different directories; a resumed run "
                               "stays in its own directory")
-        if args.preset is not None:
-            raise ConfigError("--preset sets up a new run; a resumed run keeps its configuration")
+        if args.preset is not None or args.task is not None:
+            raise ConfigError("--preset and --task set up a new run; a resumed run keeps its "
+                              "configuration")
         gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"))
         conflicts = resume_conflicts(gan.config, given)
         if conflicts:
@@ -177,7 +190,13 @@ def _train(args: argparse.Namespace) -> int:
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
-        gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
+        if args.task in ("pix2pix", "colorize"):
+            from .apps.translate import Translator
+            if "dataset" not in given.get("data", {}):
+                raise ConfigError(f"--task {args.task} needs --dataset DIR (a folder of images)")
+            gan = Translator(cfg.data.dataset, args.task, config=cfg, out=args.out)
+        else:
+            gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
     t = gan.config.train
     until = t.steps
     if t.epochs is not None:
@@ -189,10 +208,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _report_end(gan: Any) -> int:
     last = f"{gan.run_dir}/samples/step-{gan.step:07d}.png"
+    use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
+           if gan.config.task in ("pix2pix", "colorize") else
+           f"sample more: gankit sample {gan.run_dir} --num 64 --output samples.png")
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
-          f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n"
-          f"  sample more: gankit sample {gan.run_dir} --num 64 --output samples.png",
-          file=sys.stderr)
+          f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):
         from .train.state import latest_checkpoint
         print(f"  the last good checkpoint, {latest_checkpoint(gan.run_dir).name}, is the one "
@@ -240,6 +260,21 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = evaluate_images(load_samples(args.samples), args.dataset, metrics, args.split,
                                   args.extractor, args.seed)
     print(json.dumps(summary(results), indent=2) if args.json else format_results(results))
+    return 0
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .api import load_run
+    from .apps.translate import TASKS, translate_files
+    gan = load_run(args.run, weights_only=True)
+    if gan.config.task not in TASKS:
+        raise ConfigError(f"{args.run} is a {gan.config.task} run, not a translation run: "
+                          f"use `gankit sample`")
+    if args.direction != "AtoB":
+        raise ConfigError(f"a {gan.config.task} run translates A to B only; for B to A, train "
+                          f"another run with the folders swapped")
+    written, _ = translate_files(gan, args.inputs, args.output, args.overwrite)
+    print(f"wrote {written} translated images to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -315,7 +350,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .tabular.cli import run_impute, run_synth
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
-                "compare": cmd_compare, "export": cmd_export}
+                "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate}
     try:
         return commands[args.command](args)
     except GanKitError as e:

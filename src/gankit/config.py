@@ -53,6 +53,8 @@ class LossConfig:
     gp_weight: float = _opt(10.0, "weight of the gradient penalty (wgan-gp)")
     r1_gamma: float = _opt(0.0, "R1 penalty weight on real images (0 = off)")
     r1_every: int = _opt(16, "apply the R1 penalty lazily every N steps")
+    l1_weight: float = _opt(100.0, "pix2pix and colorize: weight of the L1 distance to the true "
+                            "output beside the adversarial loss")
     augment: str = _opt("", "differentiable augmentation of real and fake images for D: a comma "
                         "list of color, translation, cutout (DiffAugment)")
 

@@ -96,6 +96,9 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
         _require_onnx()
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)   # RunError for a missing, non-run or corrupt directory
+    if cfg.task != "image-gan":
+        raise RunError(f"{run_dir} is a {cfg.task} run: export works on image GANs (noise -> "
+                       f"image) so far")
     if cfg.model.model == "custom":
         raise RunError(f"{run_dir} was trained with your own nets, which gankit cannot rebuild "
                        f"from the run directory: load it with gankit.load_run(RUN, generator=..., "

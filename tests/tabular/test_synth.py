@@ -62,7 +62,8 @@ def test_condition_and_unknown_value(fitted):
 def test_save_load_round_trip(fitted, tmp_path):
     _, gan = fitted
     gan.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["model.safetensors", "table.json"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "metrics.jsonl", "model.safetensors", "table.json"]
     back = TableGAN.load(tmp_path / "m")
     pd.testing.assert_frame_equal(back.sample(50, seed=4), gan.sample(50, seed=4))
     (tmp_path / "m" / "table.json").write_text("{")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .. import health
+from ..api import TRANSLATION_TASKS
 from ..errors import DataError, GanKitError
 from ..train.callbacks import read_metrics
 from ..train.state import latest_checkpoint
@@ -71,7 +72,8 @@ class RunFacts:
         self.data = report_data(run_dir)
         self.records: list[dict] = self.data["records"]
         self.cfg = gan.config
-        self.images = len(self.cfg.data_shape) == 3
+        self.translation = self.cfg.task in TRANSLATION_TASKS
+        self.images = len(self.cfg.data_shape) == 3 and not self.translation
         self.findings = health.check(self.records, self.cfg.loss.loss)
         self.memo: Optional[Any] = None
         self.memo_note = ""
@@ -187,7 +189,9 @@ class RunFacts:
                             f' data-label="step {step:,}"{hidden}'))
         last = len(frames) - 1
         return ('<section id="timeline"><h2>Samples over training</h2>'
-                "<p class='note'>The same fixed noise at every step"
+                "<p class='note'>" + ("The same held-out inputs (input | output | truth)"
+                                      if self.translation else "The same fixed noise")
+                + " at every step"
                 + (" (one class per row)" if self.cfg.model.conditional else "") + ".</p>"
                 f'<input type="range" id="timeline-slider" min="0" max="{last}" value="{last}" '
                 f'step="1" aria-label="training step"> <span id="timeline-label"></span>'
@@ -195,6 +199,8 @@ class RunFacts:
 
     # --- the generator now --------------------------------------------------------------
     def generator_sections(self) -> list[str]:
+        if self.translation:
+            return [self._translations()]
         if self.images:
             out = [self._interpolations()]
             if self.cfg.model.conditional:
@@ -202,6 +208,23 @@ class RunFacts:
             out.append(self._memorization_section())
             return out
         return [self._vectors()]
+
+    def _translations(self) -> str:
+        """Held-out scores of a pix2pix/colorize run, and its held-out examples now."""
+        from ..apps.translate import load_translation_data
+        try:
+            self.gan._pictures = load_translation_data(self.cfg)
+        except GanKitError as e:
+            return f'<section id="translations"><h2>Translations</h2><p>{esc(e)}</p></section>'
+        scores = self.gan.evaluate()
+        which = "held-out" if self.gan._pictures.held else "training (nothing is held out)"
+        x = self.gan._triptych()
+        grid = make_grid(to_uint8(x), nrow=3)
+        return ('<section id="translations"><h2>Translations</h2>'
+                f"<p>On the {which} pictures, whole: " +
+                ", ".join(f"{k} {v:.4g}" for k, v in scores.items()) + "</p>"
+                "<p class='note'>Rows: input | output | truth (centre crops).</p>" +
+                img(array_uri(grid, 2), "translations", "pixel") + "</section>")
 
     def _interpolations(self) -> str:
         task = self.gan.task

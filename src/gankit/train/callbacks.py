@@ -190,10 +190,11 @@ class HealthGuard(Callback):
     noise at each log, into the same record; so it must come before MetricsLog in the callbacks.
     """
 
-    def __init__(self, draw: Callable[[], torch.Tensor], real: torch.Tensor, loss: str,
-                 stop_on_divergence: bool = False):
+    def __init__(self, draw: Optional[Callable[[], torch.Tensor]], real: Optional[torch.Tensor],
+                 loss: str, stop_on_divergence: bool = False):
+        # draw/real None: no diversity reading (a translator's outputs follow its inputs)
         self.draw, self.loss, self.stop = draw, loss, stop_on_divergence
-        self.real_spread = health.spread(real)
+        self.real_spread = health.spread(real) if real is not None else 0.0
         self.records: list[dict] = []
         self.seen: set[str] = set()
 
@@ -205,7 +206,7 @@ class HealthGuard(Callback):
         return last is not None and health.suspect(last, self.loss)
 
     def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
-        if "d_loss" in record:   # a training record (evaluations log records of their own)
+        if "d_loss" in record and self.draw is not None:   # a training record (not an evaluation)
             record["diversity"] = health.diversity(self.draw(), self.real_spread)
         self.records.append(dict(record))
         for f in health.check(self.records, self.loss):

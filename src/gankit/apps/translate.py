@@ -1,0 +1,617 @@
+"""Image-to-image translation with pix2pix (Isola et al. 2017), and colorization built on it.
+
+- `--task pix2pix`: paired images, a folder with `A/` and `B/` whose file names match, or a folder
+  of pix2pix's side-by-side `AB` images (A left, B right). G learns A -> B.
+- `--task colorize`: any folder of color photographs. The pairs are made here: A is the lightness
+  (Y of YCbCr), B the two color channels (Cb, Cr); the output picture keeps the input's lightness
+  exactly and G only supplies color. Random crops (and flips) of the photos are the training
+  examples, so a few dozen photos give thousands of them.
+
+Both train G = U-Net, D = PatchGAN (nets/unet.py) on the shared trainer with the adversarial loss
+of `--loss` (default: non-saturating, pix2pix's) + `--l1-weight` (default 100) x L1(G(A), B).
+D judges (A, B) pairs, so it asks "is B a plausible output *for this A*".
+
+Held-out data: `train/` and `test/` subfolders when present; else every 10th file (sorted) is held
+out. The fixed preview grid shows held-out examples as rows of input | output | truth.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..api import GAN, resolve_device
+from ..config import RunConfig, with_options
+from ..data.images import IMAGE_SUFFIXES, _decode_image
+from ..errors import ConfigError, DataError, GanKitWarning
+from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
+from ..objectives import get_objective
+from ..train import callbacks as cb
+from ..train import distributed, speed
+from ..train.optim import adam
+from ..train.trainer import Phase, Trainer
+from . import color
+
+TASKS = ("pix2pix", "colorize")
+DEFAULT_SIZE = 64
+HOLD_EVERY = 10   # without train/ and test/ subfolders, every 10th file is held out
+
+
+# --- data --------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Pictures:
+    """Training and held-out examples: for pix2pix, lists of (A, B) uint8 [C, H, W] pairs of one
+    size each; for colorize, lists of RGB photos uint8 [3, H, W] of any size."""
+    train: list
+    held: list
+    note: str
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _read(path: Path) -> Optional[torch.Tensor]:
+    try:
+        return torch.from_numpy(_decode_image(path)).permute(2, 0, 1).contiguous()
+    except (OSError, ValueError, SyntaxError) as e:   # unreadable: counted by the caller
+        del e
+        return None
+
+
+def _fit(img: torch.Tensor, short: int) -> torch.Tensor:
+    """Resize so the shorter side is `short` (aspect kept, antialiased)."""
+    c, h, w = img.shape
+    s = short / min(h, w)
+    size = (max(short, round(h * s)), max(short, round(w * s)))
+    if size == (h, w):
+        return img
+    x = F.interpolate(img[None].float(), size=size, mode="bilinear", antialias=True,
+                      align_corners=False)
+    return x[0].round().clamp(0, 255).to(torch.uint8)
+
+
+def _split(files: list[Path], root: Path) -> tuple[list[Path], list[Path]]:
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return _files(root / "train"), _files(root / "test")
+    held = files[HOLD_EVERY - 1::HOLD_EVERY] if len(files) >= 2 else []
+    if len(files) >= 2 and not held:
+        held = files[-1:]
+    keep = set(held)
+    return [f for f in files if f not in keep], held
+
+
+def load_photos(root: Path, short: int) -> Pictures:
+    """Color photos for colorization; gray and unreadable files are skipped and counted."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of photographs")
+    files = _files(root)
+    if not files:
+        raise DataError(f"{root}: no image files (.png, .jpg, .jpeg) in it")
+    train_f, held_f = _split(files, root)
+    gray = bad = 0
+    out: dict[str, list] = {"train": [], "held": []}
+    for name, group in (("train", train_f), ("held", held_f)):
+        for f in group:
+            img = _read(f)
+            if img is None:
+                bad += 1
+            elif img.shape[0] != 3:
+                gray += 1
+            else:
+                out[name].append(_fit(img, short))
+    if not out["train"]:
+        raise DataError(f"{root}: no color photographs to learn color from ({len(files)} files: "
+                        f"{gray} grayscale, {bad} unreadable)")
+    note = (f"{len(out['train'])} training and {len(out['held'])} held-out color photos from "
+            f"{root}" + (f"; skipped {gray} grayscale and {bad} unreadable files" if gray or bad else ""))
+    return Pictures(out["train"], out["held"], note)
+
+
+def load_pairs(root: Path, load_size: int) -> Pictures:
+    """Paired images: `A/` and `B/` with matching names, or side-by-side AB images."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such folder of paired images")
+    if (root / "A").is_dir() and (root / "B").is_dir():
+        a_files = {f.relative_to(root / "A").with_suffix("").as_posix(): f for f in _files(root / "A")}
+        b_files = {f.relative_to(root / "B").with_suffix("").as_posix(): f for f in _files(root / "B")}
+        only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
+        if only_a or only_b:
+            show = ", ".join(([f"A/{n}" for n in only_a[:3]] + [f"B/{n}" for n in only_b[:3]]))
+            raise DataError(f"{root}: the file names in A/ and B/ must match: {len(only_a)} in A/ "
+                            f"have no partner in B/ and {len(only_b)} in B/ none in A/ (e.g. {show})")
+        names = sorted(a_files)
+        if not names:
+            raise DataError(f"{root}: A/ and B/ hold no image files")
+        pairs_of = [(a_files[n], b_files[n]) for n in names]
+        source = "A/ and B/"
+    else:
+        files = _files(root)
+        if not files:
+            raise DataError(f"{root}: no image files; expected A/ and B/ subfolders or side-by-side "
+                            f"AB images")
+        pairs_of = [(f, None) for f in files]
+        source = "side-by-side AB images"
+    held_names = set(p[0] for p in pairs_of[HOLD_EVERY - 1::HOLD_EVERY]) if len(pairs_of) >= 2 else set()
+    for split_dir in ("train", "test"):
+        if any(split_dir in Path(p[0]).relative_to(root).parts[:2] for p in pairs_of):
+            held_names = {p[0] for p in pairs_of if "test" in Path(p[0]).relative_to(root).parts[:2]}
+            break
+    out: dict[str, list] = {"train": [], "held": []}
+    bad = 0
+    for fa, fb in pairs_of:
+        a = _read(fa)
+        b = _read(fb) if fb is not None else None
+        if fb is None and a is not None:   # side by side: left half A, right half B
+            if a.shape[2] < 2:
+                a = None
+            else:
+                half = a.shape[2] // 2
+                a, b = a[:, :, :half], a[:, :, half:2 * half]
+        if a is None or b is None:
+            bad += 1
+            continue
+        a, b = (F.interpolate(t[None].float(), size=(load_size, load_size), mode="bilinear",
+                              antialias=True, align_corners=False)[0].round().clamp(0, 255)
+                .to(torch.uint8) for t in (a, b))
+        out["held" if fa in held_names else "train"].append((a, b))
+    if not out["train"]:
+        raise DataError(f"{root}: none of the {len(pairs_of)} image pairs could be read")
+    ca = max(a.shape[0] for a, _ in out["train"] + out["held"])
+    cb_ = max(b.shape[0] for _, b in out["train"] + out["held"])
+    for name in out:   # one channel count per side: gray images join RGB ones as RGB
+        out[name] = [(a.expand(ca, -1, -1).contiguous(), b.expand(cb_, -1, -1).contiguous())
+                     for a, b in out[name]]
+    note = (f"{len(out['train'])} training and {len(out['held'])} held-out pairs ({source}) from "
+            f"{root}" + (f"; skipped {bad} unreadable" if bad else ""))
+    return Pictures(out["train"], out["held"], note)
+
+
+def _scale(x: torch.Tensor) -> torch.Tensor:
+    return x.float() / 127.5 - 1.0
+
+
+def colorize_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB [N, 3, H, W] in [-1, 1] -> (Y [N, 1, H, W], CbCr [N, 2, H, W])."""
+    ycc = color.rgb_to_ycbcr(rgb)
+    return ycc[:, :1], ycc[:, 1:]
+
+
+class CropSampler:
+    """Random crops (same window for A and B) with random horizontal flips, drawn from its own
+    generator; its state is the generator's, so a resume replays the same batches."""
+
+    def __init__(self, pictures: list, task: str, size: int, batch_size: int,
+                 generator: torch.Generator, device: torch.device):
+        self.pictures, self.task, self.size = pictures, task, size
+        self.batch_size, self.gen, self.device = batch_size, generator, device
+        self.world = 1
+
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        g, s = self.gen, self.size
+        idx = torch.randint(len(self.pictures), (self.batch_size,), generator=g).tolist()
+        flips = torch.rand(self.batch_size, generator=g) < 0.5
+        a_out, b_out = [], []
+        for k, i in enumerate(idx):
+            item = self.pictures[i]
+            a, b = item if self.task == "pix2pix" else (item, None)
+            h, w = a.shape[1:]
+            top = int(torch.randint(h - s + 1, (1,), generator=g))
+            left = int(torch.randint(w - s + 1, (1,), generator=g))
+            crop = [t[:, top:top + s, left:left + s] for t in (a, b) if t is not None]
+            if flips[k]:
+                crop = [t.flip(-1) for t in crop]
+            a_out.append(crop[0])
+            if b is not None:
+                b_out.append(crop[1])
+        a = _scale(torch.stack(a_out)).to(self.device)
+        if self.task == "colorize":
+            return colorize_pair(a)
+        return a, _scale(torch.stack(b_out)).to(self.device)
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {"sampler": self.gen.get_state()}, {}
+
+    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        self.gen.set_state(tensors["sampler"])
+
+
+# --- the task ----------------------------------------------------------------------------------
+
+class Pix2PixTask:
+    """Nets G (U-Net) and D (PatchGAN); phases D then G; G's output is reused by the G phase."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
+        t, lc = cfg.train, cfg.loss
+        self.cfg, self.device = cfg, device
+        self.G, self.D = G.to(device), D.to(device)
+        self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        betas = (t.beta1, t.beta2)
+        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
+                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        self.objective = get_objective(lc.loss)
+        if self.objective.needs_penalty:
+            raise ConfigError(f"--loss {lc.loss} needs a gradient penalty, which pix2pix does not "
+                              f"have: use ns, lsgan or hinge")
+        self.generators = {"dropout": torch.Generator(device).manual_seed(t.seed * 2 + 1)}
+        for m in self.G.modules():   # G's dropout is its noise: seeded, and saved with the run
+            if isinstance(m, SeededDropout):
+                m.generator = self.generators["dropout"]
+        self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
+                       Phase("G", ("G",), self.g_loss)]
+        self._fake: Optional[torch.Tensor] = None
+        self.world = 1
+
+    def d_loss(self, batch: tuple[torch.Tensor, torch.Tensor]):  # noqa: ANN201
+        a, b = batch
+        fake = self.G(a)
+        self._fake = fake
+        real_logits = self.D(torch.cat([a, b], 1)).float()
+        fake_logits = self.D(torch.cat([a, fake.detach()], 1)).float()
+        loss = self.objective.d_loss(real_logits, fake_logits)
+        return loss, {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
+                      "d_fake": torch.sigmoid(fake_logits).mean()}
+
+    def g_loss(self, batch: tuple[torch.Tensor, torch.Tensor]):  # noqa: ANN201
+        a, b = batch
+        fake, self._fake = self._fake, None
+        adv = self.objective.g_loss(self.D(torch.cat([a, fake], 1)).float())
+        l1 = (fake.float() - b.float()).abs().mean()
+        loss = adv + self.cfg.loss.l1_weight * l1
+        return loss, {"g_loss": loss, "g_adv": adv, "g_l1": l1}
+
+    def end_step(self, step: int, nimg: int) -> None:
+        pass
+
+    @torch.no_grad()
+    def translate(self, a: torch.Tensor, batch: int = 16) -> torch.Tensor:
+        """G on inputs [N, C, H, W] in [-1, 1] of any size: padded (reflect) to a multiple of
+        2**depth, translated in eval mode, cropped back. Returns G's raw output on the CPU."""
+        m = 2 ** self.G.depth
+        h, w = a.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        was = self.G.training
+        self.G.eval()
+        try:
+            out = []
+            for i in range(0, len(a), batch):
+                x = a[i:i + batch].to(self.device).float()
+                if ph or pw:
+                    mode = "reflect" if ph < h and pw < w else "replicate"
+                    x = F.pad(x, (0, pw, 0, ph), mode=mode)
+                out.append(self.G(x)[..., :h, :w].float().cpu())
+        finally:
+            self.G.train(was)
+        return torch.cat(out)
+
+    def state(self):  # noqa: ANN201
+        from ..train.state import optimizer_state
+        tensors = {name: net.state_dict() for name, net in self.nets.items()}
+        meta: dict[str, Any] = {}
+        for name, opt in self.optimizers.items():
+            tensors[f"opt_{name}"], meta[f"opt_{name}"] = optimizer_state(opt)
+        tensors["rng"] = {k: g.get_state() for k, g in self.generators.items()}
+        return tensors, meta
+
+    def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
+        from ..errors import RunError
+        from ..train.state import load_module_state, load_optimizer_state
+        missing = [f"{n}.safetensors" for n in self.nets if n not in tensors]
+        if missing:
+            raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
+                           f"was damaged")
+        for name, net in self.nets.items():
+            load_module_state(net, tensors[name], name)
+        if not weights_only:
+            for name, opt in self.optimizers.items():
+                load_optimizer_state(opt, tensors[f"opt_{name}"], meta[f"opt_{name}"])
+            for name, g in self.generators.items():
+                g.set_state(tensors["rng"][name])
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+class Translator(GAN):
+    """pix2pix or colorization: `Translator("photos/", task="colorize").fit(steps=2000)`, then
+    `translate(images)`. Options are the config fields, as for GAN (`resolution` = crop size,
+    `width`, `batch_size`, `lr`, `l1_weight`, `loss`, ...)."""
+
+    def __init__(self, dataset: Union[str, Path], task: str = "pix2pix", *,
+                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
+                 **options: Any):
+        if task not in TASKS:
+            raise ConfigError(f"unknown translation task {task!r}: choose {' or '.join(TASKS)}")
+        if not isinstance(dataset, (str, Path)):
+            raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
+        if config is None:
+            config = with_options(RunConfig(), dataset=str(Path(dataset).resolve()),
+                                  **{"model": "unet", **options})
+        cfg = prepare_config(config.replace(task=task, data=dataclasses.replace(
+            config.data, dataset=str(Path(dataset).resolve()))))
+        self._pictures = load_translation_data(cfg)
+        cfg = cfg.replace(data_shape=self._shapes(cfg))
+        self._setup(cfg, None, None)
+        self._data = self._pictures.train   # the base class checks that data is present
+        self._labels, self.data_note = None, self._pictures.note
+        self.run_dir: Optional[Path] = None
+        self._out = Path(out) if out is not None else None
+
+    def _shapes(self, cfg: RunConfig) -> tuple[int, ...]:
+        """data_shape records (C_in, C_out, size): what the nets are built from."""
+        s = cfg.data.resolution
+        if cfg.task == "colorize":
+            return (1, 2, s)
+        a, b = self._pictures.train[0]
+        return (a.shape[0], b.shape[0], s)
+
+    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+        c_in, c_out, size = cfg.data_shape
+        width = cfg.model.width or 32
+        torch.manual_seed(cfg.train.seed)
+        G = UNetGenerator(c_in, c_out, size, width)
+        D = PatchDiscriminator(c_in + c_out, width, n_layers=3 if size >= 32 else 2)  # 70 / 34 px patches
+        self.config = cfg
+        self.dist, device = distributed.setup(cfg.train.device)
+        if self.dist.enabled:
+            raise ConfigError("translation trains on one process; --distributed is for image GANs")
+        self.device = resolve_device(device)
+        speed.tune_backends(self.device)
+        self.task = Pix2PixTask(G, D, cfg, self.device)
+        self._trainer = None
+        self._data = None
+
+    def _get_trainer(self) -> Trainer:
+        if self._trainer is not None:
+            return self._trainer
+        if self._data is None:
+            raise DataError("this run's data could not be loaded")
+        t = self.config.train
+        gen = torch.Generator().manual_seed(t.seed * 2)
+        sampler = CropSampler(self._pictures.train, self.config.task, self.config.data_shape[2],
+                              t.batch_size, gen, self.device)
+        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
+        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
+        return self._trainer
+
+    def steps_for_epochs(self, epochs: float) -> int:
+        """An epoch: as many crops as there are training pictures."""
+        n = len(self._pictures.train)
+        return max(int(np.ceil(epochs * n / self.config.train.batch_size)), 1)
+
+    def _preview(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed examples for the grids: centre crops of (up to 8) held-out pictures, or of
+        training pictures when nothing is held out."""
+        pics = self._pictures.held or self._pictures.train
+        s = self.config.data_shape[2]
+        a_list, b_list = [], []
+        for item in pics[:8]:
+            a, b = item if self.config.task == "pix2pix" else (item, None)
+            h, w = a.shape[1:]
+            top, left = (h - s) // 2, (w - s) // 2
+            a_list.append(a[:, top:top + s, left:left + s])
+            if b is not None:
+                b_list.append(b[:, top:top + s, left:left + s])
+        a = _scale(torch.stack(a_list))
+        if self.config.task == "colorize":
+            return colorize_pair(a)
+        return a, _scale(torch.stack(b_list))
+
+    def as_pictures(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """G's input and raw output -> the picture a person sees, [N, C, H, W] in [-1, 1]."""
+        if self.config.task == "colorize":
+            return color.ycbcr_to_rgb(torch.cat([a.cpu(), out], 1))
+        return out
+
+    def _triptych(self) -> torch.Tensor:
+        """Rows of input | output | truth for the preview examples."""
+        a, b = self._preview()
+        out = self.as_pictures(a, self.task.translate(a))
+        truth = self.as_pictures(a, b)
+        shown_in = color.gray_rgb(a) if self.config.task == "colorize" else a
+        c = max(shown_in.shape[1], out.shape[1])
+        parts = [x.expand(-1, c, -1, -1) for x in (shown_in, out, truth)]
+        return torch.stack(parts, 1).reshape(-1, c, *a.shape[-2:])
+
+    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]):  # noqa: ANN202
+        from ..viz import make_grid, save_png, to_uint8
+        t, run = self.config.train, self.run_dir
+        out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
+                     cb.MetricsLog(run / "metrics.jsonl")]
+        if progress is not False:
+            out.append(cb.Progress(total, max_time, bar=progress))
+
+        class Triptychs(cb.Every):
+            def act(inner, trainer: Trainer) -> None:  # noqa: N805
+                (run / "samples").mkdir(exist_ok=True)
+                grid = make_grid(to_uint8(self._triptych()), nrow=3)
+                save_png(grid, run / "samples" / f"step-{trainer.step:07d}.png", scale=2)
+        out.append(Triptychs(t.sample_every))
+        if t.eval_every:
+            out.append(cb.Evaluate(run, t.eval_every, lambda: self.evaluate(), key="l1",
+                                   patience=t.early_stop_patience))
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints,
+                                   f"{self.config.task} on {Path(self.config.data.dataset).name}"))
+        return out
+
+    # --- using it ---------------------------------------------------------------------------
+    def translate(self, images: Any) -> np.ndarray:
+        """Images (uint8 [N, H, W, C] array or [N, C, H, W] tensor, or a list of uint8 [H, W, C]
+        arrays of any sizes) -> translated uint8 [H, W, C] arrays (one array if all inputs share
+        a size). Colorize takes color or gray inputs (only their lightness is used)."""
+        from ..viz import to_uint8
+        items = _as_list(images)
+        outs = []
+        for img in items:   # [C, H, W] uint8
+            x = _scale(img[None])
+            if self.config.task == "colorize":
+                x = color.rgb_to_ycbcr(x.expand(-1, 3, -1, -1))[:, :1] if x.shape[1] in (1, 3) \
+                    else _bad_channels(x.shape[1], "1 or 3")
+            else:
+                want = self.config.data_shape[0]
+                if x.shape[1] != want:
+                    x = x.expand(-1, want, -1, -1) if x.shape[1] == 1 else \
+                        _bad_channels(x.shape[1], str(want))
+            size = self.config.data_shape[2]
+            if min(x.shape[-2:]) < size:
+                raise DataError(f"an input image of {x.shape[-1]}x{x.shape[-2]} px is smaller than "
+                                f"the model's {size} px crops; upscale it first")
+            outs.append(to_uint8(self.as_pictures(x, self.task.translate(x)))[0])
+        same = len({o.shape for o in outs}) == 1
+        return np.stack(outs) if same else outs
+
+    def evaluate(self, pictures: Optional[list] = None) -> dict[str, float]:
+        """Held-out scores on whole pictures: L1 and PSNR/SSIM of the picture vs the truth, and
+        for colorize the colorfulness of the output over the truth's (1 = as colorful)."""
+        pics = pictures if pictures is not None else (self._pictures.held or self._pictures.train)
+        scores: dict[str, list] = {"l1": [], "psnr": [], "ssim": [], "colorfulness_ratio": []}
+        m = 2 ** self.task.G.depth
+        for item in pics:
+            a, b = item if self.config.task == "pix2pix" else (item, None)
+            h, w = (a.shape[1] // m) * m, (a.shape[2] // m) * m   # whole windows of the net
+            a = _scale(a[None, :, :h, :w])
+            if self.config.task == "colorize":
+                truth = a
+                y, _ = colorize_pair(a)
+                out = self.as_pictures(y, self.task.translate(y))
+            else:
+                truth = _scale(b[None, :, :h, :w])
+                out = self.task.translate(a)
+            scores["l1"].append(float((out - truth).abs().mean()))
+            scores["psnr"].append(float(color.psnr(out, truth)[0]))
+            scores["ssim"].append(float(color.ssim(out, truth)[0]))
+            if out.shape[1] == 3:
+                scores["colorfulness_ratio"].append(
+                    float(color.colorfulness(out)[0] / color.colorfulness(truth)[0].clamp_min(1e-6)))
+        return {k: float(np.mean(v)) for k, v in scores.items() if v}
+
+    def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "
+                          f"noise: use `gankit translate RUN INPUT... --output DIR`")
+
+
+def _bad_channels(c: int, want: str) -> torch.Tensor:
+    raise DataError(f"an input image has {c} channels; this model takes {want}")
+
+
+def _as_list(images: Any) -> list[torch.Tensor]:
+    """Inputs -> list of uint8 [C, H, W] tensors."""
+    if isinstance(images, torch.Tensor):
+        if images.dim() == 3:
+            images = images[None]
+        if images.dtype != torch.uint8:
+            raise DataError("translate takes uint8 images (0..255)")
+        return list(images)
+    if isinstance(images, np.ndarray):
+        if images.ndim == 3:
+            images = images[None]
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise DataError(f"translate takes uint8 [N, H, W, C] images, got {images.dtype} "
+                            f"{list(images.shape)}")
+        return [torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1) for x in images]
+    if isinstance(images, (list, tuple)):
+        return [t for x in images for t in _as_list(np.asarray(x) if not isinstance(x, torch.Tensor) else x)]
+    raise DataError(f"translate takes uint8 images, got {type(images).__name__}")
+
+
+def prepare_config(cfg: RunConfig) -> RunConfig:
+    """Defaults and checks of a translation config: crop size, U-Net."""
+    size = cfg.data.resolution or DEFAULT_SIZE
+    try:
+        unet_depth(size)
+    except ValueError as e:
+        raise ConfigError(f"--resolution: {e}") from None
+    model = cfg.model.model if cfg.model.model != "dcgan" else "unet"
+    if model != "unet":
+        raise ConfigError(f"--task {cfg.task} uses the U-Net generator (--model unet), not {model}")
+    return cfg.replace(data=dataclasses.replace(cfg.data, resolution=size),
+                       model=dataclasses.replace(cfg.model, model="unet"))
+
+
+def load_translation_data(cfg: RunConfig) -> Pictures:
+    size = cfg.data.resolution
+    load = max(size, round(size * 1.125))   # pix2pix: resize a bit larger, then random crops
+    if cfg.task == "colorize":
+        pics = load_photos(Path(cfg.data.dataset), short=2 * size)
+    else:
+        pics = load_pairs(Path(cfg.data.dataset), load_size=load)
+    if pics.note:
+        print(pics.note, file=sys.stderr)
+    return pics
+
+
+def load_translator(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:
+    """Rebuild a translation run (see api.load_run): nets, optimizers, step, data order."""
+    from ..rundir import truncate_metrics
+    from ..train.state import latest_checkpoint, load_checkpoint
+    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
+    tr = Translator.__new__(Translator)
+    tr._setup(cfg, None, None)
+    tr.run_dir, tr._out, tr._labels = run_dir, run_dir, None
+    tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
+    tr._loaded_step = meta["step"]
+    if weights_only:
+        tr.task.load(tensors, meta, weights_only=True)
+        tr._pictures = Pictures([], [], "")
+        return tr
+    tr._pictures = load_translation_data(cfg)
+    tr._data, tr.data_note = tr._pictures.train, tr._pictures.note
+    trainer = tr._get_trainer()
+    trainer.load_state(tensors, meta)
+    truncate_metrics(run_dir, trainer.step)
+    return tr
+
+
+def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
+                    overwrite: bool = False) -> tuple[int, int]:
+    """Translate image files (or folders of them, or .npz `images`) into `output/`, same names as
+    PNG; returns (written, skipped unreadable)."""
+    from ..export import refuse_overwrite
+    from ..viz import save_png
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise ConfigError(f"--output {output} is a file; name a directory")
+    jobs: list[tuple[str, Any]] = []
+    for src in map(Path, inputs):
+        if src.is_dir():
+            jobs += [(f.relative_to(src).with_suffix(".png").as_posix(), f) for f in _files(src)]
+        elif src.suffix.lower() == ".npz":
+            from ..evaluation import load_samples
+            imgs = load_samples(src)
+            jobs += [(f"{src.stem}-{i:06d}.png", img) for i, img in enumerate(imgs)]
+        elif src.is_file():
+            jobs.append((src.with_suffix(".png").name, src))
+        else:
+            raise DataError(f"{src}: no such file or folder")
+    if not jobs:
+        raise DataError("no images to translate")
+    output.mkdir(parents=True, exist_ok=True)
+    written = skipped = 0
+    for name, src in jobs:
+        target = output / name
+        refuse_overwrite(target, overwrite)
+        img = _read(src) if isinstance(src, Path) else src
+        if img is None:
+            skipped += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_png(tr.translate(img)[0], target)
+        written += 1
+    if skipped:
+        import warnings
+        warnings.warn(f"skipped {skipped} unreadable image files", GanKitWarning)
+    return written, skipped
+
+
+__all__ = ["Translator", "TASKS", "load_translator", "translate_files"]

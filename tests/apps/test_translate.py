@@ -1,0 +1,172 @@
+"""pix2pix and colorization: the nets' shapes, color conversions, a known mapping learned, exact
+resume, translation of files of any size, and each bad input as one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gankit.apps import color
+from gankit.apps.translate import Translator, colorize_pair
+from gankit.cli import main
+from gankit.errors import DataError
+from gankit.nets.unet import PatchDiscriminator, UNetGenerator
+
+QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error(capsys, *argv) -> str:
+    code, _, err = run(capsys, *argv)
+    lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def blobs(n: int, size: int, seed: int) -> np.ndarray:
+    """n smooth random RGB pictures uint8 [n, size, size, 3]."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size // 4, size // 4, generator=g)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def write_pairs(root, a: np.ndarray, b: np.ndarray) -> None:
+    for side, arr in (("A", a), ("B", b)):
+        (root / side).mkdir(parents=True)
+        for i, img in enumerate(arr):
+            Image.fromarray(img).save(root / side / f"{i:03d}.png")
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("c_in, c_out", [(1, 2), (3, 3)])
+def test_unet_keeps_the_size_and_patchgan_sees_patches(size, c_in, c_out):
+    G = UNetGenerator(c_in, c_out, size, width=4).eval()
+    x = torch.rand(2, c_in, size, size) * 2 - 1
+    y = G(x)
+    assert y.shape == (2, c_out, size, size) and y.abs().max() <= 1
+    assert G.depth == int(np.log2(size))                      # down to 1x1
+    D = PatchDiscriminator(c_in + c_out, width=4)
+    patches = D(torch.cat([x, y], 1))
+    side = size // 8 - 2                                      # 3 stride-2 layers, 2 stride-1
+    assert patches.shape == (2, side, side)
+    # fully convolutional: a larger picture (a multiple of 2**depth) comes back the same size
+    assert G(torch.zeros(1, c_in, size * 2, size)).shape == (1, c_out, size * 2, size)
+
+
+def test_ycbcr_round_trip_and_colorize_pairs_keep_lightness():
+    rgb = torch.from_numpy(blobs(4, 32, 0)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    y, cbcr = colorize_pair(rgb)
+    assert y.shape == (4, 1, 32, 32) and cbcr.shape == (4, 2, 32, 32)
+    back = color.ycbcr_to_rgb(torch.cat([y, cbcr], 1))
+    assert (back - rgb).abs().max() < 1e-5
+    gray = color.ycbcr_to_rgb(torch.cat([y, torch.zeros_like(cbcr)], 1))
+    assert torch.allclose(gray, color.gray_rgb(y), atol=1e-5)
+    assert color.colorfulness(gray).max() < 1e-3 < color.colorfulness(rgb).min()
+
+
+def test_psnr_and_ssim_order_things_right():
+    a = torch.from_numpy(blobs(2, 32, 1)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    g = torch.Generator().manual_seed(0)
+    slight = (a + 0.02 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
+    strong = (a + 0.3 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
+    assert (color.ssim(a, a) > 0.999).all()
+    assert (color.psnr(a, slight) > color.psnr(a, strong)).all()
+    assert (color.ssim(a, slight) > color.ssim(a, strong)).all()
+
+
+def test_pix2pix_learns_a_known_mapping(tmp_path):
+    a = blobs(40, 16, 2)
+    write_pairs(tmp_path / "pairs", a, 255 - a)               # B = A inverted
+    tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "run", resolution=16,
+                    lr=2e-3, **QUIET)
+    before = tr.evaluate()["l1"]
+    tr.fit(steps=300, progress=False)
+    after = tr.evaluate()["l1"]
+    held = [b for _, b in tr._pictures.held]
+    constant = float(np.mean([np.abs(b.float().numpy() / 127.5 - 1 - (255 - 127.5) / 127.5).mean()
+                              for b in held]))            # always answering mid-gray
+    assert after < 0.1 < before and after < constant / 3, (before, after, constant)
+    out = tr.translate(a[:2])
+    assert out.shape == (2, 16, 16, 3) and np.abs(out.astype(int) - (255 - a[:2])).mean() < 20
+
+
+def test_colorize_resume_is_exact(capsys, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, img in enumerate(blobs(6, 48, 3)):
+        Image.fromarray(img).save(photos / f"{i}.png")
+    flags = ["--task", "colorize", "--dataset", photos, "--resolution", 16, "--batch-size", 4,
+             "--width", 4, "--no-progress", "--log-every", 2, "--checkpoint-every", 3,
+             "--sample-every", 3]
+    assert run(capsys, "train", "--out", tmp_path / "full", "--steps", 6, *flags)[0] == 0
+    assert run(capsys, "train", "--out", tmp_path / "half", "--steps", 3, *flags)[0] == 0
+    code, _, err = run(capsys, "train", "--resume", tmp_path / "half", "--steps", 6, "--no-progress")
+    assert code == 0, err
+    from safetensors.torch import load_file
+    for net in ("G", "D", "opt_G"):
+        a = load_file(str(tmp_path / "full/checkpoints/step-0000006" / f"{net}.safetensors"))
+        b = load_file(str(tmp_path / "half/checkpoints/step-0000006" / f"{net}.safetensors"))
+        assert all(torch.equal(a[k], b[k]) for k in a), net
+    cfg = json.loads((tmp_path / "full/config.json").read_text())
+    assert cfg["task"] == "colorize" and cfg["data_shape"] == [1, 2, 16]
+    # translate: any size back at its own size; the output keeps the input's lightness
+    big = blobs(1, 40, 9)[0][:40, :36]
+    Image.fromarray(big).save(tmp_path / "big.png")
+    code, _, err = run(capsys, "translate", tmp_path / "full", tmp_path / "big.png", "--output",
+                       tmp_path / "out")
+    assert code == 0, err
+    out = np.asarray(Image.open(tmp_path / "out" / "big.png"))
+    assert out.shape == (40, 36, 3)
+    y_in = colorize_pair(torch.from_numpy(big).permute(2, 0, 1)[None].float() / 127.5 - 1)[0]
+    y_out = colorize_pair(torch.from_numpy(out.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1)[0]
+    assert (y_in - y_out).abs().mean() < 0.03
+    # nothing is overwritten without --overwrite
+    assert "already exists" in one_error(capsys, "translate", tmp_path / "full",
+                                         tmp_path / "big.png", "--output", tmp_path / "out")
+    assert "smaller than" in one_error(capsys, "translate", tmp_path / "full",
+                                       tmp_path / "small.png" if Image.fromarray(big[:8, :8]).save(
+                                           tmp_path / "small.png") is None else None,
+                                       "--output", tmp_path / "out2")
+    assert "A to B only" in one_error(capsys, "translate", tmp_path / "full", tmp_path / "big.png",
+                                      "--output", tmp_path / "out3", "--direction", "BtoA")
+    assert "translates images" in one_error(capsys, "sample", tmp_path / "full", "--output",
+                                            tmp_path / "s.png")
+
+
+def test_bad_folders_are_one_line(capsys, tmp_path):
+    a = blobs(4, 16, 4)
+    write_pairs(tmp_path / "p", a, a)
+    (tmp_path / "p" / "B" / "001.png").rename(tmp_path / "p" / "B" / "zzz.png")
+    line = one_error(capsys, "train", "--task", "pix2pix", "--dataset", tmp_path / "p",
+                     "--resolution", 16, "--steps", 1)
+    assert "1 in A/ have no partner" in line and "A/001" in line and "B/zzz" in line
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    for i, img in enumerate(blobs(3, 32, 5)):
+        Image.fromarray(img[..., 0]).save(gray / f"{i}.png")
+    (gray / "broken.png").write_bytes(b"not a png")
+    line = one_error(capsys, "train", "--task", "colorize", "--dataset", gray, "--resolution", 16,
+                     "--steps", 1)
+    assert "no color photographs" in line and "3 grayscale" in line and "1 unreadable" in line
+    assert "--dataset DIR" in one_error(capsys, "train", "--task", "colorize", "--steps", 1)
+    assert "power of two" in one_error(capsys, "train", "--task", "colorize", "--dataset", gray,
+                                       "--resolution", 24, "--steps", 1)
+    with pytest.raises(DataError, match="no such folder"):
+        Translator(tmp_path / "missing", "colorize")
