@@ -37,7 +37,7 @@ from .train.trainer import BatchSampler, Trainer
 
 USER_DATA = "<user data>"
 PREVIEW = 64   # samples in each preview grid
-TRANSLATION_TASKS = ("pix2pix", "colorize")   # runs of gankit.apps.translate
+TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")   # runs of gankit.apps.translate
 
 
 def resolve_device(name: str) -> torch.device:

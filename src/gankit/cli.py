@@ -52,10 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
-    t.add_argument("--task", choices=("gan", "pix2pix", "colorize"), default=None,
+    t.add_argument("--task", choices=("gan", "pix2pix", "colorize", "cyclegan"), default=None,
                    help="gan (default): images from noise; pix2pix: paired translation A -> B "
                    "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
-                   "color from a folder of color photos")
+                   "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
+                   "folders, or --domains KA,KB of a labeled dataset)")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -190,11 +191,14 @@ def _train(args: argparse.Namespace) -> int:
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
-        if args.task in ("pix2pix", "colorize"):
-            from .apps.translate import Translator
+        if args.task in ("pix2pix", "colorize", "cyclegan"):
+            from .apps.translate import translator_class
             if "dataset" not in given.get("data", {}):
                 raise ConfigError(f"--task {args.task} needs --dataset DIR (a folder of images)")
-            gan = Translator(cfg.data.dataset, args.task, config=cfg, out=args.out)
+            if args.task == "cyclegan" and "loss" not in given.get("loss", {}):
+                cfg = cfg.replace(loss=dataclasses.replace(cfg.loss, loss="lsgan"))
+            gan = translator_class(args.task)(cfg.data.dataset, args.task, config=cfg,
+                                              out=args.out)
         else:
             gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
     t = gan.config.train
@@ -209,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
 def _report_end(gan: Any) -> int:
     last = f"{gan.run_dir}/samples/step-{gan.step:07d}.png"
     use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
-           if gan.config.task in ("pix2pix", "colorize") else
+           if gan.config.task in ("pix2pix", "colorize", "cyclegan") else
            f"sample more: gankit sample {gan.run_dir} --num 64 --output samples.png")
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
@@ -270,10 +274,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     if gan.config.task not in TASKS:
         raise ConfigError(f"{args.run} is a {gan.config.task} run, not a translation run: "
                           f"use `gankit sample`")
-    if args.direction != "AtoB":
+    if args.direction != "AtoB" and gan.config.task != "cyclegan":
         raise ConfigError(f"a {gan.config.task} run translates A to B only; for B to A, train "
-                          f"another run with the folders swapped")
-    written, _ = translate_files(gan, args.inputs, args.output, args.overwrite)
+                          f"another run with the folders swapped (or a cyclegan run)")
+    written, _ = translate_files(gan, args.inputs, args.output, args.overwrite, args.direction)
     print(f"wrote {written} translated images to {args.output}", file=sys.stderr)
     return 0
 

@@ -28,6 +28,8 @@ class DataConfig:
                                      "built-in nets); default: the data's own size, 32 for digits, 64 "
                                      "for folders")
     channels: Optional[int] = _opt(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own")
+    domains: str = _opt("", "cyclegan on a labeled dataset: the classes A,B that are the two "
+                        "domains (e.g. 7,9)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class LossConfig:
     gp_weight: float = _opt(10.0, "weight of the gradient penalty (wgan-gp)")
     r1_gamma: float = _opt(0.0, "R1 penalty weight on real images (0 = off)")
     r1_every: int = _opt(16, "apply the R1 penalty lazily every N steps")
+    cycle_weight: float = _opt(10.0, "cyclegan: weight of the cycle-consistency loss (lambda)")
+    identity_weight: float = _opt(0.5, "cyclegan: weight of the identity loss, times lambda "
+                                  "(0 = off)")
     l1_weight: float = _opt(100.0, "pix2pix and colorize: weight of the L1 distance to the true "
                             "output beside the adversarial loss")
     augment: str = _opt("", "differentiable augmentation of real and fake images for D: a comma "

@@ -38,7 +38,7 @@ from ..train.optim import adam
 from ..train.trainer import Phase, Trainer
 from . import color
 
-TASKS = ("pix2pix", "colorize")
+TASKS = ("pix2pix", "colorize", "cyclegan")
 DEFAULT_SIZE = 64
 HOLD_EVERY = 10   # without train/ and test/ subfolders, every 10th file is held out
 
@@ -336,10 +336,13 @@ class Translator(GAN):
         if not isinstance(dataset, (str, Path)):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
         if config is None:
-            config = with_options(RunConfig(), dataset=str(Path(dataset).resolve()),
-                                  **{"model": "unet", **options})
+            if task == "cyclegan":
+                options.setdefault("loss", "lsgan")   # CycleGAN's least-squares loss
+            config = with_options(RunConfig(), dataset=str(dataset), **options)
+        name = str(dataset) if task == "cyclegan" and config.data.domains else \
+            str(Path(dataset).resolve())   # a named dataset stays a name
         cfg = prepare_config(config.replace(task=task, data=dataclasses.replace(
-            config.data, dataset=str(Path(dataset).resolve()))))
+            config.data, dataset=name)))
         self._pictures = load_translation_data(cfg)
         cfg = cfg.replace(data_shape=self._shapes(cfg))
         self._setup(cfg, None, None)
@@ -525,21 +528,44 @@ def _as_list(images: Any) -> list[torch.Tensor]:
     raise DataError(f"translate takes uint8 images, got {type(images).__name__}")
 
 
+NET_OF_TASK = {"pix2pix": "unet", "colorize": "unet", "cyclegan": "cyclegan"}
+
+
 def prepare_config(cfg: RunConfig) -> RunConfig:
-    """Defaults and checks of a translation config: crop size, U-Net."""
-    size = cfg.data.resolution or DEFAULT_SIZE
-    try:
-        unet_depth(size)
-    except ValueError as e:
-        raise ConfigError(f"--resolution: {e}") from None
-    model = cfg.model.model if cfg.model.model != "dcgan" else "unet"
-    if model != "unet":
-        raise ConfigError(f"--task {cfg.task} uses the U-Net generator (--model unet), not {model}")
+    """Defaults and checks of a translation config: crop size, nets."""
+    size = cfg.data.resolution
+    if size is None and not (cfg.task == "cyclegan" and cfg.data.domains):
+        size = DEFAULT_SIZE   # (two classes of a dataset keep the dataset's own size)
+    if cfg.task == "cyclegan":
+        if size is not None and (size % 4 or size < 16):
+            raise ConfigError(f"--resolution: CycleGAN works on crops of 16 px or more, a "
+                              f"multiple of 4; got {size}")
+    else:
+        try:
+            unet_depth(size)
+        except ValueError as e:
+            raise ConfigError(f"--resolution: {e}") from None
+    net = NET_OF_TASK[cfg.task]
+    model = cfg.model.model if cfg.model.model != "dcgan" else net
+    if model != net:
+        raise ConfigError(f"--task {cfg.task} uses its own nets (--model {net}), not {model}")
     return cfg.replace(data=dataclasses.replace(cfg.data, resolution=size),
-                       model=dataclasses.replace(cfg.model, model="unet"))
+                       model=dataclasses.replace(cfg.model, model=net))
+
+
+def translator_class(task: str) -> type:
+    if task == "cyclegan":
+        from .cyclegan import CycleGAN
+        return CycleGAN
+    return Translator
 
 
 def load_translation_data(cfg: RunConfig) -> Pictures:
+    if cfg.task == "cyclegan":
+        from .cyclegan import load_domains
+        pics = load_domains(cfg)
+        print(pics.note, file=sys.stderr)
+        return pics
     size = cfg.data.resolution
     load = max(size, round(size * 1.125))   # pix2pix: resize a bit larger, then random crops
     if cfg.task == "colorize":
@@ -556,7 +582,8 @@ def load_translator(run_dir: Path, cfg: RunConfig, device: str, weights_only: bo
     from ..rundir import truncate_metrics
     from ..train.state import latest_checkpoint, load_checkpoint
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
-    tr = Translator.__new__(Translator)
+    cls = translator_class(cfg.task)
+    tr = cls.__new__(cls)
     tr._setup(cfg, None, None)
     tr.run_dir, tr._out, tr._labels = run_dir, run_dir, None
     tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
@@ -574,7 +601,7 @@ def load_translator(run_dir: Path, cfg: RunConfig, device: str, weights_only: bo
 
 
 def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
-                    overwrite: bool = False) -> tuple[int, int]:
+                    overwrite: bool = False, direction: str = "AtoB") -> tuple[int, int]:
     """Translate image files (or folders of them, or .npz `images`) into `output/`, same names as
     PNG; returns (written, skipped unreadable)."""
     from ..export import refuse_overwrite
@@ -606,7 +633,8 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
             skipped += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_png(tr.translate(img)[0], target)
+        out = tr.translate(img, direction) if tr.config.task == "cyclegan" else tr.translate(img)
+        save_png(out[0], target)
         written += 1
     if skipped:
         import warnings
@@ -614,4 +642,4 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     return written, skipped
 
 
-__all__ = ["Translator", "TASKS", "load_translator", "translate_files"]
+__all__ = ["Translator", "TASKS", "load_translator", "translate_files", "translator_class"]

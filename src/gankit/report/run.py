@@ -137,13 +137,13 @@ class RunFacts:
     def summary_section(self) -> str:
         d, meta = self.data, self.data["meta"]
         params = {name: sum(p.numel() for p in net.parameters())
-                  for name, net in (("G", self.gan.task.G), ("D", self.gan.task.D))}
+                  for name, net in self.gan.task.nets.items() if name != "G_ema"}
         rows = [("run", str(self.run_dir.resolve())), ("task", self.cfg.task),
                 ("data", f"{self.cfg.data.dataset}, samples of shape {list(self.cfg.data_shape)}"
                  + (f", {self.cfg.num_classes} classes" if self.cfg.num_classes else "")),
                 ("model", f"{self.cfg.model.model}, loss {self.cfg.loss.loss}"
                  + (f", conditional ({self.cfg.model.cond})" if self.cfg.model.conditional else "")),
-                ("parameters", f"G {params['G']:,}, D {params['D']:,}"),
+                ("parameters", ", ".join(f"{k} {v:,}" for k, v in params.items())),
                 ("progress", f"step {d['step']:,} ({d['nimg'] or 0:,} images) in "
                  f"{d['elapsed'] / 60:.1f} min of training"),
                 ("hardware", meta.get("hardware") or meta.get("machine", "?")),

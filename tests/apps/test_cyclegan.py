@@ -1,0 +1,108 @@
+"""CycleGAN: the history pool, the generator's shapes, an obvious unpaired mapping learned (digits
+<-> the same digits inverted), exact resume with the pool, and its bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from gankit.apps.cyclegan import CycleGAN, HistoryPool, ResnetGenerator
+from gankit.cli import main
+
+QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_history_pool_fills_then_mixes_old_and_new():
+    pool = HistoryPool(4, torch.Generator().manual_seed(0))
+    first = torch.arange(4.0).view(4, 1, 1, 1)
+    assert torch.equal(pool(first), first) and len(pool.images) == 4       # filling: passes through
+    new = torch.full((200, 1, 1, 1), 9.0)
+    out = pool(new)
+    old_share = float((out != 9).float().mean())
+    assert 0.01 < old_share < 0.1              # half the time an old image, until the old are gone
+    assert len(pool.images) == 4 and (pool.images == 9).all()              # replaced by the new
+    assert torch.equal(HistoryPool(0, torch.Generator())(first), first)
+
+
+def test_resnet_generator_keeps_the_size():
+    G = ResnetGenerator(1, 3, width=4, n_blocks=2)
+    assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 3, 28, 28)
+    assert G(torch.zeros(1, 1, 32, 20)).shape == (1, 3, 32, 20)
+
+
+def digit_domains(root, n: int = 120):
+    """A/: digits; B/: other digits, inverted (unpaired). Returns the A images."""
+    d = load_digits()
+    imgs = [np.asarray(Image.fromarray((x * 255 / 16).astype(np.uint8)).resize((16, 16)))
+            for x in d.images[:2 * n]]
+    for side, group, f in (("A", imgs[:n], lambda x: x), ("B", imgs[n:], lambda x: 255 - x)):
+        (root / side).mkdir(parents=True)
+        for i, img in enumerate(group):
+            Image.fromarray(f(img)).save(root / side / f"{i:03d}.png")
+    return np.stack(imgs[:n])
+
+
+def test_cyclegan_learns_digits_to_inverted_digits(tmp_path):
+    a = digit_domains(tmp_path / "data")
+    # no identity loss: asking G_AB to leave B images alone contradicts inverting them
+    cg = CycleGAN(tmp_path / "data", "cyclegan", out=tmp_path / "run", resolution=16, lr=2e-3,
+                  steps=400, identity_weight=0.0, **QUIET)
+    before = cg.evaluate()
+    err0 = np.abs(cg.translate(a[:40, ..., None])[..., 0].astype(float) - (255 - a[:40])).mean()
+    cg.fit(steps=400, progress=False)
+    after = cg.evaluate()
+    err = np.abs(cg.translate(a[:40, ..., None])[..., 0].astype(float) - (255 - a[:40])).mean()
+    back = cg.translate(255 - a[:40, ..., None], direction="BtoA")[..., 0].astype(float)
+    assert err < 35 < 70 < err0, (err0, err)                     # near the true counterparts
+    assert np.abs(back - a[:40]).mean() < 35
+    assert after["l1"] < before["l1"] / 2, (before, after)        # the cycle error drops
+    # the learning rate decays linearly to 0 over the second half of --steps
+    assert all(g["lr"] == 0 for opt in cg.task.optimizers.values() for g in opt.param_groups)
+
+
+def test_cyclegan_resume_is_exact_and_keeps_the_pool(tmp_path):
+    """Stopping at step 3 of a 6-step run and continuing from the checkpoint (pool, RNGs and the
+    learning-rate schedule included) ends where the uninterrupted run does."""
+    import gankit
+    digit_domains(tmp_path / "data", n=30)
+    opts = dict(resolution=16, batch_size=4, width=4, log_every=2, checkpoint_every=3,
+                sample_every=3, steps=6)
+    CycleGAN(tmp_path / "data", "cyclegan", out=tmp_path / "full", **opts).fit(steps=6, progress=False)
+    CycleGAN(tmp_path / "data", "cyclegan", out=tmp_path / "half", **opts).fit(steps=3, progress=False)
+    resumed = gankit.load_run(tmp_path / "half")
+    assert isinstance(resumed, CycleGAN) and resumed.step == 3
+    resumed.fit(until=6, progress=False)
+    from safetensors.torch import load_file
+    for name in ("G_AB", "G_BA", "D_A", "D_B", "pools", "opt_G_AB"):
+        x = load_file(str(tmp_path / "full/checkpoints/step-0000006" / f"{name}.safetensors"))
+        y = load_file(str(tmp_path / "half/checkpoints/step-0000006" / f"{name}.safetensors"))
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+
+
+def test_cyclegan_bad_inputs_are_one_line(capsys, tmp_path):
+    (tmp_path / "onlyA" / "A").mkdir(parents=True)
+    for argv, match in (
+            (["--dataset", tmp_path / "onlyA"], "A/ and B/ subfolders"),
+            (["--dataset", "digits", "--domains", "0"], "two class numbers"),
+            (["--dataset", "digits", "--domains", "0,12"], "class 12 is not in digits"),
+            (["--dataset", "digits", "--domains", "0,1", "--resolution", 18], "multiple of 4"),
+            (["--dataset", "digits", "--domains", "0,1", "--loss", "wgan-gp"], "gradient penalty")):
+        code, _, err = run(capsys, "train", "--task", "cyclegan", "--steps", 1, *argv)
+        lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
+        assert code == 2 and len(lines) == 1 and match in lines[0], err
