@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "every class equally often; a .npz gets their `labels`)")
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    a = sub.add_parser("augment", help="labeled synthetic training data from a conditional run: "
+                       "N images of each class in a .npz (`images`, `labels`), optionally only "
+                       "those the dataset's shipped classifier recognizes")
+    a.add_argument("run", type=Path)
+    a.add_argument("--per-class", type=int, required=True, metavar="N", help="images per class")
+    a.add_argument("--output", type=Path, required=True, metavar="FILE.npz",
+                   help="`images` uint8 [M,H,W,C] and `labels` int64 [M], as `gankit sample` "
+                   "writes")
+    a.add_argument("--min-confidence", type=float, metavar="P", help="keep only images the shipped "
+                   "classifier of the run's dataset puts in their class with probability >= P, "
+                   "drawing more (up to 50x N per class) until each class has N")
+    a.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    a.add_argument("--overwrite", action="store_true", help="replace an existing output")
     from .tabular.cli import add_commands
     add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
@@ -241,6 +254,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_augment(args: argparse.Namespace) -> int:
+    from .apps.augment import augment_run, describe
+    report = augment_run(args.run, args.per_class, args.output, args.min_confidence, args.seed,
+                         args.overwrite)
+    print(f"wrote {describe(report)} to {report['output']}", file=sys.stderr)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import (evaluate_images, evaluate_run, format_results, load_samples,
                              parse_metrics, summary)
@@ -354,7 +375,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .tabular.cli import run_impute, run_synth
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
-                "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate}
+                "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate,
+                "augment": cmd_augment}
     try:
         return commands[args.command](args)
     except GanKitError as e:
