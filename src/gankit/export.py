@@ -27,6 +27,8 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
     existing directory) one PNG per image, named with its class when there are labels.
     """
     output = Path(output)
+    if not output.parent.is_dir():
+        raise ConfigError(f"--output {output}: no such directory {output.parent}")
     is_dir = output.is_dir() or output.suffix == ""
     if not is_dir or (output.exists() and any(output.iterdir())):
         refuse_overwrite(output, overwrite)
