@@ -241,16 +241,19 @@ class Pix2PixTask:
         betas = (t.beta1, t.beta2)
         self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
                            "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
-        self.objective = get_objective(lc.loss)
-        if self.objective.needs_penalty:
+        # --loss none: L1 only, D never trained (the no-GAN ablation of the benchmark)
+        self.objective = None if lc.loss == "none" else get_objective(lc.loss)
+        if self.objective is not None and self.objective.needs_penalty:
             raise ConfigError(f"--loss {lc.loss} needs a gradient penalty, which pix2pix does not "
-                              f"have: use ns, lsgan or hinge")
+                              f"have: use ns, lsgan, hinge or none (L1 only)")
         self.generators = {"dropout": torch.Generator(device).manual_seed(t.seed * 2 + 1)}
         for m in self.G.modules():   # G's dropout is its noise: seeded, and saved with the run
             if isinstance(m, SeededDropout):
                 m.generator = self.generators["dropout"]
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
                        Phase("G", ("G",), self.g_loss)]
+        if self.objective is None:
+            self.phases = [Phase("G", ("G",), self.g_loss)]
         self._fake: Optional[torch.Tensor] = None
         self.world = 1
 
@@ -267,6 +270,11 @@ class Pix2PixTask:
     def g_loss(self, batch: tuple[torch.Tensor, torch.Tensor]):  # noqa: ANN201
         a, b = batch
         fake, self._fake = self._fake, None
+        if self.objective is None:   # L1 only
+            fake = self.G(a)
+            l1 = (fake.float() - b.float()).abs().mean()
+            loss = self.cfg.loss.l1_weight * l1
+            return loss, {"g_loss": loss, "g_l1": l1}
         adv = self.objective.g_loss(self.D(torch.cat([a, fake], 1)).float())
         l1 = (fake.float() - b.float()).abs().mean()
         loss = adv + self.cfg.loss.l1_weight * l1

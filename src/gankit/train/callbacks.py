@@ -158,8 +158,9 @@ def finite_state(tensors: dict[str, dict[str, torch.Tensor]]) -> bool:
 class Checkpointer(Every):
     """Saves the full training state every N steps and at the end; redraws curves.png.
 
-    A state with NaN/inf weights, or one reached after the run was declared diverged, is not
-    saved: it would become `latest` and, with --keep-checkpoints, push out the good ones."""
+    A state with NaN/inf weights is never saved; nor, once the run has a checkpoint, one reached
+    after the run was declared diverged or while `hold()` says it is diverging: it would become
+    `latest` and, with --keep-checkpoints, push out the good ones."""
 
     def __init__(self, run_dir: Path, every: int, keep: int, title: str = "",
                  hold: Optional[Callable[[], bool]] = None):
@@ -170,8 +171,9 @@ class Checkpointer(Every):
 
     def act(self, trainer: Trainer) -> None:
         plot_curves(read_metrics(self.run_dir), self.run_dir / "curves.png", self.title)
-        if diverged(trainer) or (self.hold is not None and self.hold()):
-            return
+        has_one = (self.run_dir / "checkpoints" / "latest").exists()
+        if has_one and (diverged(trainer) or (self.hold is not None and self.hold())):
+            return   # (a run always keeps one checkpoint, so it can be looked at and resumed)
         tensors, meta = trainer.state()
         if not finite_state(tensors):
             if not self.refused:

@@ -1,0 +1,170 @@
+"""Benchmark: does the GAN make colorization more colorful than L1 alone, at what cost in PSNR?
+
+Photographs (offline): the nature photos of Debian's `mate-backgrounds` and scikit-learn's two
+sample photos. Every 4th nature photo (sorted by name) and scikit-learn's flower are held out for
+testing; the model never sees them. Arms, each in a process of its own with ONE thread, budget =
+that process's CPU time spent training:
+
+    gan    pix2pix colorization: U-Net + PatchGAN, non-saturating loss + 100 x L1 (the default)
+    l1     the same U-Net trained with L1 only (--loss none): the no-GAN ablation
+    gray   no model: the gray input itself (zero color)
+
+At each mark: on the held-out photos, whole (short side 128 px): PSNR and SSIM of the colorized
+picture against the true one, and its colorfulness (Hasler & Suesstrunk) over the true picture's.
+A side-by-side PNG (input | output | truth) per held-out photo is written for each arm.
+
+    python bench/colorize.py [--minutes 5 10] [--arms gan l1 gray] [--parallel 2]
+                             [--out bench/runs/colorize]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ARMS = {"gan": {}, "l1": {"loss": "none"}, "gray": None}
+SIZE, WIDTH, BATCH = 64, 32, 16
+
+
+def build_photos(root: Path) -> Path:
+    """bench/data/photos/{train,test}/ from the packaged photos (same split every time)."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+    nature = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))
+    if not nature:
+        sys.exit("needs Debian's mate-backgrounds (apt-get install mate-backgrounds)")
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for split in ("train", "test"):
+        (tmp / split).mkdir(parents=True)
+    for i, f in enumerate(nature):
+        img = Image.open(f).convert("RGB")
+        img.thumbnail((640, 640))
+        img.save(tmp / ("test" if i % 4 == 3 else "train") / f"{f.stem}.jpg", quality=95)
+    sk = load_sample_images()
+    for name, arr in zip(sk.filenames, sk.images):
+        Image.fromarray(arr).save(tmp / ("test" if "flower" in name else "train") /
+                                  Path(name).name, quality=95)
+    os.replace(tmp, root)
+    return root
+
+
+def worker(arm: str, args: argparse.Namespace) -> None:
+    import torch
+    torch.set_num_threads(1)
+    import numpy as np
+    from gankit.apps import color
+    from gankit.apps.translate import Translator, _scale, colorize_pair
+    from gankit.train.trainer import Callback
+    from gankit.viz import save_png, to_uint8
+
+    out = args.out / arm
+    out.mkdir(parents=True, exist_ok=True)
+    tr = Translator(args.photos, "colorize", resolution=SIZE, width=WIDTH, batch_size=BATCH,
+                    seed=args.seed, log_every=100, **(ARMS[arm] or {}))
+    trainer = tr._get_trainer()
+
+    def pictures(t: Translator) -> list:
+        """(input, output, truth) [1, 3, H, W] per held-out photo, whole windows of the net."""
+        m = 2 ** t.task.G.depth
+        rows = []
+        for img in t._pictures.held:
+            h, w = (img.shape[1] // m) * m, (img.shape[2] // m) * m
+            truth = _scale(img[None, :, :h, :w])
+            y, _ = colorize_pair(truth)
+            out_ = (color.gray_rgb(y) if ARMS[arm] is None else
+                    t.as_pictures(y, t.task.translate(y)))
+            rows.append((color.gray_rgb(y), out_, truth))
+        return rows
+
+    def score(rows: list) -> dict:
+        psnr = [float(color.psnr(o, t)[0]) for _, o, t in rows]
+        ssim = [float(color.ssim(o, t)[0]) for _, o, t in rows]
+        cf = [float(color.colorfulness(o)[0] / color.colorfulness(t)[0]) for _, o, t in rows]
+        return {"psnr": float(np.mean(psnr)), "ssim": float(np.mean(ssim)),
+                "colorfulness_ratio": float(np.mean(cf)), "n_test": len(rows)}
+
+    class Budget(Callback):
+        def __init__(self, limit: float, spent: float):
+            self.limit, self.start, self.spent = limit, time.process_time(), spent
+
+        def used(self) -> float:
+            return self.spent + time.process_time() - self.start
+
+        def on_step(self, t) -> None:  # noqa: ANN001
+            if self.used() >= self.limit:
+                t.stop_reason = "budget"
+
+    marks = [0.0] if ARMS[arm] is None else sorted(m * 60 for m in args.minutes)
+    spent = 0.0
+    for mark in marks:
+        if ARMS[arm] is not None:
+            budget = Budget(mark, spent)
+            trainer.callbacks = [budget]
+            trainer.fit(sys.maxsize)
+            spent = budget.used()
+        rows = pictures(tr)
+        row = {"arm": arm, "minutes": round(mark / 60, 4), "cpu_s": round(spent, 1),
+               "steps": trainer.step, **score(rows)}
+        print(json.dumps(row), flush=True)
+    for i, (inp, o, t) in enumerate(rows):
+        save_png(to_uint8(torch.cat([inp, o, t], 3))[0], out / f"test-{i}.png")
+
+
+def run_one(arm: str, args: argparse.Namespace) -> list[dict]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, __file__, "--worker", arm, "--photos", str(args.photos), "--out",
+           str(args.out), "--seed", str(args.seed), "--minutes", *[str(m) for m in args.minutes]]
+    log = args.out / f"{arm}.log"
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode:
+        print(f"{arm}: failed, see {log}", file=sys.stderr)
+    return [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10])
+    p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--photos", type=Path, default=Path("bench/data/photos"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/colorize"))
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args)
+        return
+    import torch
+    args.photos = build_photos(args.photos)
+    args.out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with ThreadPoolExecutor(args.parallel) as pool:
+        rows = [r for rs in pool.map(lambda a: run_one(a, args), args.arms) for r in rs]
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    n_train = len(list((args.photos / "train").iterdir()))
+    n_test = len(list((args.photos / "test").iterdir()))
+    print(f"\ncolorization, {n_train} training / {n_test} held-out photos, crops {SIZE} px, "
+          f"width {WIDTH}, batch {BATCH}; budget = CPU time of one thread; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+          f"{torch.__version__}, {time.strftime('%Y-%m-%d')}; {(time.time() - t0) / 60:.0f} min "
+          f"wall\n")
+    print("| arm | CPU min | steps | PSNR (dB) | SSIM | colorfulness / truth |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['arm']} | {r['minutes']:g} | {r['steps']} | {r['psnr']:.2f} | "
+              f"{r['ssim']:.3f} | {r['colorfulness_ratio']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Benchmark: unpaired translation between two classes of Fashion-MNIST with CycleGAN.
+
+Domains (default): A = sneakers (class 7), B = ankle boots (class 9), 28 px, the training split's
+6,000 images of each, unpaired. One process, ONE thread; budget = its CPU time spent training.
+At each mark, on the test split's 1,000 images of each class (never trained on):
+
+    to-target acc.  the shipped Fashion-MNIST classifier puts A->B translations in class B (and
+                    B->A in A): did the translation change what the picture is?
+    cycle L1        mean |A->B->A - A| (and for B) on the [-1, 1] scale: is the content kept?
+    FID to target   between A->B translations and real B test images (shipped classifier's
+                    features; and B->A against A)
+
+The untranslated images are the row to beat (their accuracy for the other class is the
+classifier's confusion between the two, their FID the distance between the classes).
+
+    python bench/cyclegan.py [--domains 7,9] [--minutes 5 10] [--out bench/runs/cyclegan]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+CLASSES = ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+           "bag", "ankle boot"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--domains", default="7,9")
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10])
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("bench/runs/cyclegan"))
+    args = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+    torch.set_num_threads(1)
+    from gankit.apps.cyclegan import CycleGAN
+    from gankit.apps.translate import _scale
+    from gankit.evaluation import default_extractor
+    from gankit.metrics.fid import fid
+    from gankit.train.trainer import Callback
+    from gankit.viz import make_grid, save_png, to_uint8
+
+    ka, kb = (int(k) for k in args.domains.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    cg = CycleGAN(args.dataset, "cyclegan", domains=args.domains, width=args.width,
+                  batch_size=args.batch_size, seed=args.seed, log_every=100)
+    ext = default_extractor(args.dataset)
+    test_a, test_b = (_scale(torch.stack(side)) for side in cg._pictures.held)
+    feats = {k: ext.features(x) for k, x in (("A", test_a), ("B", test_b))}
+    trainer = cg._get_trainer()
+
+    def measure(label: str) -> dict:
+        t = cg.task
+        ab = t.translate(test_a, net=t.G_AB) if label != "untranslated" else test_a
+        ba = t.translate(test_b, net=t.G_BA) if label != "untranslated" else test_b
+        acc_ab = float((ext.predict_proba(ab).argmax(1) == kb).float().mean())
+        acc_ba = float((ext.predict_proba(ba).argmax(1) == ka).float().mean())
+        row = {"model": label, "acc_AtoB": acc_ab, "acc_BtoA": acc_ba,
+               "fid_AtoB": fid(ext.features(ab), feats["B"]),
+               "fid_BtoA": fid(ext.features(ba), feats["A"])}
+        if label != "untranslated":
+            aba, bab = t.translate(ab, net=t.G_BA), t.translate(ba, net=t.G_AB)
+            row["cycle_l1"] = float(((aba - test_a).abs().mean() + (bab - test_b).abs().mean()) / 2)
+            grid = torch.stack([test_a[:8], ab[:8], aba[:8], test_b[:8], ba[:8], bab[:8]], 1)
+            save_png(make_grid(to_uint8(grid.reshape(-1, *test_a.shape[1:])), nrow=6),
+                     args.out / f"grid-{label}.png", scale=3)
+        return row
+
+    class Budget(Callback):
+        def __init__(self, limit: float, spent: float):
+            self.limit, self.start, self.spent = limit, time.process_time(), spent
+
+        def used(self) -> float:
+            return self.spent + time.process_time() - self.start
+
+        def on_step(self, tr) -> None:  # noqa: ANN001
+            if self.used() >= self.limit:
+                tr.stop_reason = "budget"
+
+    rows = [{**measure("untranslated"), "minutes": 0, "steps": 0}]
+    print(json.dumps(rows[-1]), flush=True)
+    spent, t0 = 0.0, time.time()
+    for mark in sorted(m * 60 for m in args.minutes):
+        budget = Budget(mark, spent)
+        trainer.callbacks = [budget]
+        trainer.fit(sys.maxsize)
+        spent = budget.used()
+        rows.append({**measure(f"cyclegan-{mark / 60:g}min"), "minutes": round(mark / 60, 3),
+                     "steps": trainer.step})
+        print(json.dumps(rows[-1]), flush=True)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print(f"\n{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
+          f"{len(cg._pictures.train[0]):,} + {len(cg._pictures.train[1]):,} training images, "
+          f"{len(test_a):,} + {len(test_b):,} test; width {args.width}, batch {args.batch_size}; "
+          f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"{(time.time() - t0) / 60:.0f} min wall\n")
+    print("| model | CPU min | steps | A->B classified B | B->A classified A | cycle L1 | "
+          "FID A->B vs B | FID B->A vs A |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['model']} | {r['minutes']:g} | {r['steps']} | {r['acc_AtoB']:.1%} | "
+              f"{r['acc_BtoA']:.1%} | {r.get('cycle_l1', float('nan')):.3f} | "
+              f"{r['fid_AtoB']:.1f} | {r['fid_BtoA']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
