@@ -64,7 +64,7 @@ def worker(arm: str, args: argparse.Namespace) -> None:
     import numpy as np
     from gankit.apps import color
     from gankit.apps.translate import Translator, _scale, colorize_pair
-    from gankit.train.trainer import Callback
+    from cpu_budget import train_until
     from gankit.viz import save_png, to_uint8
 
     out = args.out / arm
@@ -93,25 +93,11 @@ def worker(arm: str, args: argparse.Namespace) -> None:
         return {"psnr": float(np.mean(psnr)), "ssim": float(np.mean(ssim)),
                 "colorfulness_ratio": float(np.mean(cf)), "n_test": len(rows)}
 
-    class Budget(Callback):
-        def __init__(self, limit: float, spent: float):
-            self.limit, self.start, self.spent = limit, time.process_time(), spent
-
-        def used(self) -> float:
-            return self.spent + time.process_time() - self.start
-
-        def on_step(self, t) -> None:  # noqa: ANN001
-            if self.used() >= self.limit:
-                t.stop_reason = "budget"
-
     marks = [0.0] if ARMS[arm] is None else sorted(m * 60 for m in args.minutes)
     spent = 0.0
     for mark in marks:
         if ARMS[arm] is not None:
-            budget = Budget(mark, spent)
-            trainer.callbacks = [budget]
-            trainer.fit(sys.maxsize)
-            spent = budget.used()
+            spent = train_until(trainer, mark, spent)
         rows = pictures(tr)
         row = {"arm": arm, "minutes": round(mark / 60, 4), "cpu_s": round(spent, 1),
                "steps": trainer.step, **score(rows)}

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def main() -> None:
     from gankit.apps.translate import _scale
     from gankit.evaluation import default_extractor
     from gankit.metrics.fid import fid
-    from gankit.train.trainer import Callback
+    from cpu_budget import train_until
     from gankit.viz import make_grid, save_png, to_uint8
 
     ka, kb = (int(k) for k in args.domains.split(","))
@@ -75,25 +74,11 @@ def main() -> None:
                      args.out / f"grid-{label}.png", scale=3)
         return row
 
-    class Budget(Callback):
-        def __init__(self, limit: float, spent: float):
-            self.limit, self.start, self.spent = limit, time.process_time(), spent
-
-        def used(self) -> float:
-            return self.spent + time.process_time() - self.start
-
-        def on_step(self, tr) -> None:  # noqa: ANN001
-            if self.used() >= self.limit:
-                tr.stop_reason = "budget"
-
     rows = [{**measure("untranslated"), "minutes": 0, "steps": 0}]
     print(json.dumps(rows[-1]), flush=True)
     spent, t0 = 0.0, time.time()
     for mark in sorted(m * 60 for m in args.minutes):
-        budget = Budget(mark, spent)
-        trainer.callbacks = [budget]
-        trainer.fit(sys.maxsize)
-        spent = budget.used()
+        spent = train_until(trainer, mark, spent)
         rows.append({**measure(f"cyclegan-{mark / 60:g}min"), "minutes": round(mark / 60, 3),
                      "steps": trainer.step})
         print(json.dumps(rows[-1]), flush=True)

@@ -45,7 +45,7 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     torch.set_num_threads(1)
     import gankit
     from gankit.metrics import evaluate
-    from gankit.train.trainer import Callback
+    from cpu_budget import train_until
     from gankit.viz import make_grid, save_png, to_uint8
 
     out = args.out / name
@@ -57,24 +57,11 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     rows: list[dict] = []
     z = gan.task.noise(100, torch.Generator(gan.device).manual_seed(123))
 
-    class Budget(Callback):
-        def __init__(self, limit: float, spent: float):
-            self.limit, self.start, self.spent = limit, time.process_time(), spent
-
-        def used(self) -> float:
-            return self.spent + time.process_time() - self.start
-
-        def on_step(self, tr) -> None:
-            if self.used() >= self.limit:
-                tr.stop_reason = "budget"
-
     spent, wall = 0.0, 0.0
     for mark in marks:
-        budget = Budget(mark, spent)
         t0 = time.monotonic()
-        trainer.callbacks = [budget]
-        trainer.fit(sys.maxsize)
-        spent, wall = budget.used(), wall + time.monotonic() - t0
+        spent = train_until(trainer, mark, spent)
+        wall += time.monotonic() - t0
         rows_of_class = torch.arange(100) // 10 % max(gan.config.num_classes, 1)
         grid = to_uint8(gan.task.generate(z, labels=rows_of_class if conditional else None))
         save_png(make_grid(grid, nrow=10), out / f"grid-{mark / 60:g}min.png", scale=2)

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -22,7 +21,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._version import __version__
 from .config import DEFAULT_STEPS, DataConfig, RunConfig, with_options
 from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model

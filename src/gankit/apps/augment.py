@@ -167,7 +167,7 @@ def _shortfall(short: list[int], have: list[int], drawn: list[int], per_class: i
              for c in short]
     return (f"could not get {per_class} images per class at confidence >= {p:g} within "
             f"{factor}x as many draws: " + "; ".join(parts) + "; lower --min-confidence or "
-            f"train the GAN longer")
+            "train the GAN longer")
 
 
 def describe(report: dict) -> str:

@@ -13,7 +13,6 @@ Inputs are resized like pytorch-fid does (bilinear, no antialiasing, no crop) to
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
