@@ -18,7 +18,6 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import RunConfig
@@ -27,8 +26,9 @@ from ..nets.unet import PatchDiscriminator
 from ..objectives import get_objective
 from ..train import distributed, speed
 from ..train.optim import adam
+from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
-from .translate import Translator, _files, _fit, _read, _scale
+from .translate import Translator, _files, _fit, _read, _scale, random_crops, run_padded
 
 POOL = 50
 
@@ -162,54 +162,22 @@ class CycleTask:
             for group in opt.param_groups:
                 group["lr"] = self.base_lr[name] * frac
 
-    @torch.no_grad()
-    def translate(self, x: torch.Tensor, batch: int = 16, net: Optional[nn.Module] = None
-                  ) -> torch.Tensor:
-        net = net or self.G_AB
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % 4, (-w) % 4
-        was = net.training
-        net.eval()
-        try:
-            out = []
-            for i in range(0, len(x), batch):
-                xi = x[i:i + batch].to(self.device).float()
-                if ph or pw:
-                    xi = F.pad(xi, (0, pw, 0, ph), mode="replicate")
-                out.append(net(xi)[..., :h, :w].float().cpu())
-        finally:
-            net.train(was)
-        return torch.cat(out)
+    def translate(self, x: torch.Tensor, net: Optional[nn.Module] = None) -> torch.Tensor:
+        return run_padded(net or self.G_AB, x, self.device)
 
     def state(self):  # noqa: ANN201
-        from ..train.state import optimizer_state
-        tensors = {name: net.state_dict() for name, net in self.nets.items()}
-        meta: dict[str, Any] = {}
-        for name, opt in self.optimizers.items():
-            tensors[f"opt_{name}"], meta[f"opt_{name}"] = optimizer_state(opt)
-        tensors["rng"] = {k: g.get_state() for k, g in self.generators.items()}
+        tensors, meta = task_state(self)
         tensors["pools"] = {k: p.images for k, p in self.pools.items() if p.images is not None}
         return tensors, meta
 
     def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
-        from ..errors import RunError
-        from ..train.state import load_module_state, load_optimizer_state
-        missing = [f"{n}.safetensors" for n in self.nets if n not in tensors]
-        if missing:
-            raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
-                           f"was damaged")
-        for name, net in self.nets.items():
-            load_module_state(net, tensors[name], name)
+        load_task_state(self, tensors, meta, weights_only)
         if weights_only:
             return
-        for name, opt in self.optimizers.items():
-            load_optimizer_state(opt, tensors[f"opt_{name}"], meta[f"opt_{name}"])
-        for name, g in self.generators.items():
-            g.set_state(tensors["rng"][name])
         for name, pool in self.pools.items():
             got = tensors.get("pools", {}).get(name)
             pool.images = got.to(self.device) if got is not None else None
-        self.end_step(int(meta.get("step", 0)), 0)
+        self.end_step(int(meta.get("step", 0)), 0)   # the schedule's learning rate at this step
 
 
 class UnpairedSampler:
@@ -224,18 +192,8 @@ class UnpairedSampler:
         return max(len(self.a), len(self.b))
 
     def _batch(self, pics: list) -> torch.Tensor:
-        g, s = self.gen, self.size
-        idx = torch.randint(len(pics), (self.batch_size,), generator=g).tolist()
-        flips = torch.rand(self.batch_size, generator=g) < 0.5
-        out = []
-        for k, i in enumerate(idx):
-            img = pics[i]
-            h, w = img.shape[1:]
-            top = int(torch.randint(h - s + 1, (1,), generator=g))
-            left = int(torch.randint(w - s + 1, (1,), generator=g))
-            crop = img[:, top:top + s, left:left + s]
-            out.append(crop.flip(-1) if flips[k] else crop)
-        return _scale(torch.stack(out)).to(self.device)
+        crops = random_crops(pics, self.size, self.batch_size, self.gen)
+        return _scale(torch.stack([c[0] for c in crops])).to(self.device)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self._batch(self.a), self._batch(self.b)

@@ -35,6 +35,7 @@ from ..objectives import get_objective
 from ..train import callbacks as cb
 from ..train import distributed, speed
 from ..train.optim import adam
+from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
 from . import color
 
@@ -186,6 +187,44 @@ def colorize_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return ycc[:, :1], ycc[:, 1:]
 
 
+@torch.no_grad()
+def run_padded(net: nn.Module, x: torch.Tensor, device: torch.device, batch: int = 16
+               ) -> torch.Tensor:
+    """A fully convolutional net on inputs [N, C, H, W] of any size: padded (reflect) to a
+    multiple of 2**net.depth, run in eval mode in batches, cropped back; the output on the CPU."""
+    m = 2 ** net.depth
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % m, (-w) % m
+    was = net.training
+    net.eval()
+    try:
+        out = []
+        for i in range(0, len(x), batch):
+            xi = x[i:i + batch].to(device).float()
+            if ph or pw:
+                xi = F.pad(xi, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+            out.append(net(xi)[..., :h, :w].float().cpu())
+    finally:
+        net.train(was)
+    return torch.cat(out)
+
+
+def random_crops(pictures: list, size: int, batch: int, g: torch.Generator) -> list[list]:
+    """`batch` random crops (with random horizontal flips) of randomly chosen pictures. An item of
+    `pictures` is a [C, H, W] tensor or a tuple of them of one size, cropped at the same window."""
+    idx = torch.randint(len(pictures), (batch,), generator=g).tolist()
+    flips = torch.rand(batch, generator=g) < 0.5
+    out = []
+    for k, i in enumerate(idx):
+        item = pictures[i] if isinstance(pictures[i], tuple) else (pictures[i],)
+        h, w = item[0].shape[1:]
+        top = int(torch.randint(h - size + 1, (1,), generator=g))
+        left = int(torch.randint(w - size + 1, (1,), generator=g))
+        crop = [t[:, top:top + size, left:left + size] for t in item]
+        out.append([t.flip(-1) for t in crop] if flips[k] else crop)
+    return out
+
+
 class CropSampler:
     """Random crops (same window for A and B) with random horizontal flips, drawn from its own
     generator; its state is the generator's, so a resume replays the same batches."""
@@ -200,26 +239,11 @@ class CropSampler:
         return len(self.pictures)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
-        g, s = self.gen, self.size
-        idx = torch.randint(len(self.pictures), (self.batch_size,), generator=g).tolist()
-        flips = torch.rand(self.batch_size, generator=g) < 0.5
-        a_out, b_out = [], []
-        for k, i in enumerate(idx):
-            item = self.pictures[i]
-            a, b = item if self.task == "pix2pix" else (item, None)
-            h, w = a.shape[1:]
-            top = int(torch.randint(h - s + 1, (1,), generator=g))
-            left = int(torch.randint(w - s + 1, (1,), generator=g))
-            crop = [t[:, top:top + s, left:left + s] for t in (a, b) if t is not None]
-            if flips[k]:
-                crop = [t.flip(-1) for t in crop]
-            a_out.append(crop[0])
-            if b is not None:
-                b_out.append(crop[1])
-        a = _scale(torch.stack(a_out)).to(self.device)
+        crops = random_crops(self.pictures, self.size, self.batch_size, self.gen)
+        a = _scale(torch.stack([c[0] for c in crops])).to(self.device)
         if self.task == "colorize":
             return colorize_pair(a)
-        return a, _scale(torch.stack(b_out)).to(self.device)
+        return a, _scale(torch.stack([c[1] for c in crops])).to(self.device)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {"sampler": self.gen.get_state()}, {}
@@ -283,50 +307,14 @@ class Pix2PixTask:
     def end_step(self, step: int, nimg: int) -> None:
         pass
 
-    @torch.no_grad()
-    def translate(self, a: torch.Tensor, batch: int = 16) -> torch.Tensor:
-        """G on inputs [N, C, H, W] in [-1, 1] of any size: padded (reflect) to a multiple of
-        2**depth, translated in eval mode, cropped back. Returns G's raw output on the CPU."""
-        m = 2 ** self.G.depth
-        h, w = a.shape[-2:]
-        ph, pw = (-h) % m, (-w) % m
-        was = self.G.training
-        self.G.eval()
-        try:
-            out = []
-            for i in range(0, len(a), batch):
-                x = a[i:i + batch].to(self.device).float()
-                if ph or pw:
-                    mode = "reflect" if ph < h and pw < w else "replicate"
-                    x = F.pad(x, (0, pw, 0, ph), mode=mode)
-                out.append(self.G(x)[..., :h, :w].float().cpu())
-        finally:
-            self.G.train(was)
-        return torch.cat(out)
+    def translate(self, a: torch.Tensor) -> torch.Tensor:
+        return run_padded(self.G, a, self.device)
 
     def state(self):  # noqa: ANN201
-        from ..train.state import optimizer_state
-        tensors = {name: net.state_dict() for name, net in self.nets.items()}
-        meta: dict[str, Any] = {}
-        for name, opt in self.optimizers.items():
-            tensors[f"opt_{name}"], meta[f"opt_{name}"] = optimizer_state(opt)
-        tensors["rng"] = {k: g.get_state() for k, g in self.generators.items()}
-        return tensors, meta
+        return task_state(self)
 
     def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
-        from ..errors import RunError
-        from ..train.state import load_module_state, load_optimizer_state
-        missing = [f"{n}.safetensors" for n in self.nets if n not in tensors]
-        if missing:
-            raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
-                           f"was damaged")
-        for name, net in self.nets.items():
-            load_module_state(net, tensors[name], name)
-        if not weights_only:
-            for name, opt in self.optimizers.items():
-                load_optimizer_state(opt, tensors[f"opt_{name}"], meta[f"opt_{name}"])
-            for name, g in self.generators.items():
-                g.set_state(tensors["rng"][name])
+        load_task_state(self, tensors, meta, weights_only)
 
 
 # --- the API -----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..augment import diff_augment, parse_policy
 from ..config import RunConfig
-from ..errors import ConfigError, RunError
+from ..errors import ConfigError
 from ..objectives import get_objective
 from ..penalties import gradient_penalty, r1_penalty
 from ..train.optim import adam
@@ -175,29 +175,12 @@ class GANTask:
 
     # --- checkpoint contents -------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        from ..train.state import optimizer_state
-        tensors = {name: net.state_dict() for name, net in self.nets.items()}
-        meta: dict[str, Any] = {}
-        for name, opt in self.optimizers.items():
-            tensors[f"opt_{name}"], meta[f"opt_{name}"] = optimizer_state(opt)
-        tensors["rng"] = {k: g.get_state() for k, g in self.generators.items()}
-        return tensors, meta
+        from ..train.state import task_state
+        return task_state(self)
 
     def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
              weights_only: bool = False) -> None:
-        from ..train.state import load_module_state, load_optimizer_state
-        # Every net this config builds was saved; a missing file means a damaged checkpoint, and
-        # skipping it would sample from freshly initialised weights without a word.
-        missing = [f"{name}.safetensors" for name in self.nets if name not in tensors]
-        if missing:
-            raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
-                           f"was damaged")
-        for name, net in self.nets.items():
-            load_module_state(net, tensors[name], name)
-        if weights_only:
-            return
-        self._step = int(meta.get("step", 0))
-        for name, opt in self.optimizers.items():
-            load_optimizer_state(opt, tensors.get(f"opt_{name}", {}), meta[f"opt_{name}"])
-        for k, g in self.generators.items():
-            g.set_state(tensors["rng"][k])
+        from ..train.state import load_task_state
+        load_task_state(self, tensors, meta, weights_only)
+        if not weights_only:
+            self._step = int(meta.get("step", 0))

@@ -148,3 +148,33 @@ def load_module_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise RunError(f"{what}: weights do not fit the net ({first})") from None
+
+
+def task_state(task: Any) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """A task's checkpoint contents: each named net, each optimizer (tensors + JSON), and the
+    states of its random generators (`task.generators`)."""
+    tensors = {name: net.state_dict() for name, net in task.nets.items()}
+    meta: dict[str, Any] = {}
+    for name, opt in task.optimizers.items():
+        tensors[f"opt_{name}"], meta[f"opt_{name}"] = optimizer_state(opt)
+    tensors["rng"] = {k: g.get_state() for k, g in task.generators.items()}
+    return tensors, meta
+
+
+def load_task_state(task: Any, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
+                    weights_only: bool = False) -> None:
+    """The inverse of task_state (only the nets with weights_only)."""
+    # Every net the config builds was saved; a missing file means a damaged checkpoint, and
+    # skipping it would sample from freshly initialised weights without a word.
+    missing = [f"{name}.safetensors" for name in task.nets if name not in tensors]
+    if missing:
+        raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
+                       f"was damaged")
+    for name, net in task.nets.items():
+        load_module_state(net, tensors[name], name)
+    if weights_only:
+        return
+    for name, opt in task.optimizers.items():
+        load_optimizer_state(opt, tensors.get(f"opt_{name}", {}), meta[f"opt_{name}"])
+    for k, g in task.generators.items():
+        g.set_state(tensors["rng"][k])
