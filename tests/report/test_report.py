@@ -113,9 +113,8 @@ def test_diverged_run_shows_the_divergence_warning_and_stops(capsys, tmp_path):
     state = json.loads((ckpts / (ckpts / "latest").read_text().strip() / "state.json").read_text())
     records = [json.loads(x) for x in (tmp_path / "bad" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["step"] < 200                       # it stopped early ...
-    found = health.check(records)
-    assert found[0].kind == "divergence"
-    assert state["step"] < found[0].step                   # ... keeping a checkpoint from before
+    div = [f for f in health.check(records) if f.kind == "divergence"]
+    assert div and state["step"] < div[0].step             # ... keeping a checkpoint from before
     page = build_report(tmp_path / "bad", tmp_path / "bad.html").read_text()
     assert "divergence" in kinds(page) and "memorization" not in kinds(page)
 
