@@ -27,6 +27,7 @@ from .nets import build_nets, resolve_model
 from .plugins import load_plugins, normalize_plugins
 from .presets import apply_preset
 from .rundir import (create_run_dir, read_config, truncate_metrics, write_config)
+from .tasks import APP_TASKS, app_module
 from .tasks.gan import GANTask
 from .train import callbacks as cb
 from .train import distributed, speed
@@ -35,7 +36,6 @@ from .train.trainer import BatchSampler, Trainer
 
 USER_DATA = "<user data>"
 PREVIEW = 64   # samples in each preview grid
-TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")   # runs of gankit.apps.translate
 
 
 def resolve_device(name: str) -> torch.device:
@@ -331,9 +331,8 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     """
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
-    if cfg.task in TRANSLATION_TASKS:
-        from .apps.translate import load_translator
-        return load_translator(run_dir, cfg, device, weights_only)
+    if cfg.task in APP_TASKS:
+        return app_module(cfg.task).load_task_run(run_dir, cfg, device, weights_only)
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     if cfg.model.model == "custom" and generator is None:
         raise RunError(f"{run_dir} was trained with your own nets: pass generator= and "

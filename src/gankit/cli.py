@@ -16,6 +16,7 @@ from ._version import __version__
 from .config import DEFAULT_STEPS, SECTIONS, RunConfig, field_type, resume_conflicts
 from .errors import ConfigError, GanKitError, GanKitWarning
 from .presets import PRESETS, apply_preset
+from .tasks import APP_TASKS, TRANSLATION_TASKS, app_module
 
 
 def _add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
-    t.add_argument("--task", choices=("gan", "pix2pix", "colorize", "cyclegan"), default=None,
+    t.add_argument("--task", choices=("gan", *APP_TASKS), default=None,
                    help="gan (default): images from noise; pix2pix: paired translation A -> B "
                    "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
                    "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
@@ -204,14 +205,14 @@ def _train(args: argparse.Namespace) -> int:
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
-        if args.task in ("pix2pix", "colorize", "cyclegan"):
-            from .apps.translate import translator_class
+        if args.task in APP_TASKS:
+            app = app_module(args.task)
             if "dataset" not in given.get("data", {}):
-                raise ConfigError(f"--task {args.task} needs --dataset DIR (a folder of images)")
-            if args.task == "cyclegan" and "loss" not in given.get("loss", {}):
-                cfg = cfg.replace(loss=dataclasses.replace(cfg.loss, loss="lsgan"))
-            gan = translator_class(args.task)(cfg.data.dataset, args.task, config=cfg,
-                                              out=args.out)
+                raise ConfigError(f"--task {args.task} needs --dataset (its data)")
+            for section, values in getattr(app, "TASK_DEFAULTS", {}).get(args.task, {}).items():
+                unset = {k: v for k, v in values.items() if k not in given.get(section, {})}
+                cfg = cfg.replace(**{section: dataclasses.replace(getattr(cfg, section), **unset)})
+            gan = app.new_run(args.task, cfg, args.out)
         else:
             gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
     t = gan.config.train
@@ -226,7 +227,7 @@ def _train(args: argparse.Namespace) -> int:
 def _report_end(gan: Any) -> int:
     last = f"{gan.run_dir}/samples/step-{gan.step:07d}.png"
     use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
-           if gan.config.task in ("pix2pix", "colorize", "cyclegan") else
+           if gan.config.task in TRANSLATION_TASKS else
            f"sample more: gankit sample {gan.run_dir} --num 64 --output samples.png")
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)

@@ -165,7 +165,7 @@ def test_bad_folders_are_one_line(capsys, tmp_path):
     line = one_error(capsys, "train", "--task", "colorize", "--dataset", gray, "--resolution", 16,
                      "--steps", 1)
     assert "no color photographs" in line and "3 grayscale" in line and "1 unreadable" in line
-    assert "--dataset DIR" in one_error(capsys, "train", "--task", "colorize", "--steps", 1)
+    assert "needs --dataset" in one_error(capsys, "train", "--task", "colorize", "--steps", 1)
     assert "power of two" in one_error(capsys, "train", "--task", "colorize", "--dataset", gray,
                                        "--resolution", 24, "--steps", 1)
     with pytest.raises(DataError, match="no such folder"):

@@ -332,8 +332,9 @@ class Translator(GAN):
         if not isinstance(dataset, (str, Path)):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
         if config is None:
-            if task == "cyclegan":
-                options.setdefault("loss", "lsgan")   # CycleGAN's least-squares loss
+            for section in TASK_DEFAULTS.get(task, {}).values():
+                for key, value in section.items():
+                    options.setdefault(key, value)   # e.g. CycleGAN's least-squares loss
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         name = str(dataset) if task == "cyclegan" and config.data.domains else \
             str(Path(dataset).resolve())   # a named dataset stays a name
@@ -573,7 +574,16 @@ def load_translation_data(cfg: RunConfig) -> Pictures:
     return pics
 
 
-def load_translator(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:
+def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> Translator:
+    """A new translation run (the CLI's `gankit train --task ...`)."""
+    return translator_class(task)(cfg.data.dataset, task, config=cfg, out=out)
+
+
+# Defaults of a task that differ from the image GAN's, applied where the user gave no flag.
+TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}}}
+
+
+def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:
     """Rebuild a translation run (see api.load_run): nets, optimizers, step, data order."""
     from ..rundir import truncate_metrics
     from ..train.state import latest_checkpoint, load_checkpoint
@@ -638,4 +648,5 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     return written, skipped
 
 
-__all__ = ["Translator", "TASKS", "load_translator", "translate_files", "translator_class"]
+__all__ = ["Translator", "TASKS", "load_task_run", "new_run", "translate_files",
+           "translator_class"]

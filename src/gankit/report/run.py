@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .. import health
-from ..api import TRANSLATION_TASKS
+from ..tasks import TRANSLATION_TASKS
 from ..errors import DataError, GanKitError
 from ..train.callbacks import read_metrics
 from ..train.state import latest_checkpoint
