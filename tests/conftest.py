@@ -10,6 +10,16 @@ import pytest
 import torch
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread: tiny nets gain nothing from threads, and on a shared machine OpenMP's
+    waiting threads make each training step many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_OFFLINE", "1")

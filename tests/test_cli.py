@@ -4,31 +4,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from gankit.cli import main
+from helpers import one_error as fail
+from helpers import run
 
 FAST = ["--steps", "4", "--batch-size", "16", "--width", "8", "--no-progress",
         "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2"]
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fail(capsys, *argv, match):
-    code, out, err = run(capsys, *argv)
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-    assert len(lines) == 1 and match in lines[0], err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture

@@ -7,13 +7,7 @@ import numpy as np
 import pytest
 
 import gankit
-from gankit.cli import main
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+from helpers import run
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ torch.jit.load and compared with the run's sampling at batch sizes the export ne
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -18,7 +19,7 @@ import pytest
 import torch
 
 import gankit
-from gankit.cli import main
+from helpers import one_error, run
 from gankit.errors import ConfigError, ExportError, GanKitError, RunError
 from gankit.nets import MLPDiscriminator, MLPGenerator
 
@@ -26,14 +27,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny nets gain nothing from threads, and on a busy machine OpenMP's waiting threads make
-    # each training step many times slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +51,8 @@ def runs(tmp_path_factory):
     return root
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def fail(capsys, *argv, match):
-    code, out, err = run(capsys, *argv)
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("gankit: error:") and match in err, err
-    assert "Traceback" not in err
+# a refusal says one line and nothing else
+fail = functools.partial(one_error, alone=True)
 
 
 def needs_onnx():

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 import gankit
 from gankit.apps import augment
 from gankit.apps.augment import AugmentError, MixedDataset, synthesize
-from gankit.cli import main
+import helpers
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, DataError
 
@@ -23,13 +23,7 @@ TINY = {"width": 8, "batch_size": 16, "log_every": 2, "sample_every": 10**6,
         "checkpoint_every": 10**6}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # the machine is shared; one thread is also the fastest for these tiny nets
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _train(out, dataset="digits", steps=4, **options):
@@ -51,15 +45,11 @@ def cond_gan(cond_run):
 
 
 def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    return code, capsys.readouterr().err
+    code, _, err = helpers.run(capsys, *argv)
+    return code, err
 
 
-def fail(capsys, *argv, match):
-    code, err = run(capsys, *argv)
-    lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-    assert code == 2 and len(lines) == 1 and match in lines[0], err
-    assert "Traceback" not in err
+fail = helpers.one_error
 
 
 # ---------------------------------------------------------------- a GAN and a classifier we control

@@ -9,23 +9,12 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from gankit.apps.cyclegan import CycleGAN, HistoryPool, ResnetGenerator
-from gankit.cli import main
+from helpers import run
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_history_pool_fills_then_mixes_old_and_new():

@@ -11,32 +11,14 @@ from PIL import Image
 
 from gankit.apps import color
 from gankit.apps.translate import Translator, colorize_pair
-from gankit.cli import main
+from helpers import one_error, run
 from gankit.errors import DataError
 from gankit.nets.unet import PatchDiscriminator, UNetGenerator
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(capsys, *argv) -> str:
-    code, _, err = run(capsys, *argv)
-    lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(n: int, size: int, seed: int) -> np.ndarray:

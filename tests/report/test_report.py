@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gankit import health
-from gankit.cli import main
+from helpers import one_error, run
 from gankit.errors import GanKitError, RunError
 from gankit.report import build_report, compare
 
@@ -55,19 +55,6 @@ class D(nn.Module):
 def build(shape, cfg):
     return CopyG(shape, cfg.z_dim), D(shape)
 '''
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(capsys, *argv) -> str:
-    code, _, err = run(capsys, *argv)
-    lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def tree_digest(path: Path) -> str:

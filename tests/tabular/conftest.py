@@ -4,15 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread):
+    """Every tabular test runs with one torch thread (see tests/conftest.py)."""
 
 
 def mixed_table(n: int = 200, seed: int = 0) -> pd.DataFrame:
