@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .tabular.cli import add_commands
     add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
-                       "held-out D loss), or a .npz of samples")
+                       "held-out D loss), or a .npz of samples; a text run: n-gram JSD, valid, "
+                       "novel and distinct-n against its held-out items")
     e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
     e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
     e.add_argument("--dataset", help="reference dataset for --samples (default: the run's)")

@@ -87,6 +87,7 @@ def test_distinct_validity_novelty_on_hand_cases():
     assert distinct_n(["a"], 2) == 0.0
     v = validity(["the cat", "teh dog"], {"the cat", "a dog"})
     assert v == {"items": 0.5, "words": 0.75}
+    assert validity(["The dog. -- Teh"], {"a dog"}) == {"items": 0.0, "words": 1 / 3}  # the dog teh
     n = novelty(["cat", "dog", "cat", "zzz"], train_items={"cat"}, real_items={"cat", "dog"})
     assert n == {"novel": 0.5, "valid_novel": 0.25}
     # a word list is judged by whole items, sentences by their words

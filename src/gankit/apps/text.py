@@ -235,7 +235,8 @@ class TextGAN(GAN):
     def vocab(self) -> Vocab:
         return self._vocab if hasattr(self, "_vocab") else self._text.vocab
 
-    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]):  # noqa: ANN202
+    def _callbacks(self, total: int, max_time: Optional[float],
+                   progress: Optional[bool]) -> list[cb.Callback]:
         t, run = self.config.train, self.run_dir
         out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
                      cb.MetricsLog(run / "metrics.jsonl")]
@@ -293,10 +294,12 @@ class TextGAN(GAN):
                  "reference": self.config.data.dataset,
                  "reference_split": "held-out" if split == "test" else "train", "seed": seed,
                  "gankit_version": __version__}
+        # the side scores go into the `extra` of their headline
         extras = {"valid": ("valid_items", "valid_words"), "novel": ("valid_novel",)}
+        side = {e for group in extras.values() for e in group}
         return {k: MetricResult(k, v, {e: scores[e] for e in extras.get(k, ())},
                                 {"metric": k, **proto})
-                for k, v in scores.items() if k not in ("valid_items", "valid_words", "valid_novel")}
+                for k, v in scores.items() if k not in side}
 
 
 class TextPreview(cb.Every):

@@ -5,7 +5,7 @@
                                   The language-model score of Gulrajani et al. 2017 (WGAN-GP).
     validity(fake, real_items)    the share of generated items that are real items (a word list:
                                   real words), and the share of generated words that are words of
-                                  the real text (sentences)
+                                  the real text, case and punctuation aside (sentences)
     novelty(fake, train_items)    the share of generated items that are not copies of training
                                   items, and of those, the share that are real items all the same
     distinct_n(fake, n)           unique n-grams / all n-grams over the generated items (Li et
@@ -18,6 +18,7 @@ models on equal numbers of items (`text_scores` notes them).
 from __future__ import annotations
 
 import math
+import string
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -61,11 +62,20 @@ def distinct_n(items: Sequence[str], n: int, unit: str = "char") -> float:
     return len(counts) / total if total else 0.0
 
 
+def _words(items: Iterable[str]) -> list[str]:
+    """The words of items with case and the punctuation around them set aside ("You." -> "you");
+    tokens of punctuation alone are left out."""
+    out = []
+    for item in items:
+        out += [k for k in (w.strip(string.punctuation).lower() for w in item.split()) if k]
+    return out
+
+
 def validity(fake: Sequence[str], real_items: set[str]) -> dict[str, float]:
     """items: share of generated items that are real items; words: share of generated words that
-    are words of the real items."""
-    words = {w for item in real_items for w in item.split()}
-    fake_words = [w for item in fake for w in item.split()]
+    are words of the real items (case and surrounding punctuation aside)."""
+    words = set(_words(real_items))
+    fake_words = _words(fake)
     return {"items": sum(f in real_items for f in fake) / max(len(fake), 1),
             "words": sum(w in words for w in fake_words) / max(len(fake_words), 1)}
 
