@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gan (default): images from noise; pix2pix: paired translation A -> B "
                    "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
                    "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
-                   "folders, or --domains KA,KB of a labeled dataset)")
+                   "folders, or --domains KA,KB of a labeled dataset); text: words or sentences "
+                   "from a text file, one item per line (--unit, --max-len, --vocab-size)")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", type=Path)
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
-                   "FILE.png (a grid) or a directory (one PNG per image)")
+                   "FILE.png (a grid) or a directory (one PNG per image); for a text run FILE.txt "
+                   "(one item per line)")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--label", type=int, help="conditional runs: draw only this class (default: "
                    "every class equally often; a .npz gets their `labels`)")
@@ -87,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .tabular.cli import add_commands
     add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
-                       "held-out D loss), or a .npz of samples")
+                       "held-out D loss), or a .npz of samples; a text run: n-gram JSD, valid, "
+                       "novel and distinct-n against its held-out items")
     e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
     e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
     e.add_argument("--dataset", help="reference dataset for --samples (default: the run's)")
@@ -225,10 +228,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _report_end(gan: Any) -> int:
-    last = f"{gan.run_dir}/samples/step-{gan.step:07d}.png"
+    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + (".txt" if gan.config.task == "text"
+                                                            else ".png")
     use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
            if gan.config.task in TRANSLATION_TASKS else
-           f"sample more: gankit sample {gan.run_dir} --num 64 --output samples.png")
+           f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
+           f"{'.txt' if gan.config.task == 'text' else '.png'}")
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):
@@ -277,7 +282,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.dataset and args.dataset != gan.config.data.dataset:
             raise ConfigError(f"--dataset {args.dataset} differs from the run's dataset "
                               f"{gan.config.data.dataset}")
-        results = evaluate_run(gan, args.num, metrics, args.split, args.extractor, args.seed)
+        if hasattr(gan, "metric_results"):   # a task with scores of its own (text)
+            results = gan.metric_results(args.num, args.seed, args.split)
+        else:
+            results = evaluate_run(gan, args.num, metrics, args.split, args.extractor, args.seed)
     else:
         if not args.dataset:
             raise ConfigError("--samples needs --dataset NAME (the reference data)")

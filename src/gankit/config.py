@@ -30,6 +30,13 @@ class DataConfig:
     channels: Optional[int] = _opt(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own")
     domains: str = _opt("", "cyclegan on a labeled dataset: the classes A,B that are the two "
                         "domains (e.g. 7,9)")
+    unit: str = _opt("char", "text: what a sequence is made of, char (characters) or word "
+                     "(whitespace-separated words)")
+    max_len: Optional[int] = _opt(None, "text: the longest item in units (characters or words); "
+                                  "longer items are left out; default: the 99th percentile of the "
+                                  "training items' lengths, at most 64 characters or 32 words")
+    vocab_size: Optional[int] = _opt(None, "text: keep the N most frequent units, the rest become "
+                                     "an unknown mark; default: every character, or 5000 words")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,13 @@ class ModelConfig:
     cond: str = _opt("projection", "how a conditional D uses the class: projection or acgan")
     plugins: str = _opt("", "comma list of Python modules or .py files to import first; they "
                         "register nets and objectives by name (register_net, register_objective)")
+    text_model: str = _opt("softmax", "text: what G hands D at each position, softmax (a "
+                           "distribution over the vocabulary, WGAN-GP's language model) or gumbel "
+                           "(a Gumbel-softmax sample, its temperature falling from 1 to --tau-min)")
+    tau_min: float = _opt(0.1, "text with --text-model gumbel: the lowest temperature")
+    tau_steps: Optional[int] = _opt(None, "text with --text-model gumbel: steps over which the "
+                                    "temperature falls from 1 to --tau-min (default: --steps, or "
+                                    "5000 without it)")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ def refuse_overwrite(path: Path, overwrite: bool) -> None:
 
 def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
                   labels: Optional[torch.Tensor] = None) -> Path:
-    """samples: images [N, C, H, W] in [-1, 1], or vectors [N, ...].
+    """samples: images [N, C, H, W] in [-1, 1], vectors [N, ...], or a text run's items (a list
+    of strings, which go to FILE.txt, one a line).
 
     FILE.npz gets `images` (uint8 [N, H, W, C]) or, for vectors, `samples` (float32), and the
     class `labels` (int64 [N]) of a conditional GAN; FILE.png a grid; a path without suffix (or an
@@ -29,6 +30,11 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
     output = Path(output)
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: no such directory {output.parent}")
+    if isinstance(samples, list):   # items of a text run
+        return write_text_items(samples, output, overwrite)
+    if output.suffix.lower() == ".txt":
+        raise ConfigError("these samples are images or vectors, not text: write them to .npz, "
+                          ".png or a directory")
     is_dir = output.is_dir() or output.suffix == ""
     if not is_dir or (output.exists() and any(output.iterdir())):
         refuse_overwrite(output, overwrite)
@@ -53,4 +59,17 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
     for i, img in enumerate(to_uint8(samples)):
         name = f"{i:06d}.png" if labels is None else f"{i:06d}-class{int(labels[i])}.png"
         save_png(img, output / name)
+    return output
+
+
+def write_text_items(items: list[str], output: Path, overwrite: bool = False) -> Path:
+    """Generated text items to FILE.txt, one a line (UTF-8)."""
+    output = Path(output)
+    if output.suffix.lower() != ".txt":
+        raise ConfigError(f"a text run's samples are text: write them to a .txt file (one item "
+                          f"per line), not {output.suffix or 'a directory'}")
+    refuse_overwrite(output, overwrite)
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text("".join(f"{item}\n" for item in items), encoding="utf-8")
+    os.replace(tmp, output)
     return output

@@ -1,0 +1,318 @@
+"""Benchmark: the text GAN against two plain maximum-likelihood models, at equal CPU time.
+
+Data (offline, Debian packages; the file is made once under OUT/data/):
+
+    words      /usr/share/dict/american-english (package wamerican): the entries made only of
+               the letters a-z (no capitals, no possessives)
+    fortunes   /usr/share/games/fortunes/* (packages fortunes-min, fortunes): the fortunes that
+               fit on one line of at most 64 characters, whitespace collapsed, in file order
+
+Each item is a line; every 10th line is held out (gankit.data.text). All three models are
+character-level and see the same training items (those up to the GAN's --max-len):
+
+    gan     gankit's text GAN: WGAN-GP language model (Gulrajani et al. 2017), 1-D conv resnets,
+            5 critic steps per G step, Adam(1e-4, 0.5, 0.9); --width channels (the paper: 512)
+    ngram   a character n-gram model with Witten-Bell interpolation down to the uniform
+            distribution; its order (2-8) chosen by the likelihood of every 10th training item
+            after counting the rest. Counting takes seconds: it uses far less than the budget.
+    lstm    a one-layer character LSTM (embedding 64, 256 units) trained by maximum likelihood
+            with Adam(2e-3), batches of 64, until the budget is spent; sampled at temperature 1
+    train   no model: training items drawn at random, the row to beat (JSD here is the
+            finite-sample floor of the measure; novel is 0 by construction)
+
+Each arm runs in a process of its own with ONE thread; its budget is the CPU time of that process
+spent training (bench/cpu_budget.py for the GAN, time.process_time for the others). Then
+--num items are drawn from each and scored against the held-out items (gankit.metrics.text):
+character 1- to 4-gram JSD in bits (0 = same distribution, 1 = disjoint), valid (a word list:
+generated items that are real words of the list, train or held-out; fortunes: generated words,
+case and punctuation aside, that occur in the fortunes), novel (not a training item), valid and
+novel (a real item never trained on), distinct-2 and distinct-4.
+
+    python bench/text.py [--data words fortunes] [--minutes 10] [--parallel 1] [--num 2000]
+                         [--out bench/runs/text]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ARMS = ("gan", "ngram", "lstm", "train")
+FORTUNE_MAX = 64
+
+
+# --- data --------------------------------------------------------------------------------------
+
+def build_data(name: str, root: Path) -> Path:
+    """OUT/data/NAME.txt from the Debian packages (made once)."""
+    path = root / f"{name}.txt"
+    if path.exists():
+        return path
+    root.mkdir(parents=True, exist_ok=True)
+    if name == "words":
+        src = Path("/usr/share/dict/american-english")
+        if not src.exists():
+            sys.exit("words: /usr/share/dict/american-english is missing: "
+                     "apt-get install wamerican")
+        items = [w for w in src.read_text(encoding="utf-8").split() if re.fullmatch(r"[a-z]+", w)]
+    else:
+        folder = Path("/usr/share/games/fortunes")
+        files = sorted(f for f in folder.glob("*") if f.is_file() and not f.suffix
+                       and f.name != "ascii-art") if folder.is_dir() else []
+        if not files:
+            sys.exit("fortunes: /usr/share/games/fortunes is missing: apt-get install fortunes-min "
+                     "(or fortunes, for more of them)")
+        items = []
+        for f in files:
+            for chunk in f.read_text(encoding="utf-8", errors="replace").split("\n%\n"):
+                text = " ".join(chunk.replace("%", " ").split())
+                if 0 < len(text) <= FORTUNE_MAX and text.isascii() and text.isprintable():
+                    items.append(text)
+    path.write_text("".join(f"{t}\n" for t in items), encoding="utf-8")
+    return path
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+class CharNGram:
+    """Witten-Bell interpolated n-gram model over token ids (units and END)."""
+
+    def __init__(self, order: int, n_tokens: int):
+        self.order, self.n = order, n_tokens
+        self.counts: dict[tuple, Counter] = defaultdict(Counter)
+        self._cache: dict[tuple, list[float]] = {}
+
+    def fit(self, seqs: list[list[int]]) -> "CharNGram":
+        for s in seqs:
+            padded = [-1] * (self.order - 1) + s           # -1: before the item starts
+            for i in range(self.order - 1, len(padded)):
+                for k in range(self.order):                 # contexts of length 0 .. order-1
+                    self.counts[tuple(padded[i - k:i])][padded[i]] += 1
+        return self
+
+    def dist(self, ctx: tuple) -> list[float]:
+        """P(. | ctx) over the n tokens; ctx of length <= order - 1."""
+        if ctx in self._cache:
+            return self._cache[ctx]
+        lower = self.dist(ctx[1:]) if ctx else [1.0 / self.n] * self.n
+        c = self.counts.get(ctx)
+        if not c:
+            out = lower
+        else:
+            total, types = sum(c.values()), len(c)
+            out = [(c.get(t, 0) + types * p) / (total + types) for t, p in enumerate(lower)]
+        self._cache[ctx] = out
+        return out
+
+    def log_likelihood(self, seqs: list[list[int]]) -> float:
+        ll = 0.0
+        for s in seqs:
+            padded = [-1] * (self.order - 1) + s
+            for i in range(self.order - 1, len(padded)):
+                ll += math.log(self.dist(tuple(padded[i - self.order + 1:i]))[padded[i]])
+        return ll
+
+    def sample(self, rng: random.Random, max_len: int, end: int) -> list[int]:
+        out, ctx = [], [-1] * (self.order - 1)
+        for _ in range(max_len + 1):
+            p = self.dist(tuple(ctx[len(ctx) - self.order + 1:]) if self.order > 1 else ())
+            t = rng.choices(range(self.n), weights=p)[0]
+            if t == end:
+                break
+            out.append(t)
+            ctx.append(t)
+        return out
+
+
+def run_ngram(data, budget: float, num: int, seed: int) -> tuple[list[str], dict]:
+    from gankit.data.text import END
+    t0 = time.process_time()
+    seqs = [row[:row.index(END) + 1] for row in data.train_ids.tolist()]
+    fit, held = [s for i, s in enumerate(seqs) if i % 10 != 9], seqs[9::10]
+    scores = {}
+    for order in range(2, 9):   # pick the order on held-back training items, within the budget
+        scores[order] = CharNGram(order, len(data.vocab)).fit(fit).log_likelihood(held)
+        worse = order > 2 and scores[order] < scores[order - 1]
+        if worse or time.process_time() - t0 > budget / 2:
+            break
+    order = max(scores, key=scores.get)
+    model = CharNGram(order, len(data.vocab)).fit(seqs)
+    cpu = time.process_time() - t0
+    rng = random.Random(seed)
+    ids = [model.sample(rng, data.max_len, END) for _ in range(num)]
+    items = [data.vocab.decode(_row(s, data.max_len))[0] for s in ids]
+    return items, {"cpu_s": cpu, "order": order,
+                   "held_back_nats_per_token": -scores[order] / sum(len(s) for s in held)}
+
+
+def _row(ids: list[int], max_len: int):  # noqa: ANN202
+    import torch
+    from gankit.data.text import END, PAD
+    row = torch.full((1, max_len + 1), PAD, dtype=torch.long)
+    ids = ids[:max_len]
+    row[0, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+    row[0, len(ids)] = END
+    return row
+
+
+def run_lstm(data, budget: float, num: int, seed: int) -> tuple[list[str], dict]:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+    from gankit.data.text import END, PAD
+    torch.manual_seed(seed)
+    V = len(data.vocab)
+
+    class CharLSTM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(V, 64)      # id PAD doubles as the start token
+            self.lstm = nn.LSTM(64, 256, batch_first=True)
+            self.out = nn.Linear(256, V)
+
+        def forward(self, x, state=None):  # noqa: ANN001, ANN201
+            h, state = self.lstm(self.emb(x), state)
+            return self.out(h), state
+
+    net = CharLSTM()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    ids = data.train_ids                                      # [N, L]: units, END, PAD...
+    inputs = torch.cat([torch.full((len(ids), 1), PAD), ids[:, :-1]], 1)
+    g = torch.Generator().manual_seed(seed)
+    t0, steps = time.process_time(), 0
+    while time.process_time() - t0 < budget:
+        idx = torch.randint(len(ids), (64,), generator=g)
+        logits, _ = net(inputs[idx])
+        loss = F.cross_entropy(logits.reshape(-1, V), ids[idx].reshape(-1), ignore_index=PAD)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        steps += 1
+    cpu = time.process_time() - t0
+    rows = []
+    with torch.no_grad():
+        for i in range(0, num, 500):
+            n = min(500, num - i)
+            x, state, out = torch.full((n, 1), PAD), None, []
+            for _ in range(data.max_len + 1):
+                logits, state = net(x, state)
+                logits[:, -1, PAD] = -math.inf                # never trained to follow a unit
+                x = torch.multinomial(torch.softmax(logits[:, -1], -1), 1, generator=g)
+                out.append(x)
+            seq = torch.cat(out, 1)
+            seq[:, -1] = END                                   # cut at max_len, as the GAN is
+            rows.append(seq)
+    return data.vocab.decode(torch.cat(rows)), {"cpu_s": cpu, "steps": steps,
+                                                 "last_loss": loss.item()}
+
+
+def run_gan(data_path: Path, budget: float, num: int, seed: int, width: int
+            ) -> tuple[list[str], dict]:
+    from cpu_budget import train_until
+    from gankit.apps.text import TextGAN
+    gan = TextGAN(data_path, width=width, seed=seed)   # trained here, no run directory
+    trainer = gan._get_trainer()
+    cpu = train_until(trainer, budget)
+    return gan.sample(num, seed=seed), {"cpu_s": cpu, "steps": trainer.step, "width": width,
+                                        "max_len": gan.config.data.max_len}
+
+
+def run_arm(args: argparse.Namespace) -> None:
+    """One arm in this process (one thread): writes OUT/NAME-ARM.txt and OUT/NAME-ARM.json."""
+    import torch
+    torch.set_num_threads(1)
+    from gankit.data.text import load_text
+    name, arm = args.arm
+    path = build_data(name, args.out / "data")
+    data = load_text(path, "char")
+    budget = args.minutes * 60
+    if arm == "gan":
+        items, info = run_gan(path, budget, args.num, args.seed, args.width)
+    elif arm == "ngram":
+        items, info = run_ngram(data, budget, args.num, args.seed)
+    elif arm == "lstm":
+        items, info = run_lstm(data, budget, args.num, args.seed)
+    else:
+        items, info = random.Random(args.seed).choices(data.train, k=args.num), {"cpu_s": 0.0}
+    (args.out / f"{name}-{arm}.txt").write_text("".join(f"{t}\n" for t in items), encoding="utf-8")
+    (args.out / f"{name}-{arm}.json").write_text(json.dumps(info))
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+def score(name: str, arm: str, out: Path) -> dict:
+    from gankit.data.text import load_text
+    from gankit.metrics.text import text_scores
+    data = load_text(build_data(name, out / "data"), "char")
+    items = (out / f"{name}-{arm}.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    s = text_scores(items, data.held, set(data.train), data.everything, "char")
+    return {"data": name, "model": arm, **s, **json.loads((out / f"{name}-{arm}.json").read_text()),
+            "n_train": len(data.train), "n_held": len(data.held), "examples": items[:8]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", nargs="+", default=["words", "fortunes"],
+                   choices=["words", "fortunes"])
+    p.add_argument("--models", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--minutes", type=float, default=10.0, help="CPU minutes per model")
+    p.add_argument("--width", type=int, default=64, help="the GAN's channels")
+    p.add_argument("--num", type=int, default=2000, help="items drawn from each model")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--parallel", type=int, default=1, help="arms run side by side")
+    p.add_argument("--out", type=Path, default=Path("bench/runs/text"))
+    p.add_argument("--arm", nargs=2, help=argparse.SUPPRESS)   # internal: run one arm here
+    args = p.parse_args()
+    os.environ["OMP_NUM_THREADS"] = "1"
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.arm:
+        return run_arm(args)
+    for name in args.data:
+        build_data(name, args.out / "data")
+    t0 = time.time()
+    jobs = [(name, arm) for name in args.data for arm in args.models]
+    base = [sys.executable, __file__, "--minutes", str(args.minutes), "--width", str(args.width),
+            "--num", str(args.num), "--seed", str(args.seed), "--out", str(args.out)]
+
+    def launch(job: tuple[str, str]) -> None:
+        subprocess.run(base + ["--arm", *job], check=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+        print(f"done: {job[0]} {job[1]} ({(time.time() - t0) / 60:.1f} min wall)", flush=True)
+    with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
+        list(pool.map(launch, jobs))
+    rows = [score(name, arm, args.out) for name, arm in jobs]
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    import torch
+    print(f"\nbudget {args.minutes:g} CPU-min per model (one thread each); {args.num} items drawn "
+          f"per model, scored against the held-out items; GAN width {args.width}; "
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"{(time.time() - t0) / 60:.1f} min wall\n")
+    print("| data | model | JSD-1 | JSD-2 | JSD-3 | JSD-4 | valid | novel | valid & novel | "
+          "distinct-2 | distinct-4 | CPU min | notes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        notes = {"gan": lambda: f"{r['steps']} steps", "ngram": lambda: f"order {r['order']}",
+                 "lstm": lambda: f"{r['steps']} steps", "train": lambda: "real items"}[r["model"]]()
+        print(f"| {r['data']} | {r['model']} | {r['jsd_1']:.3f} | {r['jsd_2']:.3f} | "
+              f"{r['jsd_3']:.3f} | {r['jsd_4']:.3f} | {r['valid']:.1%} | {r['novel']:.1%} | "
+              f"{r['valid_novel']:.1%} | {r['distinct_2']:.3f} | {r['distinct_4']:.3f} | "
+              f"{r['cpu_s'] / 60:.2f} | {notes} |")
+    print()
+    for r in rows:
+        print(f"{r['data']} {r['model']}: " + " | ".join(r["examples"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,389 @@
+"""GANs for text: words, names, short sentences from a plain text file, one item per line.
+
+    gankit train --task text --dataset words.txt --steps 20000           # characters
+    gankit train --task text --dataset sentences.txt --unit word --vocab-size 2000
+    gankit sample runs/words-resnet1d-001 --num 100 --output words.txt
+    gankit eval runs/words-resnet1d-001                                 # n-gram JSD, valid, novel
+
+The default is the language model of Gulrajani et al. 2017 (WGAN-GP): G maps noise to a softmax
+over the vocabulary at every position of a fixed-length sequence, [N, V, L]; D, a 1-D conv
+resnet, scores one-hot real sequences against those softmaxes; Wasserstein loss with a gradient
+penalty of weight 10, 5 critic steps per G step, Adam(1e-4, 0.5, 0.9). D can tell a softmax from
+a one-hot vector, so G is pushed to commit to one unit per position; a sample is the argmax at
+each position, read up to the end mark.
+
+`--text-model gumbel` hands D a Gumbel-softmax sample instead (softmax((logits + Gumbel noise) /
+tau)), with tau falling from 1 to `--tau-min` over `--tau-steps`: as tau falls the samples approach
+one-hot, the form of real data. tau is a function of the step (never of the clock), so a resumed
+run anneals exactly as an uninterrupted one; sampling draws the categorical sample itself
+(argmax of logits + Gumbel noise, from the seed), which is what the soft samples tend to.
+
+Data, vocabulary, padding and the held-out split: see gankit.data.text. Scores: gankit.metrics.text.
+The run directory also holds vocab.json (the units in id order), so sampling needs no data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..api import GAN, resolve_device
+from ..config import RunConfig, with_options
+from ..data.text import TextData, Vocab, load_text
+from ..errors import ConfigError, DataError, RunError
+from ..nets.text import TextCritic, TextGenerator
+from ..objectives import get_objective
+from ..penalties import gradient_penalty
+from ..train import callbacks as cb
+from ..train import distributed, speed
+from ..train.optim import adam
+from ..train.state import atomic_write_text, load_task_state, task_state
+from ..train.trainer import BatchSampler, Phase, Trainer
+
+NET = "resnet1d"
+TEXT_MODELS = ("softmax", "gumbel")
+DEFAULT_WIDTH = 128      # the paper's 512 costs 16x the compute: too slow for a CPU
+DEFAULT_TAU_STEPS = 5000
+PREVIEW = 32             # items in each samples/step-*.txt
+# Defaults of the text task that differ from the image GAN's (the paper's recipe), applied where
+# the user gave no flag.
+TASK_DEFAULTS = {"text": {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
+                          "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}}
+
+
+def temperature(step: int, tau_min: float, tau_steps: int) -> float:
+    """Gumbel-softmax temperature at a step: 1 at step 0, falling geometrically to tau_min at
+    tau_steps, tau_min after."""
+    return max(tau_min, tau_min ** (step / max(tau_steps, 1)))
+
+
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbel noise -log(-log U), from our own generator (F.gumbel_softmax draws from the
+    global RNG, which a checkpoint does not hold)."""
+    u = torch.rand(shape, generator=generator, device=generator.device).clamp_min(1e-10)  # [0, 1)
+    return -torch.log((-torch.log(u)).clamp_min(1e-10))
+
+
+# --- the task ----------------------------------------------------------------------------------
+
+class TextTask:
+    """Nets G (noise -> logits [N, V, L]) and D (sequences [N, V, L] -> scores [N]); phases D every
+    step, G every n_critic steps; the fake batch of a step is reused by its G phase."""
+
+    def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
+        t, lc = cfg.train, cfg.loss
+        self.cfg, self.device = cfg, device
+        self.G, self.D = G.to(device), D.to(device)
+        self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
+        betas = (t.beta1, t.beta2)
+        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
+                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        self.objective = get_objective(lc.loss)
+        if lc.n_critic < 1:
+            raise ConfigError("--n-critic must be at least 1")
+        self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
+                           "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
+        self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
+                       Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
+        self._fake: Optional[torch.Tensor] = None
+        self._step = 0
+        self.world = 1
+
+    @property
+    def gumbel(self) -> bool:
+        return self.cfg.model.text_model == "gumbel"
+
+    def tau(self, step: Optional[int] = None) -> float:
+        m = self.cfg.model
+        return temperature(self._step if step is None else step, m.tau_min, m.tau_steps or 1)
+
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        gen = generator or self.generators["noise"]
+        return torch.randn(n, self.G.z_dim, generator=gen, device=gen.device)
+
+    def fake(self, n: int) -> torch.Tensor:
+        """What D sees of G: softmax [N, V, L] of its logits, or a Gumbel-softmax sample."""
+        logits = self.G(self.noise(n)).float()
+        if self.gumbel:
+            logits = (logits + gumbel_noise(tuple(logits.shape), self.generators["noise"])) \
+                / self.tau()
+        return torch.softmax(logits, dim=1)
+
+    def d_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        g_step_now = self._step % self.cfg.loss.n_critic == 0
+        with torch.set_grad_enabled(g_step_now):   # keep G's graph only if the G phase runs now
+            fake = self.fake(real.shape[0])
+        self._fake = fake if g_step_now else None
+        real_s, fake_s = self.D(real).float(), self.D(fake.detach()).float()
+        loss = self.objective.d_loss(real_s, fake_s)
+        # real minus fake score: the critic's estimate of the Wasserstein distance under wgan-gp
+        stats = {"d_loss": loss, "w_dist": real_s.mean() - fake_s.mean()}
+        if self.objective.needs_penalty == "gp":
+            gp = gradient_penalty(self.D, real, fake.detach(), self.generators["aux"])
+            stats["gp"] = gp
+            loss = loss + self.cfg.loss.gp_weight * gp
+        return loss, stats
+
+    def g_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake, self._fake = self._fake, None
+        loss = self.objective.g_loss(self.D(fake).float())
+        stats = {"g_loss": loss}
+        if self.gumbel:
+            stats["tau"] = torch.tensor(self.tau())
+        return loss, stats
+
+    def end_step(self, step: int, nimg: int) -> None:
+        self._step = step
+
+    @torch.no_grad()
+    def generate_ids(self, z: torch.Tensor, generator: Optional[torch.Generator] = None,
+                     batch: int = 1000) -> torch.Tensor:
+        """Token ids [N, L] for noise z [N, z_dim]: the argmax at each position, or for a Gumbel
+        run a categorical sample at each position (Gumbel-max, noise from `generator`)."""
+        out = []
+        for i in range(0, len(z), batch):
+            logits = self.G(z[i:i + batch].to(self.device)).float()
+            if self.gumbel and generator is not None:
+                logits = logits + gumbel_noise(tuple(logits.shape), generator)
+            out.append(logits.argmax(1).cpu())
+        return torch.cat(out) if out else torch.empty(0, self.G.length, dtype=torch.long)
+
+    def state(self):  # noqa: ANN201
+        return task_state(self)
+
+    def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
+        load_task_state(self, tensors, meta, weights_only)
+        self._step = int(meta.get("step", 0))
+
+
+# --- the API -----------------------------------------------------------------------------------
+
+class TextGAN(GAN):
+    """A GAN for text: `TextGAN("words.txt").fit(steps=20000)`, then `sample(10)` -> 10 strings.
+    Options are the config fields, as for GAN (`unit`, `max_len`, `vocab_size`, `text_model`,
+    `width`, `batch_size`, `lr`, `n_critic`, ...)."""
+
+    def __init__(self, dataset: Union[str, Path], *, out: Union[str, Path, None] = None,
+                 config: Optional[RunConfig] = None, **options: Any):
+        if not isinstance(dataset, (str, Path)):
+            raise DataError("a text GAN learns from a text file (one item per line) or a folder "
+                            "with train.txt and test.txt")
+        if config is None:
+            for section in TASK_DEFAULTS["text"].values():
+                for key, value in section.items():
+                    options.setdefault(key, value)
+            config = with_options(RunConfig(), dataset=str(dataset), **options)
+        cfg = config.replace(task="text", data=dataclasses.replace(
+            config.data, dataset=str(Path(dataset).expanduser().resolve())))
+        check_config(cfg)
+        d = cfg.data
+        self._text = load_text(d.dataset, d.unit, d.max_len, d.vocab_size)
+        print(self._text.note, file=sys.stderr)
+        self._setup(prepare_config(cfg, self._text), None, None)
+        self._data, self._labels, self.data_note = self._text.train_ids, None, self._text.note
+        self.run_dir: Optional[Path] = None
+        self._out = Path(out) if out is not None else None
+
+    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+        vocab, length = cfg.data_shape
+        width = cfg.model.width or DEFAULT_WIDTH
+        torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
+        G = TextGenerator(vocab, length, cfg.model.z_dim, width)
+        D = TextCritic(vocab, length, width)
+        self.config = cfg
+        self.dist, device = distributed.setup(cfg.train.device)
+        if self.dist.enabled:
+            raise ConfigError("the text GAN trains on one process; --distributed is for image GANs")
+        self.device = resolve_device(device)
+        speed.tune_backends(self.device)
+        self.task = TextTask(G, D, cfg, self.device)
+        self._trainer: Optional[Trainer] = None
+        self._data = None
+
+    def _get_trainer(self) -> Trainer:
+        if self._trainer is not None:
+            return self._trainer
+        if self._data is None:
+            raise DataError("this run's text could not be loaded")
+        t = self.config.train
+        if len(self._data) < t.batch_size:
+            raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
+                              f"({len(self._data)} items)")
+        vocab = self.config.data_shape[0]
+
+        def one_hot(ids: torch.Tensor) -> torch.Tensor:   # [N, L] -> [N, V, L]
+            return F.one_hot(ids, vocab).transpose(1, 2).float()
+        gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
+        sampler = BatchSampler(self._data.to(self.device), t.batch_size, gen, transform=one_hot)
+        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
+        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
+        return self._trainer
+
+    def _start_run_dir(self) -> None:
+        new = self.run_dir is None
+        super()._start_run_dir()
+        if new:
+            atomic_write_text(self.run_dir / "vocab.json", json.dumps(self.vocab.to_dict()))
+
+    @property
+    def vocab(self) -> Vocab:
+        return self._vocab if hasattr(self, "_vocab") else self._text.vocab
+
+    def _callbacks(self, total: int, max_time: Optional[float],
+                   progress: Optional[bool]) -> list[cb.Callback]:
+        t, run = self.config.train, self.run_dir
+        out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
+                     cb.MetricsLog(run / "metrics.jsonl")]
+        if progress is not False:
+            out.append(cb.Progress(total, max_time, bar=progress))
+        out.append(TextPreview(run / "samples", t.sample_every, self))
+        if t.eval_every:
+            out.append(cb.Evaluate(run, t.eval_every, lambda: self.evaluate(t.eval_num),
+                                   key="jsd_4", patience=t.early_stop_patience))
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints,
+                                   f"text on {Path(self.config.data.dataset).name}"))
+        return out
+
+    # --- using it ---------------------------------------------------------------------------
+    def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
+               labels: Any = None) -> list[str]:
+        """n generated items (strings). With a seed the same items come back every time. (There
+        is no moving average of G in the paper's recipe, so `ema` changes nothing.)"""
+        self.labels_for(labels, int(n))   # refuses labels: a text GAN is unconditional
+        gen = torch.Generator(self.device)
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(int(seed))
+        return self.vocab.decode(self.task.generate_ids(self.task.noise(int(n), gen), gen))
+
+    def reference(self, split: str = "test") -> tuple[list[str], TextData]:
+        """The items generated text is compared with: held-out (split "test", the training items
+        when nothing is held out) or training items (split "train")."""
+        if split not in ("test", "train"):
+            raise ConfigError(f"--split for a text run is test (held-out items) or train, not "
+                              f"{split!r}")
+        text = getattr(self, "_text", None)
+        if text is None or not text.train:
+            d = self.config.data
+            text = self._text = load_text(d.dataset, d.unit, d.max_len, vocab=self.vocab)
+        return (text.held if split == "test" and text.held else text.train), text
+
+    def evaluate(self, num: int = 5000, seed: int = 0, split: str = "test") -> dict[str, float]:
+        """n-gram JSD (bits), validity, novelty and distinct-n of `num` samples (see
+        gankit.metrics.text)."""
+        from ..metrics.text import text_scores
+        ref, text = self.reference(split)
+        return text_scores(self.sample(num, seed=seed), ref, set(text.train), text.everything,
+                           self.config.data.unit)
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+        """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
+        from .._version import __version__
+        from ..metrics import MetricResult
+        ref, _ = self.reference(split)
+        scores = self.evaluate(num, seed, split)
+        unit = self.config.data.unit
+        proto = {"extractor": f"{unit} n-grams", "n_real": len(ref), "n_fake": num,
+                 "reference": self.config.data.dataset,
+                 "reference_split": "held-out" if split == "test" else "train", "seed": seed,
+                 "gankit_version": __version__}
+        # the side scores go into the `extra` of their headline
+        extras = {"valid": ("valid_items", "valid_words"), "novel": ("valid_novel",)}
+        side = {e for group in extras.values() for e in group}
+        return {k: MetricResult(k, v, {e: scores[e] for e in extras.get(k, ())},
+                                {"metric": k, **proto})
+                for k, v in scores.items() if k not in side}
+
+
+class TextPreview(cb.Every):
+    """samples/step-NNNNNNN.txt: PREVIEW items from fixed noise, one a line."""
+
+    def __init__(self, out_dir: Path, every: int, gan: TextGAN):
+        super().__init__(every)
+        self.out_dir, self.gan = Path(out_dir), gan
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def act(self, trainer: Trainer) -> None:
+        items = self.gan.sample(PREVIEW, seed=self.gan.config.train.seed + 7)
+        path = self.out_dir / f"step-{trainer.step:07d}.txt"
+        atomic_write_text(path, "".join(f"{item}\n" for item in items))
+
+
+# --- config, runs ------------------------------------------------------------------------------
+
+def check_config(cfg: RunConfig) -> None:
+    m = cfg.model
+    model = m.model if m.model != "dcgan" else NET
+    if model != NET:
+        raise ConfigError(f"--task text uses its own nets (--model {NET}), not {m.model}")
+    if m.text_model not in TEXT_MODELS:
+        raise ConfigError(f"--text-model must be softmax or gumbel, got {m.text_model!r}")
+    if not 0 < m.tau_min <= 1:
+        raise ConfigError(f"--tau-min must be in (0, 1], got {m.tau_min}")
+    if m.tau_steps is not None and m.tau_steps < 1:
+        raise ConfigError(f"--tau-steps must be at least 1, got {m.tau_steps}")
+    if m.conditional:
+        raise ConfigError("--conditional is not available for text")
+    if cfg.loss.augment or cfg.loss.r1_gamma:
+        raise ConfigError("--augment and --r1-gamma are image options; the text GAN has neither")
+
+
+def prepare_config(cfg: RunConfig, text: TextData) -> RunConfig:
+    """The resolved config: net name, max_len and vocabulary size as used, the temperature
+    schedule's length, and data_shape (V, L) that the nets are built from."""
+    m, d = cfg.model, cfg.data
+    tau_steps = m.tau_steps or cfg.train.steps or DEFAULT_TAU_STEPS
+    return cfg.replace(
+        model=dataclasses.replace(m, model=NET, tau_steps=tau_steps),
+        data=dataclasses.replace(d, max_len=text.max_len, vocab_size=len(text.vocab.units)),
+        data_shape=(len(text.vocab), text.max_len + 1))
+
+
+def read_vocab(run_dir: Path) -> Vocab:
+    path = Path(run_dir) / "vocab.json"
+    try:
+        return Vocab.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, DataError) as e:
+        raise RunError(f"{path}: missing or corrupt ({e}); the run cannot decode its samples") \
+            from None
+
+
+def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> TextGAN:
+    """A new text run (the CLI's `gankit train --task text`)."""
+    return TextGAN(cfg.data.dataset, config=cfg, out=out)
+
+
+def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> TextGAN:
+    """Rebuild a text run (see api.load_run): nets, optimizers, step, data order, vocabulary."""
+    from ..rundir import truncate_metrics
+    from ..train.state import latest_checkpoint, load_checkpoint
+    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
+    gan = TextGAN.__new__(TextGAN)
+    gan._setup(cfg, None, None)
+    gan.run_dir, gan._out, gan._labels, gan.data_note = run_dir, run_dir, None, None
+    gan._vocab = read_vocab(run_dir)
+    if len(gan._vocab) != cfg.data_shape[0]:
+        raise RunError(f"{run_dir}/vocab.json has {len(gan._vocab)} tokens, the nets "
+                       f"{cfg.data_shape[0]}: the run directory is inconsistent")
+    tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
+    gan._loaded_step = meta["step"]
+    if weights_only:
+        gan.task.load(tensors, meta, weights_only=True)
+        return gan
+    d = cfg.data
+    gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=gan._vocab)
+    gan._data, gan.data_note = gan._text.train_ids, gan._text.note
+    trainer = gan._get_trainer()
+    trainer.load_state(tensors, meta)
+    truncate_metrics(run_dir, trainer.step)
+    return gan
+
+
+__all__ = ["TextGAN", "TextTask", "load_task_run", "new_run", "temperature"]
