@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import gankit
 from gankit.apps.text import TextGAN, temperature
-from gankit.cli import main
+from helpers import one_error, run
 from gankit.data.text import END, PAD, UNK, Vocab, load_text
 from gankit.errors import ConfigError, DataError
 from gankit.metrics.text import distinct_n, ngram_jsd, novelty, text_scores, validity
@@ -22,18 +22,7 @@ QUIET = dict(log_every=50, sample_every=10**6, checkpoint_every=10**6)
 GRAMMAR = re.compile(r"^(ab|cd)+$")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def grammar_file(path, n: int = 2000, seed: int = 0):
@@ -236,9 +225,7 @@ def test_cli_train_sample_eval(capsys, tmp_path):
                        tmp_path / "out.txt")
     assert code == 2 and "already exists" in err                        # never overwritten
     for name in ("out.npz", "out.png"):
-        code, _, err = run(capsys, "sample", tmp_path / "run", "--output", tmp_path / name)
-        lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-        assert code == 2 and len(lines) == 1 and ".txt" in lines[0], err
+        one_error(capsys, "sample", tmp_path / "run", "--output", tmp_path / name, match=".txt")
     code, out, err = run(capsys, "eval", tmp_path / "run", "--num", 50)
     assert code == 0, err
     assert "jsd_4" in out and "valid" in out and "distinct_2" in out and "char n-grams" in out
@@ -256,6 +243,4 @@ def test_cli_bad_text_inputs_are_one_line(capsys, tmp_path):
             (["--dataset", tmp_path / "ok.txt", "--text-model", "gru"], "--text-model"),
             (["--dataset", tmp_path / "ok.txt", "--model", "dcgan2"], "its own nets"),
             (["--dataset", tmp_path / "ok.txt"], "--batch-size 64 is larger")):
-        code, _, err = run(capsys, "train", "--task", "text", "--steps", 1, *argv)
-        lines = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
-        assert code == 2 and len(lines) == 1 and match in lines[0], err
+        one_error(capsys, "train", "--task", "text", "--steps", 1, *argv, match=match)
