@@ -71,9 +71,13 @@ def _pixels(x: torch.Tensor) -> torch.Tensor:
 
 
 def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Tensor],
-                       extractor: Optional[Any], n_pairs: int = 8, seed: int = 0) -> Memorization:
+                       extractor: Optional[Any], n_pairs: int = 8, seed: int = 0,
+                       split_features: Optional[Callable[[str], torch.Tensor]] = None
+                       ) -> Memorization:
     """fake: generated images [N, C, H, W] in [-1, 1]; load_split(split) -> uint8 images of the
-    run's data ("train", "test"); extractor: a gankit Extractor, or None for pixel space."""
+    run's data ("train", "test"); extractor: a gankit Extractor, or None for pixel space;
+    split_features(split): the extractor's features of those images, when they are at hand (the
+    metrics' cache) rather than to be computed here."""
     train = load_split("train")
     try:
         held: Optional[torch.Tensor] = load_split("test")
@@ -82,12 +86,16 @@ def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Ten
     embed = (lambda x: extractor.features(x)) if extractor is not None else _pixels
     space = (f"classifier features ({extractor.name})" if extractor is not None
              else "pixels at 16 px")
-    f_train = embed(train).float()
+
+    def features(split: str, images: torch.Tensor) -> torch.Tensor:
+        return (split_features(split) if split_features is not None else embed(images)).float()
+
+    f_train = features("train", train)
     f_fake = embed(fake).float()
     g = torch.Generator().manual_seed(seed)
     if held is not None and len(held):
         pick = torch.randperm(len(held), generator=g)[:N_REFERENCE]
-        ref_dist, _ = _nearest(embed(held[pick]).float(), f_train)
+        ref_dist, _ = _nearest(features("test", held)[pick], f_train)
         ref_label = "held-out real images (test split)"
     else:   # leave-one-out: the first images of a shuffled training set against all the others
         perm = torch.randperm(len(train), generator=g)
@@ -98,8 +106,14 @@ def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Ten
     threshold = float(torch.quantile(ref_dist, CLOSE_QUANTILE))
     share = float((fake_dist < threshold).float().mean())
     order = torch.argsort(fake_dist)[:n_pairs]   # the closest samples: where copies would show
+    from ..data.images import convert_channels, resize_square
     from ..viz import to_uint8
-    pairs = [(to_uint8(fake[i:i + 1])[0], train[fake_idx[i]].permute(1, 2, 0).numpy(),
-              float(fake_dist[i])) for i in order.tolist()]
+
+    def as_sample(img: torch.Tensor) -> np.ndarray:   # a training image shown at the samples' size
+        img = convert_channels(resize_square(img[None], fake.shape[-1]), fake.shape[1])[0]
+        return img.permute(1, 2, 0).numpy()
+
+    pairs = [(to_uint8(fake[i:i + 1])[0], as_sample(train[fake_idx[i]]), float(fake_dist[i]))
+             for i in order.tolist()]
     return Memorization(share > FLAG_SHARE, share, threshold, fake_dist.numpy(),
                         ref_dist.numpy(), ref_label, space, len(train), pairs)

@@ -108,14 +108,21 @@ class RunFacts:
         if dataset.startswith("<"):
             self.memo_note = "the run was trained on data passed from Python: no memorization check"
             return
+        from ..data import load_dataset
+        from ..metrics import reference_features
         try:
             ext = default_extractor(dataset)
         except GanKitError:
             ext = None
         fake = self.gan.sample(N_FAKE, seed=SEED)
         try:
-            self.memo = check_memorization(
-                fake, lambda split: load_training_data(dataset, self.cfg.data, split)[0], ext)
+            if ext is not None:   # the dataset as the metrics see it, features from their cache
+                self.memo = check_memorization(
+                    fake, lambda split: load_dataset(dataset, split).images, ext,
+                    split_features=lambda split: reference_features(dataset, split, ext))
+            else:
+                self.memo = check_memorization(
+                    fake, lambda split: load_training_data(dataset, self.cfg.data, split)[0], None)
         except DataError as e:
             self.memo_note = f"no memorization check: {e}"
 
