@@ -135,6 +135,17 @@ class GAN:
         self._trainer: Optional[Trainer] = None
         self._data: Optional[torch.Tensor] = None
 
+    def _one_process_setup(self, cfg: RunConfig, what: str) -> None:
+        """Config, device and backends of an app's run, which trains on one process."""
+        self.config = cfg
+        self.dist, device = distributed.setup(cfg.train.device)
+        if self.dist.enabled:
+            raise ConfigError(f"{what} trains on one process; --distributed is for image GANs")
+        self.device = resolve_device(device)
+        speed.tune_backends(self.device)
+        self._trainer = None
+        self._data = None
+
     # --- training ---------------------------------------------------------------------
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""

@@ -24,8 +24,8 @@ from ..config import RunConfig
 from ..errors import ConfigError, DataError
 from ..nets.unet import PatchDiscriminator
 from ..objectives import get_objective
-from ..train import distributed, speed
-from ..train.optim import adam
+from ..train import speed
+from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
 from .translate import Translator, _files, _fit, _read, _scale, random_crops, run_padded
@@ -104,13 +104,10 @@ class CycleTask:
         self.G_AB, self.G_BA = self.nets["G_AB"], self.nets["G_BA"]
         self.G = self.G_AB   # what Translator.translate uses (A -> B)
         self.D_A, self.D_B = self.nets["D_A"], self.nets["D_B"]
-        betas = (t.beta1, t.beta2)
         # one Adam per net (Adam is per parameter, so this equals one over both G's, and lets the
         # trainer switch gradients per net)
-        self.base_lr = {name: (t.lr if name.startswith("G") else t.lr_d or t.lr)
-                        for name in self.nets}
-        self.optimizers = {name: adam(net.parameters(), self.base_lr[name], betas)
-                           for name, net in self.nets.items()}
+        self.optimizers = adam_for(self.nets, t)
+        self.base_lr = {name: opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
         self.objective = get_objective(lc.loss)
         if self.objective.needs_penalty:
             raise ConfigError(f"--loss {lc.loss} needs a gradient penalty, which CycleGAN does not "
@@ -284,22 +281,14 @@ class CycleGAN(Translator):
         return (a[0].shape[0], b[0].shape[0], size)
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        from ..api import resolve_device
         c_a, c_b, size = cfg.data_shape
         width = cfg.model.width or 32
         torch.manual_seed(cfg.train.seed)
         n_layers = 3 if size >= 32 else 2
         nets = {"G_AB": ResnetGenerator(c_a, c_b, width), "G_BA": ResnetGenerator(c_b, c_a, width),
                 "D_A": PatchDiscriminator(c_a, width, n_layers), "D_B": PatchDiscriminator(c_b, width, n_layers)}
-        self.config = cfg
-        self.dist, device = distributed.setup(cfg.train.device)
-        if self.dist.enabled:
-            raise ConfigError("translation trains on one process; --distributed is for image GANs")
-        self.device = resolve_device(device)
-        speed.tune_backends(self.device)
+        self._one_process_setup(cfg, "translation")
         self.task = CycleTask(nets, cfg, self.device)
-        self._trainer = None
-        self._data = None
 
     def _get_trainer(self) -> Trainer:
         if self._trainer is not None:

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN, resolve_device
+from ..api import GAN
 from ..config import RunConfig, with_options
 from ..data.text import TextData, Vocab, load_text
 from ..errors import ConfigError, DataError, RunError
@@ -41,8 +41,8 @@ from ..nets.text import TextCritic, TextGenerator
 from ..objectives import get_objective
 from ..penalties import gradient_penalty
 from ..train import callbacks as cb
-from ..train import distributed, speed
-from ..train.optim import adam
+from ..train import speed
+from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
 from ..train.trainer import BatchSampler, Phase, Trainer
 
@@ -81,9 +81,7 @@ class TextTask:
         self.cfg, self.device = cfg, device
         self.G, self.D = G.to(device), D.to(device)
         self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        betas = (t.beta1, t.beta2)
-        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
-                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        self.optimizers = adam_for({"G": self.G, "D": self.D}, t)
         self.objective = get_objective(lc.loss)
         if lc.n_critic < 1:
             raise ConfigError("--n-critic must be at least 1")
@@ -196,15 +194,8 @@ class TextGAN(GAN):
         torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
         G = TextGenerator(vocab, length, cfg.model.z_dim, width)
         D = TextCritic(vocab, length, width)
-        self.config = cfg
-        self.dist, device = distributed.setup(cfg.train.device)
-        if self.dist.enabled:
-            raise ConfigError("the text GAN trains on one process; --distributed is for image GANs")
-        self.device = resolve_device(device)
-        speed.tune_backends(self.device)
+        self._one_process_setup(cfg, "the text GAN")
         self.task = TextTask(G, D, cfg, self.device)
-        self._trainer: Optional[Trainer] = None
-        self._data = None
 
     def _get_trainer(self) -> Trainer:
         if self._trainer is not None:

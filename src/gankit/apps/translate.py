@@ -26,15 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN, resolve_device
+from ..api import GAN
 from ..config import RunConfig, with_options
 from ..data.images import IMAGE_SUFFIXES, _decode_image
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
 from ..train import callbacks as cb
-from ..train import distributed, speed
-from ..train.optim import adam
+from ..train import speed
+from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
 from . import color
@@ -262,9 +262,7 @@ class Pix2PixTask:
         self.cfg, self.device = cfg, device
         self.G, self.D = G.to(device), D.to(device)
         self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        betas = (t.beta1, t.beta2)
-        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
-                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        self.optimizers = adam_for({"G": self.G, "D": self.D}, t)
         # --loss none: L1 only, D never trained (the no-GAN ablation of the benchmark)
         self.objective = None if lc.loss == "none" else get_objective(lc.loss)
         if self.objective is not None and self.objective.needs_penalty:
@@ -362,15 +360,8 @@ class Translator(GAN):
         torch.manual_seed(cfg.train.seed)
         G = UNetGenerator(c_in, c_out, size, width)
         D = PatchDiscriminator(c_in + c_out, width, n_layers=3 if size >= 32 else 2)  # 70 / 34 px patches
-        self.config = cfg
-        self.dist, device = distributed.setup(cfg.train.device)
-        if self.dist.enabled:
-            raise ConfigError("translation trains on one process; --distributed is for image GANs")
-        self.device = resolve_device(device)
-        speed.tune_backends(self.device)
+        self._one_process_setup(cfg, "translation")
         self.task = Pix2PixTask(G, D, cfg, self.device)
-        self._trainer = None
-        self._data = None
 
     def _get_trainer(self) -> Trainer:
         if self._trainer is not None:

@@ -26,7 +26,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..objectives import get_objective
 from ..penalties import gradient_penalty, r1_penalty
-from ..train.optim import adam
+from ..train.optim import adam_for
 from ..train.trainer import Phase
 
 
@@ -43,9 +43,7 @@ class GANTask:
         if t.ema_halflife > 0:
             self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
             self.nets["G_ema"] = self.G_ema
-        betas = (t.beta1, t.beta2)
-        self.optimizers = {"G": adam(self.G.parameters(), t.lr, betas),
-                           "D": adam(self.D.parameters(), t.lr_d or t.lr, betas)}
+        self.optimizers = adam_for({"G": self.G, "D": self.D}, t)
         lc = cfg.loss
         self.objective = get_objective(lc.loss)
         self.policy = parse_policy(lc.augment)
