@@ -102,13 +102,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "dataset's own)")
     e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    tr = sub.add_parser("translate", help="translate images with a pix2pix or colorize run")
+    tr = sub.add_parser("translate", help="translate images with a pix2pix, colorize or cyclegan "
+                        "run")
     tr.add_argument("run", type=Path)
     tr.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
                     help="image files, folders of them, or .npz files with `images`")
     tr.add_argument("--output", type=Path, required=True, help="a directory for the PNGs")
     tr.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
-                    help="pix2pix learns one direction, A to B (the default)")
+                    help="AtoB (default), or BtoA for a cyclegan run (pix2pix and colorize "
+                    "learn A to B only)")
     tr.add_argument("--overwrite", action="store_true", help="replace existing output files")
     r = sub.add_parser("report", help="one self-contained HTML page about a run: curves, samples "
                        "over training, interpolations, memorization and health checks")
