@@ -146,6 +146,13 @@ class GAN:
         self._trainer = None
         self._data = None
 
+    def _one_process_trainer(self, sampler: Any) -> Trainer:
+        """The trainer of an app's run over `sampler`: logging interval and --precision."""
+        t = self.config.train
+        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
+        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
+        return self._trainer
+
     # --- training ---------------------------------------------------------------------
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""

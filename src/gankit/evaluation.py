@@ -89,14 +89,16 @@ def held_out_d_loss(gan: Any, split_data: dict[str, tuple[torch.Tensor, Optional
 
 
 def evaluate_run(gan: Any, num: int, metrics: Iterable[str], split: str = "test",
-                 extractor: Optional[str] = None, seed: int = 0) -> dict[str, MetricResult]:
-    """Draw `num` samples from the run's generator (its EMA) and score them."""
+                 extractor: Optional[str] = None, seed: int = 0,
+                 fake: Optional[torch.Tensor] = None) -> dict[str, MetricResult]:
+    """Draw `num` samples from the run's generator (its EMA) and score them; `fake`: those
+    samples, `gan.sample(num, seed=seed)`, when the caller has them already."""
     metrics = list(metrics)
     dataset = gan.config.data.dataset
     if not _is_named_or_path(dataset):
         raise DataError("this run was trained on data passed from Python; evaluate its samples "
                         "with gankit.metrics.evaluate(images, ...) against your own reference")
-    fake = gan.sample(num, seed=seed)
+    fake = gan.sample(num, seed=seed) if fake is None else fake
     if fake.dim() != 4:
         raise DataError(f"the run's samples have shape {list(fake.shape[1:])}; image metrics need "
                         f"images")

@@ -24,7 +24,6 @@ from ..config import RunConfig
 from ..errors import ConfigError, DataError
 from ..nets.unet import PatchDiscriminator
 from ..objectives import get_objective
-from ..train import speed
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
@@ -297,9 +296,7 @@ class CycleGAN(Translator):
         a, b = self._pictures.train
         sampler = UnpairedSampler(a, b, self.config.data_shape[2], t.batch_size,
                                   torch.Generator().manual_seed(t.seed * 2), self.device)
-        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
-        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
-        return self._trainer
+        return self._one_process_trainer(sampler)
 
     def steps_for_epochs(self, epochs: float) -> int:
         n = max(len(side) for side in self._pictures.train)

@@ -41,7 +41,6 @@ from ..nets.text import TextCritic, TextGenerator
 from ..objectives import get_objective
 from ..penalties import gradient_penalty
 from ..train import callbacks as cb
-from ..train import speed
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
 from ..train.trainer import BatchSampler, Phase, Trainer
@@ -212,9 +211,7 @@ class TextGAN(GAN):
             return F.one_hot(ids, vocab).transpose(1, 2).float()
         gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
         sampler = BatchSampler(self._data.to(self.device), t.batch_size, gen, transform=one_hot)
-        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
-        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
-        return self._trainer
+        return self._one_process_trainer(sampler)
 
     def _start_run_dir(self) -> None:
         new = self.run_dir is None

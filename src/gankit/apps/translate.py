@@ -33,7 +33,6 @@ from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
 from ..train import callbacks as cb
-from ..train import speed
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
@@ -62,8 +61,7 @@ def _files(folder: Path) -> list[Path]:
 def _read(path: Path) -> Optional[torch.Tensor]:
     try:
         return torch.from_numpy(_decode_image(path)).permute(2, 0, 1).contiguous()
-    except (OSError, ValueError, SyntaxError) as e:   # unreadable: counted by the caller
-        del e
+    except (OSError, ValueError, SyntaxError):   # unreadable: counted by the caller
         return None
 
 
@@ -372,9 +370,7 @@ class Translator(GAN):
         gen = torch.Generator().manual_seed(t.seed * 2)
         sampler = CropSampler(self._pictures.train, self.config.task, self.config.data_shape[2],
                               t.batch_size, gen, self.device)
-        self._trainer = Trainer(self.task, sampler, log_every=t.log_every)
-        self._trainer.autocast = speed.autocast_for(t.precision, self.device)
-        return self._trainer
+        return self._one_process_trainer(sampler)
 
     def steps_for_epochs(self, epochs: float) -> int:
         """An epoch: as many crops as there are training pictures."""

@@ -5,6 +5,7 @@ the page goes elsewhere, by default ./<run name>-report.html.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -101,6 +102,11 @@ class RunFacts:
                      'overfitting of D or memorization in what this run measured.</p>']
         return '<section id="warnings"><h2>Warnings</h2>' + "\n".join(items) + "</section>"
 
+    @functools.cached_property
+    def fake(self) -> torch.Tensor:
+        """The EMA samples both checks below score (drawn once)."""
+        return self.gan.sample(N_FAKE, seed=SEED)
+
     def _memorization(self) -> None:
         from ..api import load_training_data
         from ..evaluation import default_extractor
@@ -114,7 +120,7 @@ class RunFacts:
             ext = default_extractor(dataset)
         except GanKitError:
             ext = None
-        fake = self.gan.sample(N_FAKE, seed=SEED)
+        fake = self.fake
         try:
             if ext is not None:   # the dataset as the metrics see it, features from their cache
                 self.memo = check_memorization(
@@ -132,7 +138,8 @@ class RunFacts:
         if not self.images or self.cfg.data.dataset.startswith("<"):
             return
         try:
-            res = evaluate_run(self.gan, 1000, ["dloss"], split="test", seed=SEED)["dloss"]
+            res = evaluate_run(self.gan, N_FAKE, ["dloss"], split="test", seed=SEED,
+                               fake=self.fake)["dloss"]
         except GanKitError:
             return   # no held-out split
         self.dloss = res.extra
