@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
                    "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
                    "folders, or --domains KA,KB of a labeled dataset); text: words or sentences "
-                   "from a text file, one item per line (--unit, --max-len, --vocab-size)")
+                   "from a text file, one item per line (--unit, --max-len, --vocab-size); audio: "
+                   "one-second sounds from a folder of WAV files or of class folders (--model "
+                   "wavegan or specgan, --conditional, --audio-length)")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
                    "FILE.png (a grid) or a directory (one PNG per image); for a text run FILE.txt "
-                   "(one item per line)")
+                   "(one item per line); for an audio run a directory (one WAV per clip and "
+                   "spectrograms.png), FILE.wav (the clips in a row) or FILE.npz")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--label", type=int, help="conditional runs: draw only this class (default: "
                    "every class equally often; a .npz gets their `labels`)")
@@ -86,11 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
                    "drawing more (up to 50x N per class) until each class has N")
     a.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     a.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    ad = sub.add_parser("audio-data", help="build a bundled audio set offline: spoken-digits "
+                        "(ten digit words spoken by espeak-ng) or notes (instrument notes "
+                        "rendered by fluidsynth), into OUTPUT/train and OUTPUT/test")
+    ad.add_argument("name", help="spoken-digits or notes")
+    ad.add_argument("output", type=Path, help="the folder to build (new, or a previous build of "
+                    "the same set)")
+    ad.add_argument("--seed", type=int, default=0, help="voices, pitches, ... are drawn from it "
+                    "(default 0): the same seed builds the same files")
+    ad.add_argument("--per-class", type=int, default=300, help="training clips per class")
+    ad.add_argument("--test-per-class", type=int, default=50, help="held-out clips per class")
     from .tabular.cli import add_commands
     add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
                        "held-out D loss), or a .npz of samples; a text run: n-gram JSD, valid, "
-                       "novel and distinct-n against its held-out items")
+                       "novel and distinct-n against its held-out items; an audio run on a "
+                       "bundled set: inception score, FID and class coverage from the set's "
+                       "spectrogram classifier")
     e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
     e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
     e.add_argument("--dataset", help="reference dataset for --samples (default: the run's)")
@@ -230,12 +245,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _report_end(gan: Any) -> int:
-    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + (".txt" if gan.config.task == "text"
-                                                            else ".png")
+    task = gan.config.task
+    ends = {"text": ".txt", "audio": ".png and .wav"}
+    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + ends.get(task, ".png")
     use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
-           if gan.config.task in TRANSLATION_TASKS else
+           if task in TRANSLATION_TASKS else
            f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
-           f"{'.txt' if gan.config.task == 'text' else '.png'}")
+           + {"text": ".txt", "audio": "/"}.get(task, ".png"))
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):
@@ -257,7 +273,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     gan = load_run(args.run, weights_only=True)
     labels = gan.labels_for(args.label, args.num)
     samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
-    where = write_samples(samples, args.output, overwrite=args.overwrite, labels=labels)
+    if hasattr(gan, "save"):   # a task that writes its samples itself (audio)
+        where = gan.save(samples, args.output, overwrite=args.overwrite, labels=labels)
+    else:
+        where = write_samples(samples, args.output, overwrite=args.overwrite, labels=labels)
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)
     return 0
 
@@ -267,6 +286,18 @@ def cmd_augment(args: argparse.Namespace) -> int:
     report = augment_run(args.run, args.per_class, args.output, args.min_confidence, args.seed,
                          args.overwrite)
     print(f"wrote {describe(report)} to {report['output']}", file=sys.stderr)
+    return 0
+
+
+def cmd_audio_data(args: argparse.Namespace) -> int:
+    from .data.audio_sets import build
+    path = build(args.name, args.output, seed=args.seed, per_class=args.per_class,
+                 test_per_class=args.test_per_class)
+    meta = json.loads((path / "dataset.json").read_text())
+    counts = {split: sum(n.values()) for split, n in meta["counts"].items()}
+    print(f"built {args.name} in {path}: {counts.get('train', 0)} training and "
+          f"{counts.get('test', 0)} held-out clips, {len(meta['classes'])} classes; train on it "
+          f"with: gankit train --task audio --dataset {path} --conditional", file=sys.stderr)
     return 0
 
 
@@ -387,7 +418,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
                 "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate,
-                "augment": cmd_augment}
+                "augment": cmd_augment, "audio-data": cmd_audio_data}
     try:
         return commands[args.command](args)
     except GanKitError as e:

@@ -37,6 +37,9 @@ class DataConfig:
                                   "training items' lengths, at most 64 characters or 32 words")
     vocab_size: Optional[int] = _opt(None, "text: keep the N most frequent units, the rest become "
                                      "an unknown mark; default: every character, or 5000 words")
+    audio_length: Optional[int] = _opt(None, "audio: clip length in samples at 16 kHz, a multiple "
+                                       "of 1024; longer clips are cut, shorter ones padded with "
+                                       "silence; default 16384 (about 1 s)")
 
 
 @dataclass(frozen=True)

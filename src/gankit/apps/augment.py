@@ -62,6 +62,9 @@ def domain_classifier(dataset: str) -> Any:
 
 
 def _num_classes(gan: Any) -> int:
+    if gan.config.task != "image-gan":
+        raise ConfigError(f"this is a {gan.config.task} run: augmenting draws labeled images from "
+                          f"a conditional image GAN")
     if not gan.config.model.conditional:
         where = f"{gan.run_dir} is" if getattr(gan, "run_dir", None) else "this GAN is"
         raise ConfigError(f"{where} not conditional: augmenting needs a GAN trained with "

@@ -48,9 +48,10 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
     if is_table_model(run_dir):
         return build_table_report(run_dir, output, force, data)
     gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
-    if gan.config.task == "text":
-        raise GanKitError(f"{run_dir} is a text run: the report covers image runs so far; see "
-                          f"`gankit eval {run_dir}` and {run_dir}/samples/step-*.txt")
+    if gan.config.task in ("text", "audio"):
+        what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
+        raise GanKitError(f"{run_dir} is a {gan.config.task} run: the report covers image runs "
+                          f"so far; see `gankit eval {run_dir}` and {run_dir}/samples/{what}")
     facts = RunFacts(run_dir, gan)
     body = [facts.warnings_section(memorization), facts.summary_section(),
             facts.curves_section(), facts.timeline_section(), *facts.generator_sections()]
