@@ -153,6 +153,52 @@ class GAN:
         self._trainer.autocast = speed.autocast_for(t.precision, self.device)
         return self._trainer
 
+    def _one_process_callbacks(self, total: int, max_time: Optional[float],
+                               progress: Optional[bool], preview: cb.Callback,
+                               score: Callable[[], dict[str, float]], key: str,
+                               title: Optional[str] = None) -> list[cb.Callback]:
+        """The callbacks of an app's run: health warnings, the metrics log, progress, its own
+        `preview` (samples/step-*), `score` under --eval-every (the best checkpoint by `key`,
+        lowest first) and checkpoints (`title`: what the checkpoints' notes call the run)."""
+        t, run = self.config.train, self.run_dir
+        out: list[cb.Callback] = [
+            cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
+            cb.MetricsLog(run / "metrics.jsonl")]
+        if progress is not False:
+            out.append(cb.Progress(total, max_time, bar=progress))
+        out.append(preview)
+        if t.eval_every:
+            out.append(cb.Evaluate(run, t.eval_every, score, key=key,
+                                   patience=t.early_stop_patience))
+        title = title or f"{self.config.task} on {Path(self.config.data.dataset).name}"
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title))
+        return out
+
+    def _resume_one_process(self, run_dir: Path, weights_only: bool,
+                            load_data: Callable[[], None]) -> "GAN":
+        """An app's run rebuilt from its latest checkpoint (see load_run): the weights alone, or
+        with `load_data()` (which sets the training data) the trainer at its step, data order
+        and RNG states, metrics.jsonl cut back to that step."""
+        tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
+        self._loaded_step = meta["step"]
+        if weights_only:
+            self.task.load(tensors, meta, weights_only=True)
+            return self
+        load_data()
+        trainer = self._get_trainer()
+        trainer.load_state(tensors, meta)
+        truncate_metrics(run_dir, trainer.step)
+        return self
+
+    @staticmethod
+    def _task_options(options: dict[str, Any], defaults: dict[str, dict[str, Any]],
+                      ) -> dict[str, Any]:
+        """`options` with a task's own defaults (section -> {field: value}) where not given."""
+        for section in defaults.values():
+            for key, value in section.items():
+                options.setdefault(key, value)
+        return options
+
     # --- training ---------------------------------------------------------------------
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""

@@ -66,9 +66,7 @@ class AudioGAN(GAN):
             raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
                             "of WAV files)")
         if config is None:
-            for section in TASK_DEFAULTS["audio"].values():
-                for key, value in section.items():
-                    options.setdefault(key, value)
+            options = self._task_options(options, TASK_DEFAULTS["audio"])
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
@@ -153,19 +151,11 @@ class AudioGAN(GAN):
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
-        t, run = self.config.train, self.run_dir
-        out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
-                     cb.MetricsLog(run / "metrics.jsonl")]
-        if progress is not False:
-            out.append(cb.Progress(total, max_time, bar=progress))
-        out.append(AudioPreview(run / "samples", t.sample_every, self))
-        if t.eval_every:
-            out.append(cb.Evaluate(run, t.eval_every, lambda: self.evaluate(t.eval_num),
-                                   key="fid", patience=t.early_stop_patience))
-        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints,
-                                   f"{self.config.model.model} on "
-                                   f"{Path(self.config.data.dataset).name}"))
-        return out
+        t = self.config.train
+        return self._one_process_callbacks(
+            total, max_time, progress, AudioPreview(self.run_dir / "samples", t.sample_every, self),
+            lambda: self.evaluate(t.eval_num), key="fid",
+            title=f"{self.config.model.model} on {Path(self.config.data.dataset).name}")
 
     # --- using it ------------------------------------------------------------------------------
     @property
@@ -345,25 +335,17 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> AudioGAN:
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> AudioGAN:
     """Rebuild an audio run (see api.load_run): nets, optimizers, step, data order."""
-    from ..rundir import truncate_metrics
-    from ..train.state import latest_checkpoint, load_checkpoint
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     gan = AudioGAN.__new__(AudioGAN)
     gan.info = read_info(run_dir)
     gan._setup(cfg, None, None)
     gan.run_dir, gan._out, gan._labels, gan.data_note = run_dir, run_dir, None, None
-    tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
-    gan._loaded_step = meta["step"]
-    if weights_only:
-        gan.task.load(tensors, meta, weights_only=True)
-        return gan
-    audio = gan.reference("train")
-    gan._data, gan.data_note = gan.to_net_input(audio.train), audio.note
-    gan._labels = audio.train_labels
-    trainer = gan._get_trainer()
-    trainer.load_state(tensors, meta)
-    truncate_metrics(run_dir, trainer.step)
-    return gan
+
+    def load_data() -> None:
+        audio = gan.reference("train")
+        gan._data, gan._labels, gan.data_note = (gan.to_net_input(audio.train),
+                                                 audio.train_labels, audio.note)
+    return gan._resume_one_process(run_dir, weights_only, load_data)
 
 
 __all__ = ["AudioGAN", "load_task_run", "new_run"]

@@ -62,7 +62,7 @@ def domain_classifier(dataset: str) -> Any:
 
 
 def _num_classes(gan: Any) -> int:
-    if gan.config.task != "image-gan":
+    if getattr(gan.config, "task", "image-gan") != "image-gan":
         raise ConfigError(f"this is a {gan.config.task} run: augmenting draws labeled images from "
                           f"a conditional image GAN")
     if not gan.config.model.conditional:

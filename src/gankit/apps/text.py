@@ -172,9 +172,7 @@ class TextGAN(GAN):
             raise DataError("a text GAN learns from a text file (one item per line) or a folder "
                             "with train.txt and test.txt")
         if config is None:
-            for section in TASK_DEFAULTS["text"].values():
-                for key, value in section.items():
-                    options.setdefault(key, value)
+            options = self._task_options(options, TASK_DEFAULTS["text"])
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="text", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
@@ -225,18 +223,10 @@ class TextGAN(GAN):
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
-        t, run = self.config.train, self.run_dir
-        out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
-                     cb.MetricsLog(run / "metrics.jsonl")]
-        if progress is not False:
-            out.append(cb.Progress(total, max_time, bar=progress))
-        out.append(TextPreview(run / "samples", t.sample_every, self))
-        if t.eval_every:
-            out.append(cb.Evaluate(run, t.eval_every, lambda: self.evaluate(t.eval_num),
-                                   key="jsd_4", patience=t.early_stop_patience))
-        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints,
-                                   f"text on {Path(self.config.data.dataset).name}"))
-        return out
+        t = self.config.train
+        return self._one_process_callbacks(
+            total, max_time, progress, TextPreview(self.run_dir / "samples", t.sample_every, self),
+            lambda: self.evaluate(t.eval_num), key="jsd_4")
 
     # --- using it ---------------------------------------------------------------------------
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
@@ -350,8 +340,6 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> TextGAN:
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> TextGAN:
     """Rebuild a text run (see api.load_run): nets, optimizers, step, data order, vocabulary."""
-    from ..rundir import truncate_metrics
-    from ..train.state import latest_checkpoint, load_checkpoint
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     gan = TextGAN.__new__(TextGAN)
     gan._setup(cfg, None, None)
@@ -360,18 +348,12 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     if len(gan._vocab) != cfg.data_shape[0]:
         raise RunError(f"{run_dir}/vocab.json has {len(gan._vocab)} tokens, the nets "
                        f"{cfg.data_shape[0]}: the run directory is inconsistent")
-    tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
-    gan._loaded_step = meta["step"]
-    if weights_only:
-        gan.task.load(tensors, meta, weights_only=True)
-        return gan
-    d = cfg.data
-    gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=gan._vocab)
-    gan._data, gan.data_note = gan._text.train_ids, gan._text.note
-    trainer = gan._get_trainer()
-    trainer.load_state(tensors, meta)
-    truncate_metrics(run_dir, trainer.step)
-    return gan
+
+    def load_data() -> None:
+        d = cfg.data
+        gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=gan._vocab)
+        gan._data, gan.data_note = gan._text.train_ids, gan._text.note
+    return gan._resume_one_process(run_dir, weights_only, load_data)
 
 
 __all__ = ["TextGAN", "TextTask", "load_task_run", "new_run", "temperature"]

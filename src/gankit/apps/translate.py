@@ -327,10 +327,8 @@ class Translator(GAN):
             raise ConfigError(f"unknown translation task {task!r}: choose {' or '.join(TASKS)}")
         if not isinstance(dataset, (str, Path)):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
-        if config is None:
-            for section in TASK_DEFAULTS.get(task, {}).values():
-                for key, value in section.items():
-                    options.setdefault(key, value)   # e.g. CycleGAN's least-squares loss
+        if config is None:   # e.g. CycleGAN's least-squares loss
+            options = self._task_options(options, TASK_DEFAULTS.get(task, {}))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         name = str(dataset) if task == "cyclegan" and config.data.domains else \
             str(Path(dataset).resolve())   # a named dataset stays a name
@@ -413,24 +411,16 @@ class Translator(GAN):
 
     def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]):  # noqa: ANN202
         from ..viz import make_grid, save_png, to_uint8
-        t, run = self.config.train, self.run_dir
-        out: list = [cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
-                     cb.MetricsLog(run / "metrics.jsonl")]
-        if progress is not False:
-            out.append(cb.Progress(total, max_time, bar=progress))
+        run = self.run_dir
 
         class Triptychs(cb.Every):
             def act(inner, trainer: Trainer) -> None:  # noqa: N805
                 (run / "samples").mkdir(exist_ok=True)
                 grid = make_grid(to_uint8(self._triptych()), nrow=3)
                 save_png(grid, run / "samples" / f"step-{trainer.step:07d}.png", scale=2)
-        out.append(Triptychs(t.sample_every))
-        if t.eval_every:
-            out.append(cb.Evaluate(run, t.eval_every, lambda: self.evaluate(), key="l1",
-                                   patience=t.early_stop_patience))
-        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints,
-                                   f"{self.config.task} on {Path(self.config.data.dataset).name}"))
-        return out
+        return self._one_process_callbacks(total, max_time, progress,
+                                           Triptychs(self.config.train.sample_every),
+                                           lambda: self.evaluate(), key="l1")
 
     # --- using it ---------------------------------------------------------------------------
     def translate(self, images: Any) -> np.ndarray:
@@ -572,25 +562,17 @@ TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}}}
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:
     """Rebuild a translation run (see api.load_run): nets, optimizers, step, data order."""
-    from ..rundir import truncate_metrics
-    from ..train.state import latest_checkpoint, load_checkpoint
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     cls = translator_class(cfg.task)
     tr = cls.__new__(cls)
     tr._setup(cfg, None, None)
     tr.run_dir, tr._out, tr._labels = run_dir, run_dir, None
-    tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
-    tr._loaded_step = meta["step"]
-    if weights_only:
-        tr.task.load(tensors, meta, weights_only=True)
-        tr._pictures = Pictures([], [], "")
-        return tr
-    tr._pictures = load_translation_data(cfg)
-    tr._data, tr.data_note = tr._pictures.train, tr._pictures.note
-    trainer = tr._get_trainer()
-    trainer.load_state(tensors, meta)
-    truncate_metrics(run_dir, trainer.step)
-    return tr
+    tr._pictures = Pictures([], [], "")
+
+    def load_data() -> None:
+        tr._pictures = load_translation_data(cfg)
+        tr._data, tr.data_note = tr._pictures.train, tr._pictures.note
+    return tr._resume_one_process(run_dir, weights_only, load_data)
 
 
 def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,

@@ -283,12 +283,16 @@ def state_sha256(module: nn.Module) -> str:
 
 
 def shipped_extractors() -> list[str]:
-    """Names `load_extractor` accepts for shipped weights (the datasets in the manifest)."""
-    return sorted(read_manifest())
+    """Names `load_extractor` accepts for shipped weights (the image datasets in the manifest).
+
+    The manifest also holds the audio classifiers (keys "audio:<set>", architecture spec128-cnn-v1,
+    loaded by gankit.metrics.audio); they take clips, not images, so they are not listed here.
+    """
+    return sorted(key for key, entry in read_manifest().items() if entry.get("architecture") == ARCHITECTURE)
 
 
 def read_manifest() -> dict[str, dict[str, Any]]:
-    """weights/manifest.json: dataset name → {file, sha256, accuracies, seed, …}."""
+    """weights/manifest.json: dataset name (or "audio:<set>") → {file, sha256, architecture, accuracies, …}."""
     path = WEIGHTS_DIR / MANIFEST
     if not path.is_file():
         return {}
@@ -307,21 +311,13 @@ def load_extractor(name: str) -> Extractor:
         from gankit.metrics.inception import load_inception  # imports this module: load it only when asked
 
         return load_inception()
-    manifest = read_manifest()
     key = name.removesuffix("-classifier")
-    if key not in manifest:
-        known = ", ".join([*manifest, "inception"])
+    if key not in shipped_extractors():
+        known = ", ".join([*shipped_extractors(), "inception"])
         raise ExtractorError(f"unknown extractor '{name}': expected one of {known}")
-    entry = manifest[key]
+    entry = read_manifest()[key]
     path = WEIGHTS_DIR / entry["file"]
-    if not path.is_file():
-        raise ExtractorError(f"extractor '{key}': weights file {path} is missing (reinstall gankit)")
-    blob = path.read_bytes()
-    actual = hashlib.sha256(blob).hexdigest()
-    if actual != entry["sha256"]:
-        raise WeightsChecksumError(
-            f"extractor '{key}': {path} has SHA-256 {actual[:16]}…, manifest says {entry['sha256'][:16]}… (corrupt file?)"
-        )
+    blob, actual = verified_weights(f"extractor '{key}'", entry)
     net = Gray28Classifier(ClassifierConfig(**_config_fields(entry)))
     state = {k: v.float() for k, v in load_safetensors(blob).items()}  # stored fp16, computed in fp32
     result = net.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not stored
@@ -329,6 +325,24 @@ def load_extractor(name: str) -> Extractor:
     if missing or result.unexpected_keys:
         raise ExtractorError(f"extractor '{key}': {path} does not fit {ARCHITECTURE} (missing {missing[:3]})")
     return ClassifierExtractor(net, name=f"{key}-classifier", sha256=actual)
+
+
+def verified_weights(label: str, entry: dict[str, Any]) -> tuple[bytes, str]:
+    """The bytes of a manifest entry's weights file and their SHA-256, once it matches the manifest's.
+
+    `label` names the weights in errors ("extractor 'mnist'"). A missing file is an ExtractorError,
+    a different checksum a WeightsChecksumError.
+    """
+    path = WEIGHTS_DIR / entry["file"]
+    if not path.is_file():
+        raise ExtractorError(f"{label}: weights file {path} is missing (reinstall gankit)")
+    blob = path.read_bytes()
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != entry["sha256"]:
+        raise WeightsChecksumError(
+            f"{label}: {path} has SHA-256 {actual[:16]}…, manifest says {entry['sha256'][:16]}… (corrupt file?)"
+        )
+    return blob, actual
 
 
 def _config_fields(entry: dict[str, Any]) -> dict[str, Any]:
