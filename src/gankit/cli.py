@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(one item per line); for an audio run a directory (one WAV per clip and "
                    "spectrograms.png), FILE.wav (the clips in a row) or FILE.npz")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--label", type=int, help="conditional runs: draw only this class (default: "
-                   "every class equally often; a .npz gets their `labels`)")
+    s.add_argument("--label", help="conditional runs: draw only this class, by number (or, for "
+                   "an audio run, by name: its class folder's); default: every class equally "
+                   "often; a .npz gets their `labels`")
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     a = sub.add_parser("augment", help="labeled synthetic training data from a conditional run: "
@@ -271,7 +272,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
-    labels = gan.labels_for(args.label, args.num)
+    label = args.label
+    if label is not None and label.lstrip("-").isdigit():
+        label = int(label)
+    labels = gan.labels_for(label, args.num)
     samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
     if hasattr(gan, "save"):   # a task that writes its samples itself (audio)
         where = gan.save(samples, args.output, overwrite=args.overwrite, labels=labels)

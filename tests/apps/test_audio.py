@@ -12,7 +12,7 @@ import torch
 
 from gankit.data.audio import (griffin_lim, load_audio, log_spectrogram, read_wav, stft,
                                write_wav)
-from gankit.errors import DataError
+from gankit.errors import ConfigError, DataError
 from gankit.nets.audio import (SpecGANDiscriminator, SpecGANGenerator, WaveGANDiscriminator,
                                WaveGANGenerator, phase_shuffle)
 from helpers import one_error, run
@@ -173,6 +173,12 @@ def test_conditional_wavegan_learns_the_pitch_of_each_class(tmp_path):
     assert hit.mean() >= 0.8, f"dominant frequencies {f[:12]}"  # 1024 samples: 15.6 Hz bins
     for k in range(3):
         assert hit[labels.numpy() == k].mean() >= 0.5
+    # classes by name (their folders'), as `gankit sample --label NAME` takes them
+    assert gan.classes == ["0300hz", "0600hz", "1200hz"]
+    assert gan.labels_for("0600hz", 2).tolist() == [1, 1]
+    assert gan.labels_for(["1200hz", "0300hz"], 2).tolist() == [2, 0]
+    with pytest.raises(ConfigError, match="unknown class '440hz'"):
+        gan.labels_for("440hz", 1)
 
 
 STEPS = 1000   # the paper's recipe: 200 G steps, 1,000 critic steps

@@ -166,11 +166,22 @@ class AudioGAN(GAN):
     def rate(self) -> int:
         return int(self.info["rate"])
 
+    def labels_for(self, labels: Any, n: int) -> Optional[torch.Tensor]:
+        """As GAN.labels_for; classes may also be given by name (their folders' names)."""
+        names = [labels] if isinstance(labels, str) else labels
+        if isinstance(names, (list, tuple)) and names and all(isinstance(x, str) for x in names):
+            unknown = [x for x in names if x not in self.classes]
+            if unknown:
+                raise ConfigError(f"unknown class {unknown[0]!r}: this run's classes are "
+                                  f"{', '.join(self.classes) or 'none (it is unconditional)'}")
+            labels = [self.classes.index(x) for x in names]
+        return super().labels_for(labels, n)
+
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
                labels: Any = None) -> torch.Tensor:
         """n clips float32 [n, L] in [-1, 1] at `rate` Hz. With a seed the same clips come back
-        every time; a conditional GAN draws the classes in `labels` (default: every class
-        equally often)."""
+        every time; a conditional GAN draws the classes in `labels` (numbers in the order of
+        `classes`, or names; default: every class equally often)."""
         if seed is None:
             seed = int(torch.randint(0, 2 ** 31 - 1, ()).item())
         return self.to_clips(super().sample(n, seed, ema, labels), seed)
