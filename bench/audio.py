@@ -34,11 +34,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from cpu_budget import run_arms
 
 ARMS = ("wavegan", "specgan", "baseline", "real")
 KEEP = 6          # WAVs kept per arm and mark
@@ -173,7 +173,6 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
         return run_arm(args)
-    t0 = time.time()
     if not args.collect:
         for name in args.data:
             data_dir(name, args)
@@ -183,13 +182,7 @@ def main() -> None:
                 "--seed", str(args.seed), "--out", str(args.out)]
         if args.sets is not None:
             base += ["--sets", str(args.sets)]
-
-        def launch(job: tuple[str, str]) -> None:
-            subprocess.run(base + ["--arm", *job], check=True,
-                           env={**os.environ, "OMP_NUM_THREADS": "1"})
-            print(f"done: {job[0]} {job[1]} ({(time.time() - t0) / 60:.1f} min wall)", flush=True)
-        with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
-            list(pool.map(launch, jobs))
+        run_arms(base, jobs, args.parallel)
     import torch
     torch.set_num_threads(max(args.parallel, 1))
     rows = [score(f, args) for f in sorted(args.out.glob("*.json")) if f.name != "results.json"]

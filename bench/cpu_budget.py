@@ -3,8 +3,12 @@ spends training (evaluation excluded), so configurations running side by side, o
 work, are compared fairly. Imported by the scripts in bench/ (run as `python bench/NAME.py`)."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Sequence
 
 from gankit.train.trainer import Callback, Trainer
 
@@ -29,3 +33,15 @@ def train_until(trainer: Trainer, limit: float, spent: float = 0.0) -> float:
     trainer.callbacks = [budget]
     trainer.fit(sys.maxsize)
     return budget.used()
+
+
+def run_arms(base: Sequence[str], jobs: Sequence[tuple[str, ...]], parallel: int) -> None:
+    """Run `base + ["--arm", *job]` for each job, `parallel` processes at a time, each with one
+    OpenMP thread; a failing arm stops the benchmark."""
+    t0 = time.time()
+
+    def launch(job: tuple[str, ...]) -> None:
+        subprocess.run([*base, "--arm", *job], check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        print(f"done: {' '.join(job)} ({(time.time() - t0) / 60:.1f} min wall)", flush=True)
+    with ThreadPoolExecutor(max(parallel, 1)) as pool:
+        list(pool.map(launch, jobs))

@@ -40,12 +40,12 @@ import os
 import platform
 import random
 import re
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from cpu_budget import run_arms
 
 ARMS = ("gan", "ngram", "lstm", "train")
 FORTUNE_MAX = 64
@@ -284,13 +284,7 @@ def main() -> None:
     jobs = [(name, arm) for name in args.data for arm in args.models]
     base = [sys.executable, __file__, "--minutes", str(args.minutes), "--width", str(args.width),
             "--num", str(args.num), "--seed", str(args.seed), "--out", str(args.out)]
-
-    def launch(job: tuple[str, str]) -> None:
-        subprocess.run(base + ["--arm", *job], check=True,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
-        print(f"done: {job[0]} {job[1]} ({(time.time() - t0) / 60:.1f} min wall)", flush=True)
-    with ThreadPoolExecutor(max(args.parallel, 1)) as pool:
-        list(pool.map(launch, jobs))
+    run_arms(base, jobs, args.parallel)
     rows = [score(name, arm, args.out) for name, arm in jobs]
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     import torch

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
-from train_feature_classifier import atomic_write, update_manifest  # scripts/ is on sys.path
+from train_feature_classifier import atomic_write, train_epochs, update_manifest  # scripts/ is on sys.path
 
 from gankit.data.audio import AudioData, load_audio
 from gankit.metrics import audio as am
@@ -107,28 +107,11 @@ def train_classifier(data: AudioData, config: am.SpecClassifierConfig, args) -> 
     torch.manual_seed(args.seed)  # the init and dropout
     gen = torch.Generator().manual_seed(args.seed)  # the order and the augmentation
     net = am.SpecClassifier(config).to(memory_format=torch.channels_last)
-    x_all, y_all = data.train, data.train_labels
-    steps_per_epoch = -(-len(x_all) // args.batch_size)
-    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.epochs * steps_per_epoch)
-    for epoch in range(args.epochs):
-        net.train()
-        order, correct, tick = torch.randperm(len(x_all), generator=gen), 0, time.time()
-        for start in range(0, len(order), args.batch_size):
-            idx = order[start : start + args.batch_size]
-            clips = augment(x_all[idx], gen)
-            x = train_input(clips, config, gen) if args.spec_augment else am.spectrogram_input(clips, config)
-            x = x.contiguous(memory_format=torch.channels_last)
-            logits = net(x)
-            loss = F.cross_entropy(logits, y_all[idx], label_smoothing=0.05)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            correct += int((logits.argmax(1) == y_all[idx]).sum())
-        print(f"epoch {epoch + 1}/{args.epochs}: train acc (augmented) {correct / len(order):.4f}, "
-              f"{time.time() - tick:.0f}s", flush=True)
-    return net.eval()
+
+    def batch_input(idx: torch.Tensor) -> torch.Tensor:
+        clips = augment(data.train[idx], gen)
+        return train_input(clips, config, gen) if args.spec_augment else am.spectrogram_input(clips, config)
+    return train_epochs(net, data.train_labels, batch_input, args.epochs, args, gen)
 
 
 def augment(clips: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -63,16 +63,23 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, epochs: int, ar
     gen = torch.Generator().manual_seed(args.seed)  # the order and the shifts
     net = feat.Gray28Classifier().to(memory_format=torch.channels_last)
     x_all = images.float() / 127.5 - 1  # [N, 1, 28, 28] in [-1, 1]
-    steps_per_epoch = -(-len(x_all) // args.batch_size)
+    return train_epochs(net, labels, lambda idx: random_shift(x_all[idx], gen), epochs, args, gen)
+
+
+def train_epochs(net: torch.nn.Module, labels: torch.Tensor, batch_input, epochs: int, args,
+                 gen: torch.Generator) -> torch.nn.Module:
+    """`epochs` passes over the examples in an order drawn from `gen`: AdamW (weight decay 5e-4)
+    with a one-cycle schedule peaking at args.lr, cross-entropy with label smoothing 0.05;
+    `batch_input(idx)` gives the net's input for the examples idx. Returns the net in eval mode."""
+    steps_per_epoch = -(-len(labels) // args.batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=epochs * steps_per_epoch)
     for epoch in range(epochs):
         net.train()
-        order, correct, tick = torch.randperm(len(x_all), generator=gen), 0, time.time()
+        order, correct, tick = torch.randperm(len(labels), generator=gen), 0, time.time()
         for start in range(0, len(order), args.batch_size):
             idx = order[start : start + args.batch_size]
-            x = random_shift(x_all[idx], gen).contiguous(memory_format=torch.channels_last)
-            logits = net(x)
+            logits = net(batch_input(idx).contiguous(memory_format=torch.channels_last))
             loss = F.cross_entropy(logits, labels[idx], label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
