@@ -124,9 +124,12 @@ class AudioGAN(GAN):
         if self.config.model.model == "wavegan":
             return x[:, 0].float().clamp(-1, 1)
         mean, std = (torch.tensor(self.info[k])[:, None] for k in ("spec_mean", "spec_std"))
-        mag = torch.exp(x[:, 0].float() * CLIP_STD * std + mean)
         gen = torch.Generator().manual_seed(seed)
-        return griffin_lim(mag, self.info["length"], GRIFFIN_LIM_ITERS, gen).clamp(-1, 1)
+        out = []
+        for i in range(0, len(x), 250):    # bounds the memory of the complex spectrograms
+            mag = torch.exp(x[i:i + 250, 0].float() * CLIP_STD * std + mean)
+            out.append(griffin_lim(mag, self.info["length"], GRIFFIN_LIM_ITERS, gen).clamp(-1, 1))
+        return torch.cat(out) if out else torch.zeros(0, self.info["length"])
 
     # --- training ----------------------------------------------------------------------------
     def _get_trainer(self) -> Trainer:
