@@ -41,7 +41,7 @@ from pathlib import Path
 from cpu_budget import run_arms
 
 ARMS = ("wavegan", "specgan", "baseline", "real")
-KEEP = 6          # WAVs kept per arm and mark
+KEEP = 3          # WAVs kept per arm and mark
 
 
 def data_dir(name: str, args: argparse.Namespace) -> Path:
