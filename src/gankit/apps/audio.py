@@ -71,6 +71,7 @@ class AudioGAN(GAN):
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         cfg = check_config(cfg)
+        net_shape(cfg.model.model, cfg.data.audio_length or DEFAULT_LENGTH)   # fail before loading
         audio = load_audio(cfg.data.dataset, cfg.data.audio_length or DEFAULT_LENGTH)
         print(audio.note, file=sys.stderr)
         if cfg.model.conditional and audio.train_labels is None:
