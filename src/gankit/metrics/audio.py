@@ -44,6 +44,7 @@ from gankit.metrics.features import (
     verified_weights,
 )
 from gankit.metrics.fid import fid
+from gankit.metrics.prdc import nearest
 
 ARCHITECTURE = "spec128-cnn-v1"
 MANIFEST_PREFIX = "audio:"  # manifest keys of the audio classifiers: "audio:spoken-digits"
@@ -264,16 +265,9 @@ def confident_share(probs: Any, threshold: float = CONFIDENT) -> float:
 
 
 def nearest_distances(a: torch.Tensor, b: torch.Tensor, skip_self: bool = False) -> torch.Tensor:
-    """Euclidean distance [len(a)] from each row of a [N, D] to its nearest row of b [M, D] (chunked).
+    """Euclidean distance [len(a)] from each row of a [N, D] to its nearest row of b [M, D], in float64.
     skip_self: a is b[:len(a)], and a row may not find itself."""
-    out = []
-    for i in range(0, len(a), 256):
-        d = torch.cdist(a[i : i + 256].double(), b.double())
-        if skip_self:
-            rows = torch.arange(i, min(i + 256, len(a)))
-            d[rows - i, rows] = float("inf")
-        out.append(d.min(1).values)
-    return torch.cat(out)
+    return nearest(a.double(), b.double(), skip_self)[0]
 
 
 def memorization(fake: torch.Tensor, train: torch.Tensor, held: torch.Tensor | None = None,

@@ -92,3 +92,20 @@ def _subsample(x: torch.Tensor, max_n: int, gen: torch.Generator) -> torch.Tenso
     if len(x) <= max_n:
         return x
     return x[torch.randperm(len(x), generator=gen)[:max_n]]
+
+
+def nearest(a: torch.Tensor, b: torch.Tensor, skip_self: bool = False,
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row of a [N, D]: (Euclidean distance to, index of) its nearest row of b [M, D],
+    computed 256 rows at a time. skip_self: a is b[:len(a)], and a row may not find itself.
+    The memorization checks (gankit.report.memorization, gankit.metrics.audio) measure with it."""
+    dists, idx = [], []
+    for i in range(0, len(a), 256):
+        d = torch.cdist(a[i:i + 256], b)
+        if skip_self:
+            rows = torch.arange(i, min(i + 256, len(a)))
+            d[rows - i, rows] = float("inf")
+        v, k = d.min(1)
+        dists.append(v)
+        idx.append(k)
+    return torch.cat(dists), torch.cat(idx)

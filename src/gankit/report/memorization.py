@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError, GanKitError
+from ..metrics.prdc import nearest
 
 CLOSE_QUANTILE = 0.01
 FLAG_SHARE = 0.10      # 10x the share expected of fresh samples
@@ -45,21 +46,6 @@ class Memorization:
                 "median_fake": float(np.median(self.fake_dist)),
                 "median_reference": float(np.median(self.ref_dist)),
                 "reference": self.ref_label}
-
-
-def _nearest(a: torch.Tensor, b: torch.Tensor, skip_self: bool = False
-             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each row of a: (distance to, index of) its nearest row of b, in chunks."""
-    dists, idx = [], []
-    for i in range(0, len(a), 256):
-        d = torch.cdist(a[i:i + 256], b)
-        if skip_self:   # a is b[:len(a)]: a row must not find itself
-            rows = torch.arange(i, min(i + 256, len(a)))
-            d[rows - i, rows] = float("inf")
-        v, k = d.min(1)
-        dists.append(v)
-        idx.append(k)
-    return torch.cat(dists), torch.cat(idx)
 
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
@@ -95,14 +81,14 @@ def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Ten
     g = torch.Generator().manual_seed(seed)
     if held is not None and len(held):
         pick = torch.randperm(len(held), generator=g)[:N_REFERENCE]
-        ref_dist, _ = _nearest(features("test", held)[pick], f_train)
+        ref_dist, _ = nearest(features("test", held)[pick], f_train)
         ref_label = "held-out real images (test split)"
     else:   # leave-one-out: the first images of a shuffled training set against all the others
         perm = torch.randperm(len(train), generator=g)
         f_train, train = f_train[perm], train[perm]
-        ref_dist, _ = _nearest(f_train[:N_REFERENCE], f_train, skip_self=True)
+        ref_dist, _ = nearest(f_train[:N_REFERENCE], f_train, skip_self=True)
         ref_label = "training images (each vs the rest; no held-out split)"
-    fake_dist, fake_idx = _nearest(f_fake, f_train)
+    fake_dist, fake_idx = nearest(f_fake, f_train)
     threshold = float(torch.quantile(ref_dist, CLOSE_QUANTILE))
     share = float((fake_dist < threshold).float().mean())
     order = torch.argsort(fake_dist)[:n_pairs]   # the closest samples: where copies would show
