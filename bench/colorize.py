@@ -1,19 +1,22 @@
 """Benchmark: does the GAN make colorization more colorful than L1 alone, at what cost in PSNR?
 
-Photographs (offline): the nature photos of Debian's `mate-backgrounds` and scikit-learn's two
-sample photos. Every 4th nature photo (sorted by name) and scikit-learn's flower are held out for
-testing; the model never sees them. Arms, each in a process of its own with ONE thread, budget =
-that process's CPU time spent training:
+Photographs (offline): 35 photos among the wallpapers of Debian's `mate-backgrounds`,
+`lomiri-wallpapers-16.04`, `lomiri-wallpapers-20.04` and `plasma-workspace-wallpapers` (chosen by
+eye: landscapes, plants, animals, objects; no renders or paintings), and scikit-learn's two sample
+photos. Every 4th packaged photo (sorted by name) and scikit-learn's flower are held out for
+testing (9 photos); the model never sees them. Arms, each in a process of its own with ONE thread,
+budget = that process's CPU time spent training:
 
-    gan    pix2pix colorization: U-Net + PatchGAN, non-saturating loss + 100 x L1 (the default)
-    l1     the same U-Net trained with L1 only (--loss none): the no-GAN ablation
-    gray   no model: the gray input itself (zero color)
+    gan        pix2pix colorization: U-Net + PatchGAN, non-saturating loss + 100 x L1 (the default)
+    gan-l1w10  the same with 10 x L1 (--l1-weight 10): more weight on the adversarial loss
+    l1         the same U-Net trained with L1 only (--loss none): the no-GAN ablation
+    gray       no model: the gray input itself (zero color)
 
 At each mark: on the held-out photos, whole (short side 128 px): PSNR and SSIM of the colorized
 picture against the true one, and its colorfulness (Hasler & Suesstrunk) over the true picture's.
 A side-by-side PNG (input | output | truth) per held-out photo is written for each arm.
 
-    python bench/colorize.py [--minutes 5 10] [--arms gan l1 gray] [--parallel 2]
+    python bench/colorize.py [--minutes 5 10] [--arms gan gan-l1w10 l1 gray] [--parallel 2]
                              [--out bench/runs/colorize]
 """
 from __future__ import annotations
@@ -29,31 +32,72 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ARMS = {"gan": {}, "l1": {"loss": "none"}, "gray": None}
+ARMS = {"gan": {}, "gan-l1w10": {"l1_weight": 10}, "l1": {"loss": "none"}, "gray": None}
 SIZE, WIDTH, BATCH = 64, 32, 16
 
 
+# Photographs among the wallpapers of Debian packages (the rest of those packages is abstract art,
+# renders or paintings, left out by eye); the package names the apt-get line to install them.
+PHOTO_SOURCES = {
+    "mate-backgrounds": ["/usr/share/backgrounds/mate/nature/*.jpg"],
+    "lomiri-wallpapers-16.04": [f"/usr/share/backgrounds/{n}.jpg" for n in (
+        "Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace",
+        "Picture_1A_by_freespace", "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi",
+        "free_by_Peter_Nerlich", "friends_by_Aitzol_Berasategi", "life_by_Aitzol_Berasategi",
+        "picosdeeuropa_by_Aitzol_Berasategi", "seeding_by_Clements_Engelhardt",
+        "sunset_by_Aitzol_Berasategi")],
+    "lomiri-wallpapers-20.04": ["/usr/share/backgrounds/Kleiber_by_Lukas_Baubkus.jpg",
+                                "/usr/share/backgrounds/Infinite-Sea_by_Aury88.jpg"],
+    "plasma-workspace-wallpapers": [f"/usr/share/wallpapers/{n}/contents/images/*.jpg" for n in (
+        "BytheWater", "ColdRipple", "DarkestHour", "EveningGlow", "FallenLeaf", "Kite",
+        "OneStandsOut", "Path", "summer_1am")],
+}
+
+
+def packaged_photos() -> list[Path]:
+    """One file per photograph (the largest size a wallpaper comes in), sorted by name."""
+    found, missing = [], []
+    for package, patterns in PHOTO_SOURCES.items():
+        files = []
+        for pattern in patterns:
+            matches = sorted(Path("/").glob(pattern.lstrip("/")), key=lambda f: f.stat().st_size)
+            one_photo = "/contents/images/" in pattern   # a plasma wallpaper: one photo, many sizes
+            files += matches[-1:] if one_photo else matches
+        if not files:
+            missing.append(package)
+        found += files
+    if missing:
+        sys.exit(f"needs the photos of: apt-get install {' '.join(missing)}")
+    return sorted(found, key=lambda f: photo_name(f).lower())
+
+
+def photo_name(f: Path) -> str:
+    return f.parts[4] if f.parts[1:4] == ("usr", "share", "wallpapers") else f.stem
+
+
 def build_photos(root: Path) -> Path:
-    """bench/data/photos/{train,test}/ from the packaged photos (same split every time)."""
+    """ROOT/{train,test}/ from the packaged photos and scikit-learn's two sample photos; every 4th
+    packaged photo (by name) and scikit-learn's flower are held out. Rebuilt when the list changes."""
     from PIL import Image
     from sklearn.datasets import load_sample_images
-    nature = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))
-    if not nature:
-        sys.exit("needs Debian's mate-backgrounds (apt-get install mate-backgrounds)")
-    if (root / "train").is_dir() and (root / "test").is_dir():
+    photos = packaged_photos()
+    listing = "\n".join(map(str, photos))
+    if (root / "sources.txt").is_file() and (root / "sources.txt").read_text() == listing:
         return root
     tmp = root.with_name(root.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for split in ("train", "test"):
         (tmp / split).mkdir(parents=True)
-    for i, f in enumerate(nature):
+    for i, f in enumerate(photos):
         img = Image.open(f).convert("RGB")
         img.thumbnail((640, 640))
-        img.save(tmp / ("test" if i % 4 == 3 else "train") / f"{f.stem}.jpg", quality=95)
+        img.save(tmp / ("test" if i % 4 == 3 else "train") / f"{photo_name(f)}.jpg", quality=95)
     sk = load_sample_images()
     for name, arr in zip(sk.filenames, sk.images):
         Image.fromarray(arr).save(tmp / ("test" if "flower" in name else "train") /
                                   Path(name).name, quality=95)
+    (tmp / "sources.txt").write_text(listing)
+    shutil.rmtree(root, ignore_errors=True)
     os.replace(tmp, root)
     return root
 
