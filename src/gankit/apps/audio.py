@@ -78,12 +78,13 @@ class AudioGAN(GAN):
             raise DataError(f"--conditional needs class labels: put the WAV files of each class "
                             f"in a folder of its own under {cfg.data.dataset}")
         self._audio = audio
-        self.info = audio_info(cfg, audio)
+        spec = spectrograms(audio.train) if cfg.model.model == "specgan" else None
+        self.info = audio_info(cfg, audio, spec)
         cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=audio.length),
                           data_shape=net_shape(cfg.model.model, audio.length),
                           num_classes=len(audio.classes) if cfg.model.conditional else 0)
         self._setup(cfg, None, None)
-        self._data = self.to_net_input(audio.train)
+        self._data = self.to_net_input(audio.train, spec)
         self._labels = audio.train_labels
         self.data_note = audio.note
         self.run_dir: Optional[Path] = None
@@ -107,17 +108,15 @@ class AudioGAN(GAN):
                 module.generator = self.task.generators["aux"]
 
     # --- waveforms <-> what the nets see -------------------------------------------------------
-    def to_net_input(self, clips: torch.Tensor) -> torch.Tensor:
+    def to_net_input(self, clips: torch.Tensor,
+                     spec: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Clips [N, L] -> WaveGAN's [N, 1, L], or SpecGAN's normalized spectrograms
-        [N, 1, 128, 128] in [-1, 1]."""
+        [N, 1, 128, 128] in [-1, 1] (`spec`: the clips' log spectrograms, if already made)."""
         if self.config.model.model == "wavegan":
             return clips[:, None, :].float()
         mean, std = (torch.tensor(self.info[k])[:, None] for k in ("spec_mean", "spec_std"))
-        out = []
-        for i in range(0, len(clips), 500):
-            s = (log_spectrogram(clips[i:i + 500]) - mean) / std
-            out.append((s.clamp(-CLIP_STD, CLIP_STD) / CLIP_STD)[:, None])
-        return torch.cat(out)
+        spec = spectrograms(clips) if spec is None else spec
+        return (((spec - mean) / std).clamp(-CLIP_STD, CLIP_STD) / CLIP_STD)[:, None]
 
     def to_clips(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """G's outputs -> clips [N, L] in [-1, 1] (SpecGAN: undo the normalization, then
@@ -310,13 +309,18 @@ def net_shape(model: str, length: int) -> tuple[int, ...]:
     return (1, 128, 128)
 
 
-def audio_info(cfg: RunConfig, audio: AudioData) -> dict:
-    """audio.json: what turns the nets' outputs back into sound and names their classes."""
+def spectrograms(clips: torch.Tensor) -> torch.Tensor:
+    """Log spectrograms [N, 128, 128] of clips [N, L], 500 clips at a time."""
+    return torch.cat([log_spectrogram(clips[i:i + 500]) for i in range(0, len(clips), 500)])
+
+
+def audio_info(cfg: RunConfig, audio: AudioData, spec: Optional[torch.Tensor] = None) -> dict:
+    """audio.json: what turns the nets' outputs back into sound and names their classes
+    (`spec`: SpecGAN's training spectrograms, whose per-bin mean and std it records)."""
     info: dict[str, Any] = {"rate": audio.rate, "length": audio.length, "classes": audio.classes,
                             "bundled": bundled_name(Path(cfg.data.dataset))}
     if cfg.model.model == "specgan":
-        s = torch.cat([log_spectrogram(audio.train[i:i + 500])
-                       for i in range(0, len(audio.train), 500)])
+        s = spectrograms(audio.train) if spec is None else spec
         info["spec_mean"] = s.mean(dim=(0, 2)).tolist()
         info["spec_std"] = s.std(dim=(0, 2)).clamp_min(1e-3).tolist()
     return info

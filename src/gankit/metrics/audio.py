@@ -44,7 +44,7 @@ from gankit.metrics.features import (
     verified_weights,
 )
 from gankit.metrics.fid import fid
-from gankit.metrics.prdc import nearest
+from gankit.metrics.prdc import close_share, nearest
 
 ARCHITECTURE = "spec128-cnn-v1"
 MANIFEST_PREFIX = "audio:"  # manifest keys of the audio classifiers: "audio:spoken-digits"
@@ -54,8 +54,6 @@ IS_SPLITS = 10
 IS_MIN_SPLIT = 50  # samples per split at least: fewer splits for fewer samples (one sample per split gives 1)
 CONFIDENT = 0.8  # a sample is "confident" when its top class has at least this probability
 FAIR_SHARE = 0.5  # a class is covered when it gets at least half of its fair share (N / K) of samples
-CLOSE_QUANTILE = 0.01  # memorization: nearer to a training clip than 99% of held-out clips are ...
-FLAG_SHARE = 0.10  # ... for 10x the 1% of samples expected of fresh clips: flagged (the report's rule)
 N_MEMO_REFERENCE = 1000
 
 ClipsLike = Union[torch.Tensor, np.ndarray]
@@ -276,7 +274,8 @@ def memorization(fake: torch.Tensor, train: torch.Tensor, held: torch.Tensor | N
 
     The distance of each sample to its nearest training clip is compared with the same for held-out
     clips (or, without them, for training clips against the rest): `share_close` is the share of
-    samples nearer than the held-out clips' 1% quantile, ~0.01 for fresh clips; `flagged` when ≥ 0.10.
+    samples nearer than the held-out clips' 1% quantile, ~0.01 for fresh clips; `flagged` above 0.10
+    (the rule of gankit.metrics.prdc.close_share, as in the report).
     """
     if len(train) < 2:
         raise MetricError(f"memorization needs at least 2 training clips, got {len(train)}")
@@ -289,9 +288,8 @@ def memorization(fake: torch.Tensor, train: torch.Tensor, held: torch.Tensor | N
         ref = nearest_distances(train[:N_MEMO_REFERENCE], train, skip_self=True)
         label = "training clips (each vs the rest; no held-out clips)"
     dist = nearest_distances(fake, train)
-    threshold = float(torch.quantile(ref, CLOSE_QUANTILE))
-    share = float((dist < threshold).double().mean())
-    return {"share_close": share, "flagged": share >= FLAG_SHARE, "threshold": threshold,
+    share, threshold, flagged = close_share(dist, ref)
+    return {"share_close": share, "flagged": flagged, "threshold": threshold,
             "median_fake": float(dist.median()), "median_reference": float(ref.median()),
             "reference": label, "n_train": len(train), "n_reference": len(ref)}  # fmt: skip
 

@@ -109,3 +109,15 @@ def nearest(a: torch.Tensor, b: torch.Tensor, skip_self: bool = False,
         dists.append(v)
         idx.append(k)
     return torch.cat(dists), torch.cat(idx)
+
+
+CLOSE_QUANTILE = 0.01   # memorization: a sample nearer to a training item than 99% of fresh items are
+FLAG_SHARE = 0.10       # is "close"; flagged when the share of close samples exceeds 10x the 1% expected
+
+
+def close_share(fake_dist: torch.Tensor, ref_dist: torch.Tensor) -> tuple[float, float, bool]:
+    """The memorization rule of both checks: (share of samples whose nearest-training distance is
+    below the reference items' CLOSE_QUANTILE, that threshold, share > FLAG_SHARE)."""
+    threshold = float(torch.quantile(ref_dist.double(), CLOSE_QUANTILE))
+    share = float((fake_dist.double() < threshold).double().mean())
+    return share, threshold, share > FLAG_SHARE

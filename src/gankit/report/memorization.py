@@ -20,10 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError, GanKitError
-from ..metrics.prdc import nearest
+from ..metrics.prdc import close_share, nearest
 
-CLOSE_QUANTILE = 0.01
-FLAG_SHARE = 0.10      # 10x the share expected of fresh samples
 N_FAKE = 1000
 N_REFERENCE = 1000
 
@@ -89,8 +87,7 @@ def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Ten
         ref_dist, _ = nearest(f_train[:N_REFERENCE], f_train, skip_self=True)
         ref_label = "training images (each vs the rest; no held-out split)"
     fake_dist, fake_idx = nearest(f_fake, f_train)
-    threshold = float(torch.quantile(ref_dist, CLOSE_QUANTILE))
-    share = float((fake_dist < threshold).float().mean())
+    share, threshold, flagged = close_share(fake_dist, ref_dist)
     order = torch.argsort(fake_dist)[:n_pairs]   # the closest samples: where copies would show
     from ..data.images import convert_channels, resize_square
     from ..viz import to_uint8
@@ -101,5 +98,5 @@ def check_memorization(fake: torch.Tensor, load_split: Callable[[str], torch.Ten
 
     pairs = [(to_uint8(fake[i:i + 1])[0], as_sample(train[fake_idx[i]]), float(fake_dist[i]))
              for i in order.tolist()]
-    return Memorization(share > FLAG_SHARE, share, threshold, fake_dist.numpy(),
+    return Memorization(flagged, share, threshold, fake_dist.numpy(),
                         ref_dist.numpy(), ref_label, space, len(train), pairs)
