@@ -90,3 +90,16 @@ def test_thousands_of_points_in_256_dims_run():
 def test_bad_inputs_raise_metric_error(real, fake, kwargs):
     with pytest.raises(MetricError):
         prdc(real, fake, **kwargs)
+
+
+def test_close_share_flags_only_above_ten_times_the_expected_share():
+    from gankit.metrics.prdc import close_share
+    ref = torch.arange(1, 1001, dtype=torch.float32)   # 1% quantile: 10.99
+    fresh = torch.arange(1, 1001, dtype=torch.float32).flip(0)
+    share, threshold, flagged = close_share(fresh, ref)
+    assert threshold == pytest.approx(10.99) and share == pytest.approx(0.010) and not flagged
+    at_limit = torch.cat([torch.zeros(100), torch.full((900,), 500.0)])   # 10% close: not above
+    assert close_share(at_limit, ref)[2] is False
+    copies = torch.cat([torch.zeros(101), torch.full((899,), 500.0)])
+    share, _, flagged = close_share(copies, ref)
+    assert share == pytest.approx(0.101) and flagged is True
