@@ -4,7 +4,8 @@ Photographs (offline): 35 photos among the wallpapers of Debian's `mate-backgrou
 `lomiri-wallpapers-16.04`, `lomiri-wallpapers-20.04` and `plasma-workspace-wallpapers` (chosen by
 eye: landscapes, plants, animals, objects; no renders or paintings), and scikit-learn's two sample
 photos. Every 4th packaged photo (sorted by name) and scikit-learn's flower are held out for
-testing (9 photos); the model never sees them. Arms, each in a process of its own with ONE thread,
+testing (9 photos); the model never sees them. One training wallpaper (ColdRipple) is black and
+white; gankit skips it and says so, a check of that path on real files. Arms, each in a process of its own with ONE thread,
 budget = that process's CPU time spent training:
 
     gan        pix2pix colorization: U-Net + PatchGAN, non-saturating loss + 100 x L1 (the default)
