@@ -5,8 +5,8 @@ Photographs (offline): 35 photos among the wallpapers of Debian's `mate-backgrou
 eye: landscapes, plants, animals, objects; no renders or paintings), and scikit-learn's two sample
 photos. Every 4th packaged photo (sorted by name) and scikit-learn's flower are held out for
 testing (9 photos); the model never sees them. One training wallpaper (ColdRipple) is black and
-white; gankit skips it and says so, a check of that path on real files. Arms, each in a process of its own with ONE thread,
-budget = that process's CPU time spent training:
+white; gankit skips it and says so, a check of that path on real files. Arms, each in a process
+of its own with ONE thread, budget = that process's CPU time spent training:
 
     gan        pix2pix colorization: U-Net + PatchGAN, non-saturating loss + 100 x L1 (the default)
     gan-l1w10  the same with 10 x L1 (--l1-weight 10): more weight on the adversarial loss
@@ -17,7 +17,7 @@ At each mark: on the held-out photos, whole (short side 128 px): PSNR and SSIM o
 picture against the true one, and its colorfulness (Hasler & Suesstrunk) over the true picture's.
 A side-by-side PNG (input | output | truth) per held-out photo is written for each arm.
 
-    python bench/colorize.py [--minutes 5 10] [--arms gan gan-l1w10 l1 gray] [--parallel 2]
+    python bench/colorize.py [--minutes 5 15] [--arms gan gan-l1w10 l1 gray] [--parallel 2]
                              [--out bench/runs/colorize]
 """
 from __future__ import annotations
@@ -165,7 +165,7 @@ def run_one(arm: str, args: argparse.Namespace) -> list[dict]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10])
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 15])
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
