@@ -55,6 +55,9 @@ PHOTO_SOURCES = {
 }
 
 
+SIZES_OF_ONE = "/contents/images/"   # a plasma wallpaper: one photo in many sizes, named by its folder
+
+
 def packaged_photos() -> list[Path]:
     """One file per photograph (the largest size a wallpaper comes in), sorted by name."""
     found, missing = [], []
@@ -62,8 +65,7 @@ def packaged_photos() -> list[Path]:
         files = []
         for pattern in patterns:
             matches = sorted(Path("/").glob(pattern.lstrip("/")), key=lambda f: f.stat().st_size)
-            one_photo = "/contents/images/" in pattern   # a plasma wallpaper: one photo, many sizes
-            files += matches[-1:] if one_photo else matches
+            files += matches[-1:] if SIZES_OF_ONE in pattern else matches
         if not files:
             missing.append(package)
         found += files
@@ -73,7 +75,7 @@ def packaged_photos() -> list[Path]:
 
 
 def photo_name(f: Path) -> str:
-    return f.parts[4] if f.parts[1:4] == ("usr", "share", "wallpapers") else f.stem
+    return f.parents[2].name if SIZES_OF_ONE in str(f) else f.stem
 
 
 def build_photos(root: Path) -> Path:

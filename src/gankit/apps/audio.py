@@ -71,8 +71,9 @@ class AudioGAN(GAN):
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         cfg = check_config(cfg)
-        net_shape(cfg.model.model, cfg.data.audio_length or DEFAULT_LENGTH)   # fail before loading
-        audio = load_audio(cfg.data.dataset, cfg.data.audio_length or DEFAULT_LENGTH)
+        length = cfg.data.audio_length or DEFAULT_LENGTH
+        shape = net_shape(cfg.model.model, length)   # a bad length fails before the clips load
+        audio = load_audio(cfg.data.dataset, length)
         print(audio.note, file=sys.stderr)
         if cfg.model.conditional and audio.train_labels is None:
             raise DataError(f"--conditional needs class labels: put the WAV files of each class "
@@ -80,8 +81,8 @@ class AudioGAN(GAN):
         self._audio = audio
         spec = spectrograms(audio.train) if cfg.model.model == "specgan" else None
         self.info = audio_info(cfg, audio, spec)
-        cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=audio.length),
-                          data_shape=net_shape(cfg.model.model, audio.length),
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=length),
+                          data_shape=shape,
                           num_classes=len(audio.classes) if cfg.model.conditional else 0)
         self._setup(cfg, None, None)
         self._data = self.to_net_input(audio.train, spec)
@@ -116,7 +117,8 @@ class AudioGAN(GAN):
             return clips[:, None, :].float()
         mean, std = (torch.tensor(self.info[k])[:, None] for k in ("spec_mean", "spec_std"))
         spec = spectrograms(clips) if spec is None else spec
-        return (((spec - mean) / std).clamp(-CLIP_STD, CLIP_STD) / CLIP_STD)[:, None]
+        # one new tensor the size of `spec`, the rest in place on it (spec itself is left alone)
+        return (spec - mean).div_(std).clamp_(-CLIP_STD, CLIP_STD).div_(CLIP_STD)[:, None]
 
     def to_clips(self, x: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """G's outputs -> clips [N, L] in [-1, 1] (SpecGAN: undo the normalization, then
