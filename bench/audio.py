@@ -1,4 +1,5 @@
-"""Benchmark: WaveGAN and SpecGAN against a plain non-GAN model, at fixed CPU budgets.
+"""Benchmark: gankit's default audio GAN, WaveGAN and SpecGAN against a plain non-GAN model, at
+fixed CPU budgets.
 
 Data: the bundled sets (gankit.data.audio_sets), built offline once under OUT/data/ (or taken
 from --sets DIR/NAME when there):
@@ -6,9 +7,14 @@ from --sets DIR/NAME when there):
     spoken-digits   "zero" ... "nine" spoken by espeak-ng over voices, pitches and speeds
     notes           single notes of ten instrument families rendered by fluidsynth (FluidR3_GM)
 
-Arms (unconditional, as in Donahue et al. 2019's SC09 experiments; the GANs never see a label):
+Arms:
 
-    wavegan    gankit's WaveGAN: WGAN-GP, 5 critic steps, Adam(1e-4, 0.5, 0.9), phase shuffle 2,
+    default    exactly what `gankit train --task audio --dataset DIR` trains, no other flag: the
+               mel model (a DCGAN on 64x64 log-mel spectrograms, non-saturating loss, Adam 4e-4,
+               width 32, batch 64), conditional since the bundled sets have class folders; its
+               clips are drawn for every class equally often, so it also gets a label accuracy
+    wavegan    gankit's WaveGAN (unconditional, as in Donahue et al. 2019's SC09 experiments;
+               the GANs below never see a label): WGAN-GP, 5 critic steps, Adam(1e-4, 0.5, 0.9), phase shuffle 2,
                model size --width (the paper: 64)
     specgan    gankit's SpecGAN on 128x128 normalized log spectrograms, Griffin-Lim to audio
     baseline   no training: each sample is the mean log spectrogram of a class (drawn with the
@@ -25,8 +31,11 @@ classifier's features, the share of confidently classified clips (top class >= 0
 classes that appear, and the memorization check. A few WAVs and a spectrogram PNG of each arm
 go to OUT/NAME-ARM-MIN/.
 
-    python bench/audio.py [--data spoken-digits notes] [--minutes 5 10] [--parallel 1]
-                          [--num 1000] [--width 16] [--out bench/runs/audio]
+    python bench/audio.py [--data spoken-digits notes] [--models default wavegan ...]
+                          [--minutes 5 10] [--parallel 1] [--num 1000] [--width 16]
+                          [--out bench/runs/audio]
+
+--width and --batch-size are WaveGAN's and SpecGAN's; the default arm takes no option.
 """
 from __future__ import annotations
 
@@ -40,7 +49,7 @@ from pathlib import Path
 
 from cpu_budget import run_arms
 
-ARMS = ("wavegan", "specgan", "baseline", "real")
+ARMS = ("default", "wavegan", "specgan", "baseline", "real")
 KEEP = 3          # WAVs kept per arm and mark
 
 
@@ -96,29 +105,35 @@ def run_arm(args: argparse.Namespace) -> None:
     audio = load_audio(path)
     (args.out / "clips").mkdir(exist_ok=True)
 
-    def save(clips, mark: float, info: dict) -> None:  # noqa: ANN001
+    def save(clips, mark: float, info: dict, labels=None) -> None:  # noqa: ANN001
         tag = f"{name}-{arm}-{mark:g}"
         pcm = np.round(clips.clamp(-1, 1).numpy() * 32767).astype(np.int16)
-        np.savez(args.out / "clips" / f"{tag}.npz", audio=pcm, rate=audio.rate)
+        extra = {} if labels is None else {"labels": labels.numpy()}   # the classes asked for
+        np.savez(args.out / "clips" / f"{tag}.npz", audio=pcm, rate=audio.rate, **extra)
         keep(clips, args.out / tag, audio.rate)
         row = {"data": name, "model": arm, "minutes": mark, **info,
                "n_train": len(audio.train), "n_held": len(audio.held)}
         (args.out / f"{tag}.json").write_text(json.dumps(row, indent=1))
         print(f"{tag}: {info}", flush=True)
 
-    if arm in ("wavegan", "specgan"):
+    if arm in ("default", "wavegan", "specgan"):
         from cpu_budget import train_until
         from gankit.apps.audio import AudioGAN
-        gan = AudioGAN(path, model=arm, width=args.width, seed=args.seed,
-                       batch_size=args.batch_size)
+        gan = (AudioGAN(path, seed=args.seed) if arm == "default" else
+               AudioGAN(path, model=arm, width=args.width, seed=args.seed,
+                        batch_size=args.batch_size, conditional=False))
         trainer = gan._get_trainer()
+        labels = gan.labels_for(None, args.num)   # conditional: every class equally often
         spent = 0.0
         for mark in args.minutes:
             spent = train_until(trainer, mark * 60, spent)
             t0 = time.process_time()
-            clips = gan.sample(args.num, seed=args.seed)
-            save(clips, mark, {"cpu_s": spent, "steps": trainer.step, "width": args.width,
-                               "sample_cpu_s": time.process_time() - t0})
+            clips = gan.sample(args.num, seed=args.seed, labels=labels)
+            m = gan.config.model
+            save(clips, mark, {"cpu_s": spent, "steps": trainer.step, "width": m.width,
+                               "model_name": m.model, "conditional": m.conditional,
+                               "batch_size": gan.config.train.batch_size, "lr": gan.config.train.lr,
+                               "sample_cpu_s": time.process_time() - t0}, labels)
     elif arm == "baseline":
         t0 = time.process_time()
         clips = baseline_clips(audio, args.num, args.seed)
@@ -139,11 +154,17 @@ def score(row_path: Path, args: argparse.Namespace) -> dict:
         return row
     path = data_dir(row["data"], args)
     audio = load_audio(path)
-    pcm = np.load(args.out / "clips" / f"{row_path.stem}.npz")["audio"]
-    clips = torch.from_numpy(pcm.astype(np.float32) / 32767)
+    npz = np.load(args.out / "clips" / f"{row_path.stem}.npz")
+    clips = torch.from_numpy(npz["audio"].astype(np.float32) / 32767)
+    labels = None
+    if "labels" in npz:   # the run's class numbers (its folders, sorted) -> the classifier's
+        from gankit.apps.audio import classifier_labels
+        from gankit.metrics.audio import load_audio_classifier
+        labels = classifier_labels(torch.from_numpy(npz["labels"]), audio.classes,
+                                   load_audio_classifier(row["data"]).classes)
     t0 = time.process_time()
     results = audio_scores(clips, row["data"], reference=audio.held, train=audio.train,
-                           seed=args.seed)
+                           requested_labels=labels, seed=args.seed)
     row.update(scores={k: r.value for k, r in results.items()},
                extra={k: r.extra for k, r in results.items()}, classes=audio.classes,
                score_cpu_s=time.process_time() - t0)
@@ -189,18 +210,27 @@ def main() -> None:
     order = {a: i for i, a in enumerate(ARMS)}
     rows.sort(key=lambda r: (r["data"], order[r["model"]], r["minutes"]))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    print(f"\nunconditional; {args.num} clips per row; GAN model size d={args.width}, batch "
-          f"{args.batch_size}, one thread each; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-          f"{torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
+    print(f"\n{args.num} clips per row; WaveGAN and SpecGAN unconditional, model size "
+          f"d={args.width}, batch {args.batch_size}; the default as `gankit train --task audio` "
+          f"makes it; one thread each; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
     print("| data | model | CPU min | steps | IS | FID | confident | classes seen | "
-          "memorized |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "label accuracy | memorized |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         s = r["scores"]
-        print(f"| {r['data']} | {r['model']} | {r['cpu_s'] / 60:.1f} | {r.get('steps', '-')} | "
+        acc = f"{s['label_accuracy']:.0%}" if "label_accuracy" in s else "–"
+        print(f"| {r['data']} | {arm_name(r)} | {r['cpu_s'] / 60:.1f} | {r.get('steps', '-')} | "
               f"{s['inception_score']:.2f} | {s['fid']:.1f} | {s['confident']:.0%} | "
-              f"{s['classes']:.0f}/{len(r['classes'])} | {s['memorization']:.1%} |")
+              f"{s['classes']:.0f}/{len(r['classes'])} | {acc} | {s['memorization']:.1%} |")
+
+
+def arm_name(row: dict) -> str:
+    """The table's name of an arm (the default: its model, and whether it was conditional)."""
+    if row["model"] != "default":
+        return row["model"]
+    return f"default ({row.get('model_name', 'mel')}" + (
+        ", conditional)" if row.get("conditional") else ")")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Benchmark: unpaired translation between two classes of Fashion-MNIST with CycleGAN.
 
-Domains (default): A = sneakers (class 7), B = ankle boots (class 9), 28 px, the training split's
-6,000 images of each, unpaired. One process, ONE thread; budget = its CPU time spent training.
+Domains (default): A = sneakers (class 7), B = ankle boots (class 9), the training split's 6,000
+images of each, unpaired, written as 28-px PNGs into OUT/data/A and OUT/data/B: the folder a user
+brings. It trains with the defaults a user gets from `gankit train --task cyclegan --dataset
+OUT/data` (gankit holds out a tenth of each folder; the scores below use the test split instead);
+`--width` and `--batch-size` add a tuned row's flags. One process, ONE thread; budget = its CPU
+time spent training.
 At each mark, on the test split's 1,000 images of each class (never trained on):
 
     to-target acc.  the shipped Fashion-MNIST classifier puts A->B translations in class B (and
@@ -13,7 +17,7 @@ At each mark, on the test split's 1,000 images of each class (never trained on):
 The untranslated images are the row to beat (their accuracy for the other class is the
 classifier's confusion between the two, their FID the distance between the classes).
 
-    python bench/cyclegan.py [--domains 7,9] [--minutes 5 10] [--out bench/runs/cyclegan]
+    python bench/cyclegan.py [--domains 7,9] [--minutes 5 10 15] [--out bench/runs/cyclegan]
 """
 from __future__ import annotations
 
@@ -32,9 +36,9 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--domains", default="7,9")
-    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10])
-    p.add_argument("--width", type=int, default=16)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 15])
+    p.add_argument("--width", type=int, default=None, help="default: gankit's")
+    p.add_argument("--batch-size", type=int, default=None, help="default: gankit's")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("bench/runs/cyclegan"))
     args = p.parse_args()
@@ -50,10 +54,11 @@ def main() -> None:
 
     ka, kb = (int(k) for k in args.domains.split(","))
     args.out.mkdir(parents=True, exist_ok=True)
-    cg = CycleGAN(args.dataset, "cyclegan", domains=args.domains, width=args.width,
-                  batch_size=args.batch_size, seed=args.seed, log_every=100)
+    folder = write_domains(args.dataset, ka, kb, args.out / "data")
+    tuned = {k: v for k, v in (("width", args.width), ("batch_size", args.batch_size)) if v}
+    cg = CycleGAN(folder, "cyclegan", seed=args.seed, log_every=100, **tuned)
     ext = default_extractor(args.dataset)
-    test_a, test_b = (_scale(torch.stack(side)) for side in cg._pictures.held)
+    test_a, test_b = (_scale(test_split(args.dataset, k)) for k in (ka, kb))
     feats = {k: ext.features(x) for k, x in (("A", test_a), ("B", test_b))}
     trainer = cg._get_trainer()
 
@@ -74,6 +79,9 @@ def main() -> None:
                      args.out / f"grid-{label}.png", scale=3)
         return row
 
+    c = cg.config
+    setting = (f"crop {c.data.resolution}, width {c.model.width}, batch {c.train.batch_size}"
+               + (" (tuned flags)" if tuned else " (defaults)"))
     rows = [{**measure("untranslated"), "minutes": 0, "steps": 0}]
     print(json.dumps(rows[-1]), flush=True)
     spent, t0 = 0.0, time.time()
@@ -85,7 +93,7 @@ def main() -> None:
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
           f"{len(cg._pictures.train[0]):,} + {len(cg._pictures.train[1]):,} training images, "
-          f"{len(test_a):,} + {len(test_b):,} test; width {args.width}, batch {args.batch_size}; "
+          f"{len(test_a):,} + {len(test_b):,} test; {setting}; "
           f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall\n")
@@ -96,6 +104,27 @@ def main() -> None:
         print(f"| {r['model']} | {r['minutes']:g} | {r['steps']} | {r['acc_AtoB']:.1%} | "
               f"{r['acc_BtoA']:.1%} | {r.get('cycle_l1', float('nan')):.3f} | "
               f"{r['fid_AtoB']:.1f} | {r['fid_BtoA']:.1f} |")
+
+
+def write_domains(dataset: str, ka: int, kb: int, out: Path) -> Path:
+    """OUT/A and OUT/B: the training split's images of classes ka and kb as PNGs (made once)."""
+    if (out / "B").is_dir():
+        return out
+    from gankit.data import load_dataset
+    from gankit.viz import save_png
+    d = load_dataset(dataset, "train")
+    for side, k in (("A", ka), ("B", kb)):
+        (out / side).mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(d.images[d.labels == k].permute(0, 2, 3, 1).numpy()):
+            save_png(img, out / side / f"{i:05d}.png")
+    return out
+
+
+def test_split(dataset: str, k: int):  # noqa: ANN201
+    """The test split's images of class k, uint8 [N, C, H, W]."""
+    from gankit.data import load_dataset
+    d = load_dataset(dataset, "test")
+    return d.images[d.labels == k]
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ Data (offline, Debian packages; the file is made once under OUT/data/):
 Each item is a line; every 10th line is held out (gankit.data.text). All three models are
 character-level and see the same training items (those up to the GAN's --max-len):
 
-    gan     gankit's text GAN: WGAN-GP language model (Gulrajani et al. 2017), 1-D conv resnets,
-            5 critic steps per G step, Adam(1e-4, 0.5, 0.9); --width channels (the paper: 512)
+    gan     gankit's text GAN with exactly the defaults of `gankit train --task text` (today
+            --text-model mle-gan: an LSTM trained by maximum likelihood for --mle-steps, then
+            a relativistic GAN game through straight-through Gumbel-softmax draws), or with
+            --gan KEY=VALUE options (the row names them). A run with a warm start adds the row
+            gan-mle: the same G at the last warm-start step, with the CPU time spent to there
     ngram   a character n-gram model with Witten-Bell interpolation down to the uniform
             distribution; its order (2-8) chosen by the likelihood of every 10th training item
             after counting the rest. Counting takes seconds: it uses far less than the budget.
@@ -26,10 +29,14 @@ spent training (bench/cpu_budget.py for the GAN, time.process_time for the other
 character 1- to 4-gram JSD in bits (0 = same distribution, 1 = disjoint), valid (a word list:
 generated items that are real words of the list, train or held-out; fortunes: generated words,
 case and punctuation aside, that occur in the fortunes), novel (not a training item), valid and
-novel (a real item never trained on), distinct-2 and distinct-4.
+novel (a real item never trained on), distinct items (unique items / items drawn), distinct-2
+and distinct-4.
 
     python bench/text.py [--data words fortunes] [--minutes 10] [--parallel 1] [--num 2000]
-                         [--out bench/runs/text]
+                         [--out bench/runs/text] [--reuse lstm] [--gan KEY=VALUE ...]
+
+--reuse ARM scores the items an earlier run left in OUT instead of running the arm again (for
+arms whose code has not changed: the LSTM costs its full budget per dataset).
 """
 from __future__ import annotations
 
@@ -45,7 +52,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from typing import Optional
+
 from cpu_budget import run_arms
+from gankit.train.trainer import Callback
 
 ARMS = ("gan", "ngram", "lstm", "train")
 FORTUNE_MAX = 64
@@ -217,15 +227,42 @@ def run_lstm(data, budget: float, num: int, seed: int) -> tuple[list[str], dict]
                                                  "last_loss": loss.item()}
 
 
-def run_gan(data_path: Path, budget: float, num: int, seed: int, width: int
-            ) -> tuple[list[str], dict]:
-    from cpu_budget import train_until
+class KeepWarmStart(Callback):
+    """A copy of G's weights at the step where the maximum-likelihood warm start ends (mle-gan),
+    so the warm start alone can be scored beside the finished run. Copying is CPU time charged
+    to the run; it is a few milliseconds."""
+
+    def __init__(self, at: int):
+        self.at, self.weights, self.cpu = at, None, None
+
+    def on_step(self, trainer) -> None:  # noqa: ANN001
+        if trainer.step == self.at and self.weights is None:
+            self.weights = {k: v.clone() for k, v in trainer.task.G.state_dict().items()}
+            self.cpu = time.process_time()
+
+
+def run_gan(data_path: Path, budget: float, num: int, seed: int, options: dict
+            ) -> tuple[list[str], dict, Optional[tuple[list[str], dict]]]:
+    """The GAN with `options` (none: exactly the defaults of `gankit train --task text`), trained
+    to the budget; with a warm start, also the items and info of its last warm-start step."""
+    from cpu_budget import CPUBudget
     from gankit.apps.text import TextGAN
-    gan = TextGAN(data_path, width=width, seed=seed)   # trained here, no run directory
-    trainer = gan._get_trainer()
-    cpu = train_until(trainer, budget)
-    return gan.sample(num, seed=seed), {"cpu_s": cpu, "steps": trainer.step, "width": width,
-                                        "max_len": gan.config.data.max_len}
+    gan = TextGAN(data_path, seed=seed, **options)   # trained here, no run directory
+    trainer, m = gan._get_trainer(), gan.config.model
+    budget_cb, keep = CPUBudget(budget), KeepWarmStart(gan.task.mle_steps)
+    trainer.callbacks = [budget_cb, keep]
+    trainer.fit(sys.maxsize)
+    cpu = budget_cb.used()
+    info = {"cpu_s": cpu, "steps": trainer.step, "text_model": m.text_model,
+            "width": m.width, "loss": gan.config.loss.loss, "n_critic": gan.config.loss.n_critic,
+            "lr": gan.config.train.lr, "tau_min": m.tau_min, "mle_steps": gan.task.mle_steps,
+            "options": options, "max_len": gan.config.data.max_len}
+    items, warm = gan.sample(num, seed=seed), None
+    if keep.weights is not None:
+        gan.task.G.load_state_dict(keep.weights)
+        warm = (gan.sample(num, seed=seed),
+                {**info, "cpu_s": keep.cpu - budget_cb.start, "steps": keep.at})
+    return items, info, warm
 
 
 def run_arm(args: argparse.Namespace) -> None:
@@ -238,15 +275,36 @@ def run_arm(args: argparse.Namespace) -> None:
     data = load_text(path, "char")
     budget = args.minutes * 60
     if arm == "gan":
-        items, info = run_gan(path, budget, args.num, args.seed, args.width)
+        items, info, warm = run_gan(path, budget, args.num, args.seed, gan_options(args))
+        if warm is not None:   # the warm start alone: its own row
+            write_arm(args.out, name, "gan-mle", *warm)
     elif arm == "ngram":
         items, info = run_ngram(data, budget, args.num, args.seed)
     elif arm == "lstm":
         items, info = run_lstm(data, budget, args.num, args.seed)
     else:
         items, info = random.Random(args.seed).choices(data.train, k=args.num), {"cpu_s": 0.0}
-    (args.out / f"{name}-{arm}.txt").write_text("".join(f"{t}\n" for t in items), encoding="utf-8")
-    (args.out / f"{name}-{arm}.json").write_text(json.dumps(info))
+    write_arm(args.out, name, arm, items, info)
+
+
+def write_arm(out: Path, name: str, arm: str, items: list[str], info: dict) -> None:
+    (out / f"{name}-{arm}.txt").write_text("".join(f"{t}\n" for t in items), encoding="utf-8")
+    (out / f"{name}-{arm}.json").write_text(json.dumps(info))
+
+
+def gan_options(args: argparse.Namespace) -> dict:
+    """--gan KEY=VALUE ... as TextGAN options (numbers parsed); none: the defaults."""
+    out = {}
+    for kv in args.gan or []:
+        key, _, value = kv.partition("=")
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -261,19 +319,28 @@ def score(name: str, arm: str, out: Path) -> dict:
             "n_train": len(data.train), "n_held": len(data.held), "examples": items[:8]}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--data", nargs="+", default=["words", "fortunes"],
                    choices=["words", "fortunes"])
     p.add_argument("--models", nargs="+", default=list(ARMS), choices=ARMS)
+    p.add_argument("--reuse", nargs="*", default=[], choices=ARMS,
+                   help="arms scored from their files already in OUT, not run again (results of "
+                        "unchanged code)")
     p.add_argument("--minutes", type=float, default=10.0, help="CPU minutes per model")
-    p.add_argument("--width", type=int, default=64, help="the GAN's channels")
+    p.add_argument("--gan", nargs="*", metavar="KEY=VALUE",
+                   help="TextGAN options for the GAN arm (default none: the defaults a user "
+                        "gets); the table row names them")
     p.add_argument("--num", type=int, default=2000, help="items drawn from each model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parallel", type=int, default=1, help="arms run side by side")
     p.add_argument("--out", type=Path, default=Path("bench/runs/text"))
     p.add_argument("--arm", nargs=2, help=argparse.SUPPRESS)   # internal: run one arm here
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
@@ -281,28 +348,46 @@ def main() -> None:
     for name in args.data:
         build_data(name, args.out / "data")
     t0 = time.time()
-    jobs = [(name, arm) for name in args.data for arm in args.models]
-    base = [sys.executable, __file__, "--minutes", str(args.minutes), "--width", str(args.width),
-            "--num", str(args.num), "--seed", str(args.seed), "--out", str(args.out)]
+    jobs = [(name, arm) for name in args.data for arm in args.models if arm not in args.reuse]
+    base = [sys.executable, __file__, "--minutes", str(args.minutes), "--num", str(args.num),
+            "--seed", str(args.seed), "--out", str(args.out)] + \
+        (["--gan", *args.gan] if args.gan else [])
     run_arms(base, jobs, args.parallel)
-    rows = [score(name, arm, args.out) for name, arm in jobs]
+    rows = []
+    for name in args.data:
+        for arm in args.models:
+            names = [arm, "gan-mle"] if arm == "gan" else [arm]
+            rows += [score(name, a, args.out) for a in names
+                     if (args.out / f"{name}-{a}.json").exists()]
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print_table(rows, args, time.time() - t0)
+
+
+def row_name(r: dict) -> str:
+    if r["model"] in ("gan", "gan-mle"):
+        what = f"GAN {r['text_model']}" + (f" {r['options']}" if r.get("options") else
+                                           " (defaults)")
+        return what + (": its warm start alone" if r["model"] == "gan-mle" else "")
+    return {"ngram": "n-gram", "lstm": "LSTM", "train": "training items"}[r["model"]]
+
+
+def print_table(rows: list[dict], args: argparse.Namespace, wall: float) -> None:
     import torch
     print(f"\nbudget {args.minutes:g} CPU-min per model (one thread each); {args.num} items drawn "
-          f"per model, scored against the held-out items; GAN width {args.width}; "
+          f"per model, scored against the held-out items; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
-          f"{(time.time() - t0) / 60:.1f} min wall\n")
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; {wall / 60:.1f} min wall; "
+          f"reused: {', '.join(args.reuse) or 'none'}\n")
     print("| data | model | JSD-1 | JSD-2 | JSD-3 | JSD-4 | valid | novel | valid & novel | "
-          "distinct-2 | distinct-4 | CPU min | notes |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "distinct items | distinct-2 | distinct-4 | CPU min | notes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        notes = {"gan": lambda: f"{r['steps']} steps", "ngram": lambda: f"order {r['order']}",
-                 "lstm": lambda: f"{r['steps']} steps", "train": lambda: "real items"}[r["model"]]()
-        print(f"| {r['data']} | {r['model']} | {r['jsd_1']:.3f} | {r['jsd_2']:.3f} | "
+        notes = (f"order {r['order']}" if r["model"] == "ngram" else "real items"
+                 if r["model"] == "train" else f"{r['steps']} steps")
+        print(f"| {r['data']} | {row_name(r)} | {r['jsd_1']:.3f} | {r['jsd_2']:.3f} | "
               f"{r['jsd_3']:.3f} | {r['jsd_4']:.3f} | {r['valid']:.1%} | {r['novel']:.1%} | "
-              f"{r['valid_novel']:.1%} | {r['distinct_2']:.3f} | {r['distinct_4']:.3f} | "
-              f"{r['cpu_s'] / 60:.2f} | {notes} |")
+              f"{r['valid_novel']:.1%} | {r['distinct_items']:.1%} | {r['distinct_2']:.3f} | "
+              f"{r['distinct_4']:.3f} | {r['cpu_s'] / 60:.2f} | {notes} |")
     print()
     for r in rows:
         print(f"{r['data']} {r['model']}: " + " | ".join(r["examples"]))

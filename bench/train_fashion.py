@@ -2,7 +2,7 @@
 
 One run, with a sample grid and FID taken when the training clock passes each mark (a single
 10-minute run passes through the same states as separate 2- and 5-minute runs). Prints a table of
-step/s, img/s, FID, classes covered and the grid paths; the README quotes it with machine and date.
+step/s, img/s, FID, classes covered and the grid paths; docs/benchmarks.md quotes it with machine and date.
 
     python bench/train_fashion.py [--minutes 2 5 10] [--out bench/runs/fashion] [gankit train flags]
 """

@@ -6,7 +6,7 @@ excluded). Counting CPU time rather than wall time keeps the comparison fair whe
 run side by side (`--parallel 2` on this 2-core machine) or share the machine with other work.
 At each mark: FID of 10,000 EMA samples against the test split (shipped classifier features), the
 classes covered, and for conditional models the share of samples the shipped classifier puts in
-the requested class (overall and the worst class). Prints a markdown table; the README quotes it.
+the requested class (overall and the worst class). Prints a markdown table; docs/benchmarks.md quotes it.
 
     python bench/zoo.py [--dataset fashion-mnist] [--minutes 5 10] [--configs default hinge-sn ...]
                         [--parallel 2] [--out bench/runs/zoo]
@@ -34,6 +34,9 @@ CONFIGS: dict[str, dict] = {
     "diffaug": {"augment": "translation,cutout", "lr": 2e-4},
     "r1": {"d_norm": "none", "r1_gamma": 0.1, "lr": 2e-4},
     "resnet": {"model": "resnet", "loss": "hinge", "lr": 2e-4},
+    "r3gan": {"model": "r3gan", "loss": "rpgan", "d_norm": "none", "r1_gamma": 0.05,
+              "r2_gamma": 0.05, "lr": 2e-4, "beta1": 0.0, "beta2": 0.99},   # --preset r3gan
+    "rpgan": {"loss": "rpgan", "r1_gamma": 0.05, "r2_gamma": 0.05},        # its loss, our nets
     "cond-proj": {"conditional": True},
     "cond-acgan": {"conditional": True, "cond": "acgan"},
     "cond-proj-nonorm": {"conditional": True, "d_norm": "none"},

@@ -23,7 +23,7 @@ from helpers import one_error, run
 from gankit.errors import ConfigError, ExportError, GanKitError, RunError
 from gankit.nets import MLPDiscriminator, MLPGenerator
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "measuring.md"   # the export guide
 TOL = 1e-4
 
 
@@ -140,14 +140,14 @@ def test_sidecar_describes_the_file(runs, tmp_path):
 
 
 def _readme_example() -> str:
-    text = README.read_text()
+    text = GUIDE.read_text()
     section = text[text.index("## Use the generator without gankit"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 @pytest.mark.parametrize("kind", ["dcgan", "cdcgan"])
 def test_readme_example_runs_without_gankit(runs, tmp_path, capsys, kind):
-    """The README's example, exactly as written, in a fresh interpreter that never imports
+    """The export guide's example, exactly as written, in a fresh interpreter that never imports
     gankit: the exported file + its JSON + onnxruntime, numpy and PIL make a PNG grid."""
     needs_onnx()
     from PIL import Image

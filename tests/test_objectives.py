@@ -281,8 +281,9 @@ def test_needs_penalty_field():
         assert get_objective(name).needs_penalty is None
     # positional construction of the original two fields still works
     obj = objectives.Objective(objectives.bce_d_loss, objectives.ns_g_loss)
-    assert obj.needs_penalty is None and obj == (objectives.bce_d_loss, objectives.ns_g_loss, None)
-    d_loss, g_loss, _ = obj
+    assert obj.needs_penalty is None and not obj.relativistic
+    assert obj == (objectives.bce_d_loss, objectives.ns_g_loss, None, False)
+    d_loss, g_loss, _, _ = obj
 
 
 def test_wgan_alias_and_registered_names():
@@ -309,3 +310,24 @@ def test_new_losses_finite_at_huge_logits(name):
         d = obj.d_loss(r, f)
         d.backward()
         assert torch.isfinite(d) and torch.isfinite(r.grad).all() and torch.isfinite(f.grad).all()
+
+
+def test_relativistic_pairing_by_hand():
+    """rpgan pairs real_i with fake_i: D loss mean -log s(r_i - f_i), G loss mean -log s(f_i - r_i)."""
+    rp = get_objective("rpgan", pairs=True)
+    assert rp.relativistic and get_objective("relativistic", pairs=True) is rp
+    # REAL - FAKE = (1.5, 2.0); -log s(1.5) = 0.201413, -log s(2) = 0.126928
+    assert_close(rp.d_loss(t(REAL), t(FAKE)), torch.tensor((0.201413 + 0.126928) / 2),
+                 rtol=0, atol=2e-6)
+    # -log s(-1.5) = 1.701413, -log s(-2) = 2.126928
+    assert_close(rp.g_loss(t(FAKE), t(REAL)), torch.tensor((1.701413 + 2.126928) / 2),
+                 rtol=0, atol=2e-6)
+    # only the differences count: shifting every logit changes nothing (unlike ns)
+    assert_close(rp.d_loss(t(REAL) + 5, t(FAKE) + 5), rp.d_loss(t(REAL), t(FAKE)))
+    # a pair D cannot tell apart costs log 2 to both sides
+    assert_close(rp.d_loss(t([0.3]), t([0.3])), torch.tensor(math.log(2)))
+
+
+def test_relativistic_loss_is_refused_where_fakes_have_no_real_partner():
+    with pytest.raises(ConfigError, match="real partner"):
+        get_objective("rpgan")

@@ -194,3 +194,45 @@ def test_float32_images_work():
     for name, p in D.named_parameters():
         if name != "3.bias":
             assert torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+
+class Quadratic(torch.nn.Module):
+    """D(x) = 0.5 * s * ||x||^2 per sample, s = 1: its input gradient is x itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.s = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * self.s * x.flatten(1).square().sum(1)
+
+
+class Constant(torch.nn.Module):
+    """G(z) = c for every z."""
+
+    def __init__(self, c: torch.Tensor):
+        super().__init__()
+        self.z_dim, self.c = 3, torch.nn.Parameter(c.clone())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.c.expand(len(z), -1)
+
+
+@pytest.mark.parametrize("r1, r2", [(0.0, 2.0), (1.0, 0.0), (1.0, 2.0)])
+def test_r2_penalises_d_on_generated_samples_by_hand(r1, r2):
+    """With D(x) = ||x||^2 / 2 the input gradient is x, so R1 = mean ||real||^2 and R2 = ||c||^2
+    for a G that always makes c; the lazy phase returns (r1/2 R1 + r2/2 R2) x its interval."""
+    from gankit.config import LossConfig, RunConfig, TrainConfig
+    from gankit.tasks.gan import GANTask
+    cfg = RunConfig(loss=LossConfig(r1_gamma=r1, r2_gamma=r2, r1_every=4),
+                    train=TrainConfig(ema_halflife=0), data_shape=(2,))
+    c = torch.tensor([3.0, -4.0])                      # ||c||^2 = 25
+    task = GANTask(Constant(c), Quadratic(), cfg, torch.device("cpu"))
+    assert [p.name for p in task.phases][-1] == "R1"
+    real = torch.tensor([[1.0, 2.0], [0.0, -2.0]])     # mean ||real||^2 = (5 + 4) / 2
+    loss, stats = task.r1_loss(real)
+    expected = (r1 / 2 * 4.5 + r2 / 2 * 25.0) * 4
+    torch.testing.assert_close(loss, torch.tensor(expected))
+    assert ("r2" in stats) == (r2 > 0) and ("r1" in stats) == (r1 > 0)
+    if r2:
+        torch.testing.assert_close(stats["r2"], torch.tensor(25.0))

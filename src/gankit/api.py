@@ -413,7 +413,10 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
         return gan
     source = dataset if dataset is not None else cfg.data.dataset
     if not (isinstance(source, str) and source == USER_DATA):
-        gan._data, gan._labels, gan.data_note = load_training_data(source, cfg.data)
+        data = cfg.data
+        if data.resolution is None and len(cfg.data_shape) == 3:   # the size it trained at, even
+            data = dataclasses.replace(data, resolution=cfg.data_shape[-1])   # if defaults change
+        gan._data, gan._labels, gan.data_note = load_training_data(source, data)
         if tuple(gan._data.shape[1:]) != tuple(cfg.data_shape):
             raise DataError(f"the data now has samples of shape {list(gan._data.shape[1:])}, the "
                             f"run was trained on {list(cfg.data_shape)}")

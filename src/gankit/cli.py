@@ -30,9 +30,11 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
             if default not in (None, ""):
                 help_text += f" (default: {default})"
             flag, dest = f"--{f.name.replace('_', '-')}", f"{section}.{f.name}"
-            if field_type(f) is bool:   # a switch: --conditional
+            if field_type(f) is bool:   # a switch: --conditional, and --no-conditional to say no
                 group.add_argument(flag, dest=dest, action="store_const", const=True,
                                    default=argparse.SUPPRESS, help=f.metadata.get("help", ""))
+                group.add_argument(f"--no-{flag[2:]}", dest=dest, action="store_const",
+                                   const=False, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
                 continue
             extra = {"nargs": "?", "const": f.metadata["const"]} if "const" in f.metadata else {}
             group.add_argument(flag, dest=dest, type=field_type(f), default=argparse.SUPPRESS,
@@ -59,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
                    "folders, or --domains KA,KB of a labeled dataset); text: words or sentences "
                    "from a text file, one item per line (--unit, --max-len, --vocab-size); audio: "
-                   "one-second sounds from a folder of WAV files or of class folders (--model "
-                   "wavegan or specgan, --conditional, --audio-length)")
+                   "one-second sounds from a folder of WAV files or of class folders (--model mel, "
+                   "the default, wavegan or specgan; conditional by default on class folders, "
+                   "--no-conditional; --audio-length)")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -100,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default 0): the same seed builds the same files")
     ad.add_argument("--per-class", type=int, default=300, help="training clips per class")
     ad.add_argument("--test-per-class", type=int, default=50, help="held-out clips per class")
+    ed = sub.add_parser("edges", help="a paired folder for pix2pix from images: OUTPUT/A = their "
+                        "edge maps (dark lines on white), OUTPUT/B = the images, train/ and test/ "
+                        "kept apart")
+    ed.add_argument("source", help="a dataset name (mnist, fashion-mnist, digits), an image folder "
+                    "or a .npy/.npz file")
+    ed.add_argument("output", type=Path, help="the folder to write (new or empty)")
+    ed.add_argument("--threshold", type=float, default=0.25, help="a line is where the gradient "
+                    "passes this share of the image's strongest (default 0.25)")
+    ed.add_argument("--limit", type=int, default=None, help="at most N images of each split")
+    ed.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT")
     from .tabular.cli import add_commands
     add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
@@ -230,7 +243,10 @@ def _train(args: argparse.Namespace) -> int:
             app = app_module(args.task)
             if "dataset" not in given.get("data", {}):
                 raise ConfigError(f"--task {args.task} needs --dataset (its data)")
-            for section, values in getattr(app, "TASK_DEFAULTS", {}).get(args.task, {}).items():
+            # a task's defaults may depend on what the user chose (text: on --text-model)
+            defaults = (app.task_defaults(args.task, given) if hasattr(app, "task_defaults")
+                        else getattr(app, "TASK_DEFAULTS", {}).get(args.task, {}))
+            for section, values in defaults.items():
                 unset = {k: v for k, v in values.items() if k not in given.get(section, {})}
                 cfg = cfg.replace(**{section: dataclasses.replace(getattr(cfg, section), **unset)})
             gan = app.new_run(args.task, cfg, args.out)
@@ -290,6 +306,30 @@ def cmd_augment(args: argparse.Namespace) -> int:
     report = augment_run(args.run, args.per_class, args.output, args.min_confidence, args.seed,
                          args.overwrite)
     print(f"wrote {describe(report)} to {report['output']}", file=sys.stderr)
+    return 0
+
+
+def cmd_edges(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .data.edges import write_edge_pairs
+    from .errors import DataError
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    splits, labels = {}, {}
+    for split in ("train", "test"):
+        try:
+            d = load_dataset(args.source, split)
+        except DataError:
+            if split == "train":
+                raise
+            continue   # no test split: gankit train holds out every 10th pair itself
+        splits[split] = d.images[:args.limit]
+        if d.labels is not None:
+            labels[split] = d.labels[:args.limit]
+    counts = write_edge_pairs(args.output, splits, labels or None, args.threshold, args.overwrite)
+    print(f"wrote {', '.join(f'{n} {s}' for s, n in counts.items())} pairs to {args.output}; "
+          f"train on them with: gankit train --task pix2pix --dataset {args.output}",
+          file=sys.stderr)
     return 0
 
 
@@ -422,7 +462,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
                 "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate,
-                "augment": cmd_augment, "audio-data": cmd_audio_data}
+                "augment": cmd_augment, "audio-data": cmd_audio_data,
+                "edges": cmd_edges}
     try:
         return commands[args.command](args)
     except GanKitError as e:

@@ -25,8 +25,10 @@ class DataConfig:
     dataset: str = _opt("mnist", "dataset name (mnist, fashion-mnist, digits) or a path: an image "
                         "folder, a .npy or .npz file")
     resolution: Optional[int] = _opt(None, "resize images to this square size (28, 32 or 64 for the "
-                                     "built-in nets); default: the data's own size, 32 for digits, 64 "
-                                     "for folders")
+                                     "built-in nets); default: the data's own size (folders: the largest "
+                                     "size the nets build up to the images' own or 64), 32 for "
+                                     "digits; --task audio: the side of the mel model's "
+                                     "spectrogram, default 64")
     channels: Optional[int] = _opt(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own")
     domains: str = _opt("", "cyclegan on a labeled dataset: the classes A,B that are the two "
                         "domains (e.g. 7,9)")
@@ -52,29 +54,41 @@ class ModelConfig:
     d_norm: Optional[str] = _opt(None, "normalization in the discriminator: batch, none or "
                                  "spectral; default: batch for dcgan, spectral for resnet")
     conditional: bool = _opt(False, "class-conditional GAN on labeled data: G takes a class, "
-                             "sample with --label")
+                             "sample with --label (--task audio: on by default for a folder of "
+                             "class folders; --no-conditional turns it off)")
     cond: str = _opt("projection", "how a conditional D uses the class: projection or acgan")
     plugins: str = _opt("", "comma list of Python modules or .py files to import first; they "
                         "register nets and objectives by name (register_net, register_objective)")
-    text_model: str = _opt("softmax", "text: what G hands D at each position, softmax (a "
-                           "distribution over the vocabulary, WGAN-GP's language model) or gumbel "
-                           "(a Gumbel-softmax sample, its temperature falling from 1 to --tau-min)")
-    tau_min: float = _opt(0.1, "text with --text-model gumbel: the lowest temperature")
-    tau_steps: Optional[int] = _opt(None, "text with --text-model gumbel: steps over which the "
-                                    "temperature falls from 1 to --tau-min (default: --steps, or "
-                                    "5000 without it)")
+    text_model: str = _opt("mle-gan", "text: mle-gan (an LSTM generator trained by maximum "
+                           "likelihood for --mle-steps, then adversarially through Gumbel-softmax "
+                           "samples), softmax (WGAN-GP's language model: G hands D a distribution "
+                           "over the vocabulary at each position) or gumbel (the same G handing D "
+                           "a Gumbel-softmax sample)")
+    tau_min: float = _opt(0.1, "text with --text-model gumbel or mle-gan: the lowest temperature")
+    tau_steps: Optional[int] = _opt(None, "text with --text-model gumbel or mle-gan: steps over "
+                                    "which the temperature falls from 1 to --tau-min (default: "
+                                    "the adversarial steps of --steps, or 5000 without it)")
+    mle_steps: Optional[int] = _opt(None, "text with --text-model mle-gan: steps of maximum "
+                                    "likelihood before the adversarial ones (default: 3/4 of "
+                                    "--steps, or 300,000 / (--max-len + 1) without it)")
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    loss: str = _opt("ns", "adversarial loss: ns (non-saturating), minimax, lsgan, hinge or wgan-gp")
+    loss: str = _opt("ns", "adversarial loss: ns (non-saturating), minimax, lsgan, hinge, wgan-gp "
+                     "or rpgan (relativistic pairing)")
     n_critic: int = _opt(1, "discriminator updates per generator update (5 is usual for wgan-gp)")
     gp_weight: float = _opt(10.0, "weight of the gradient penalty (wgan-gp)")
     r1_gamma: float = _opt(0.0, "R1 penalty weight on real images (0 = off)")
-    r1_every: int = _opt(16, "apply the R1 penalty lazily every N steps")
+    r2_gamma: float = _opt(0.0, "R2 penalty weight on generated images (0 = off); with R1, what "
+                           "R3GAN pairs with --loss rpgan")
+    r1_every: int = _opt(16, "apply the R1 (and R2) penalty lazily every N steps")
     cycle_weight: float = _opt(10.0, "cyclegan: weight of the cycle-consistency loss (lambda)")
     identity_weight: float = _opt(0.5, "cyclegan: weight of the identity loss, times lambda "
                                   "(0 = off)")
+    mle_weight: float = _opt(0.0, "text with --text-model mle-gan: weight of the maximum-"
+                             "likelihood loss G keeps beside the adversarial one after the warm "
+                             "start (0 = the game alone; mle-gan's default is 1)")
     l1_weight: float = _opt(100.0, "pix2pix and colorize: weight of the L1 distance to the true "
                             "output beside the adversarial loss")
     augment: str = _opt("", "differentiable augmentation of real and fake images for D: a comma "

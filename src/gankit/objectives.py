@@ -6,8 +6,10 @@ log(sigmoid(x)) = -softplus(-x), and log(1 - sigmoid(x)) = -softplus(x), exact a
 logit.
 
 Registered names: "ns" (non-saturating, the default), "minimax", "lsgan", "hinge", "wgan-gp"
-(alias "wgan"). An objective whose `needs_penalty` is "gp" is only meaningful with a gradient
-penalty on D (see `gankit.penalties.gradient_penalty`); the trainer adds it.
+(alias "wgan"), "rpgan" (relativistic pairing). An objective whose `needs_penalty` is "gp" is only
+meaningful with a gradient penalty on D (see `gankit.penalties.gradient_penalty`); the trainer adds
+it. A `relativistic` objective scores each fake against a real partner: its g_loss takes
+(fake_logits, real_logits), so the task must show D a real batch in the G phase too.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ class Objective(NamedTuple):
     g_loss: Callable[[torch.Tensor], torch.Tensor]
     # Which regulariser the D loss relies on: "gp" (WGAN-GP's gradient penalty) or None.
     needs_penalty: Optional[str] = None
+    # g_loss(fake_logits, real_logits): each fake is judged against a real partner
+    relativistic: bool = False
 
 
 def bce_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -78,26 +82,44 @@ def wgan_g_loss(fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean()
 
 
+def rp_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing (Jolicoeur-Martineau 2019; the loss of R3GAN, Huang et al. 2024):
+    mean softplus(-(real_i - fake_i)) = -log sigmoid(real_i - fake_i): D wants each real scored
+    above its paired fake, by a margin, rather than each on its own side of a fixed line."""
+    return F.softplus(fake - real).mean()
+
+
+def rp_g_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing for G: mean softplus(real_i - fake_i), each fake above its real."""
+    return F.softplus(real - fake).mean()
+
+
 OBJECTIVES: dict[str, Objective] = {
     "ns": Objective(bce_d_loss, ns_g_loss),
     "minimax": Objective(bce_d_loss, minimax_g_loss),
     "lsgan": Objective(lsgan_d_loss, lsgan_g_loss),
     "hinge": Objective(hinge_d_loss, hinge_g_loss),
     "wgan-gp": Objective(wgan_d_loss, wgan_g_loss, needs_penalty="gp"),
+    "rpgan": Objective(rp_d_loss, rp_g_loss, relativistic=True),
 }
 ALIASES = {"non-saturating": "ns", "nonsaturating": "ns", "bce": "ns", "standard": "ns",
-           "wgan": "wgan-gp"}
+           "wgan": "wgan-gp", "relativistic": "rpgan"}
 
 
 def register_objective(name: str, d_loss: Callable, g_loss: Callable,
-                       needs_penalty: Optional[str] = None) -> None:
+                       needs_penalty: Optional[str] = None, relativistic: bool = False) -> None:
     """Make a loss pair usable by name (`--loss name`). `needs_penalty="gp"` asks the trainer to add
-    the WGAN-GP gradient penalty to the D loss."""
-    OBJECTIVES[name] = Objective(d_loss, g_loss, needs_penalty)
+    the WGAN-GP gradient penalty to the D loss; `relativistic=True` means g_loss takes
+    (fake_logits, real_logits)."""
+    OBJECTIVES[name] = Objective(d_loss, g_loss, needs_penalty, relativistic)
 
 
-def get_objective(name: str) -> Objective:
+def get_objective(name: str, pairs: bool = False) -> Objective:
+    """The objective named `name`; a relativistic one only where the task can pair (`pairs`)."""
     key = ALIASES.get(name, name)
     if key not in OBJECTIVES:
         raise ConfigError(f"unknown loss {name!r}: choose one of {', '.join(sorted(OBJECTIVES))}")
+    if OBJECTIVES[key].relativistic and not pairs:
+        raise ConfigError(f"--loss {name} judges each fake against a real partner; this task has "
+                          f"no real partner for its fakes (use it with the image GAN)")
     return OBJECTIVES[key]

@@ -1,7 +1,7 @@
 """Presets: named, measured combinations of options, so a user need not know the literature.
 
 `gankit train --preset NAME` / `gankit.GAN(preset=NAME)`; options given beside a preset win.
-What each preset reached on Fashion-MNIST at equal CPU budgets is in the README (bench/zoo.py).
+What each preset reached on Fashion-MNIST at equal CPU budgets is in docs/benchmarks.md (bench/zoo.py).
 """
 from __future__ import annotations
 
@@ -39,6 +39,12 @@ PRESETS: dict[str, Preset] = {
         "SNGAN-style residual G and D (spectral norm) with the hinge loss: 5x the compute of a "
         "DCGAN step; behind it at 10 CPU-minutes but still improving fastest; Adam 2e-4",
         {"model": "resnet", "loss": "hinge", "lr": 2e-4}),
+    "r3gan": Preset(
+        "R3GAN (Huang et al. 2024): relativistic pairing loss with R1 and R2 penalties (gamma "
+        "0.05 each, lazily every 16 steps) and modernized residual nets without normalization; "
+        "Adam(2e-4, 0, 0.99)",
+        {"model": "r3gan", "loss": "rpgan", "d_norm": "none", "r1_gamma": 0.05, "r2_gamma": 0.05,
+         "lr": 2e-4, "beta1": 0.0, "beta2": 0.99}),
 }
 DEFAULT_PRESET = "fast-cpu"   # what the config defaults are; a test keeps the two in step
 

@@ -1,4 +1,5 @@
-"""Audio GANs: WAV loading, spectrograms and Griffin-Lim, WaveGAN/SpecGAN nets, and the task."""
+"""Audio GANs: WAV loading, spectrograms, mel spectrograms and Griffin-Lim, the nets, and the
+task (the default mel model, WaveGAN, SpecGAN)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.data.audio import (griffin_lim, load_audio, log_spectrogram, read_wav, stft,
+from gankit.data.audio import (griffin_lim, is_labeled, load_audio, log_mel, log_spectrogram,
+                               mel_filterbank, mel_to_clips, mel_to_linear, read_wav, stft,
                                write_wav)
 from gankit.errors import ConfigError, DataError
 from gankit.nets.audio import (SpecGANDiscriminator, SpecGANGenerator, WaveGANDiscriminator,
@@ -123,6 +125,26 @@ def test_spectrogram_shape_and_griffin_lim_rebuilds_a_tone():
     assert ((stft(noise).abs() - mag).norm() / mag.norm()).item() > 2 * err
 
 
+def test_mel_spectrogram_and_its_inversion_keep_a_tones_pitch():
+    fb = mel_filterbank(64)
+    assert fb.shape == (64, 513) and bool((fb.sum(1) > 0).all())          # no empty band
+    assert bool((fb.argmax(1).diff() >= 0).all())                         # rising centres
+    for freq, length, side in [(220, 16384, 64), (440, 16384, 64), (1000, 16384, 64),
+                               (3000, 16384, 64), (300, 4096, 32), (1200, 4096, 32)]:
+        x = torch.from_numpy(tone(freq, length))[None]
+        m = log_mel(x, side, side)
+        assert m.shape == (1, side, side)
+        # within a tenth of the pitch: about one band of 32 (at 300 Hz, 76 Hz apart)
+        assert abs(mel_to_linear(m)[0].mean(1).argmax().item() * RATE / 1024 - freq) < 0.1 * freq
+        y = mel_to_clips(m, length, 32, torch.Generator().manual_seed(0))
+        assert y.shape == (1, length)
+        assert abs(peak_hz(y.numpy())[0] - freq) < 0.1 * freq, (freq, peak_hz(y.numpy()))
+        assert float(y.abs().max()) > 0.1                                   # not silence
+    silent = log_mel(torch.zeros(2, 4096), 32, 32)
+    assert torch.allclose(silent, torch.full_like(silent, math.log(1e-2)))    # the floor
+    assert mel_to_clips(silent, 4096).abs().max() < 1e-6
+
+
 # --- nets ----------------------------------------------------------------------------------------
 
 def test_wavegan_and_specgan_shapes():
@@ -161,8 +183,10 @@ def test_conditional_wavegan_learns_the_pitch_of_each_class(tmp_path):
     class have their dominant frequency near that class's pitch."""
     from gankit.apps.audio import AudioGAN
     root = tone_folder(tmp_path / "tones", per_class=40, n=1024)
-    gan = AudioGAN(root, audio_length=1024, conditional=True, batch_size=16, width=16, seed=0,
-                   out=tmp_path / "run")
+    gan = AudioGAN(root, model="wavegan", audio_length=1024, conditional=True, batch_size=16,
+                   width=16, seed=0, out=tmp_path / "run")
+    assert (gan.config.loss.loss, gan.config.loss.n_critic, gan.config.train.lr) == (
+        "wgan-gp", 5, 1e-4)                                                 # the paper's recipe
     labels = torch.arange(60) % 3
     target = np.array([300, 600, 1200])[labels.numpy()]
     before = np.abs(peak_hz(gan.sample(60, seed=1, labels=labels).numpy()) - target) < 30
@@ -184,11 +208,82 @@ def test_conditional_wavegan_learns_the_pitch_of_each_class(tmp_path):
 STEPS = 1000   # the paper's recipe: 200 G steps, 1,000 critic steps
 
 
-def test_cli_train_sample_resume(tmp_path, capsys):
+def test_default_mel_model_learns_the_pitch_of_each_class(tmp_path):
+    """The default model on three classes of tones, with no options but small sizes: it is the
+    mel model, conditional by itself (class folders), and after MEL_STEPS steps (~20 CPU-s) the
+    samples of each class sound at that class's pitch."""
+    from gankit.apps.audio import AudioGAN
+    freqs = (300, 600, 1200)
+    root = tone_folder(tmp_path / "tones", freqs, per_class=40, n=4096)
+    gan = AudioGAN(root, audio_length=4096, resolution=32, width=16, batch_size=16, seed=0,
+                   out=tmp_path / "run")
+    c = gan.config
+    assert (c.model.model, c.model.conditional, c.loss.loss, c.loss.n_critic, c.model.d_norm,
+            c.data_shape) == ("mel", True, "ns", 1, "batch", (1, 32, 32))
+    labels = torch.arange(60) % 3
+    target = np.array(freqs)[labels.numpy()]
+    before = np.abs(peak_hz(gan.sample(60, seed=1, labels=labels).numpy()) - target) < 0.1 * target
+    gan.fit(steps=MEL_STEPS, progress=False)
+    f = peak_hz(gan.sample(60, seed=1, labels=labels).numpy())
+    hit = np.abs(f - target) < 0.1 * target                 # a tenth of the pitch: ~1 mel band
+    assert before.mean() < 0.4
+    for k in range(3):
+        assert hit[labels.numpy() == k].mean() >= 0.8, f"class {k}: {f[labels.numpy() == k]}"
+
+
+MEL_STEPS = 300
+
+
+def test_label_accuracy_matches_classes_by_name():
+    """A run numbers its classes in its folders' sorted order (eight, five, ...); the shipped
+    spoken-digits classifier in its own (zero, one, ...): label accuracy must compare names."""
+    from gankit.apps.audio import classifier_labels
+    run_order = sorted(["zero", "one", "two"])                            # one, two, zero
+    got = classifier_labels(torch.tensor([0, 1, 2, 2]), run_order, ["zero", "one", "two"])
+    assert got.tolist() == [1, 2, 0, 0]
+    assert classifier_labels(None, run_order, ["zero"]) is None
+    with pytest.raises(ConfigError, match="no class 'one'"):
+        classifier_labels(torch.tensor([0]), run_order, ["zero", "two"])
+
+
+def test_conditional_by_default_for_class_folders(tmp_path, capsys):
+    from gankit.apps.audio import AudioGAN, task_defaults
+    root = tone_folder(tmp_path / "tones", per_class=4)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for i in range(4):
+        write_wav(flat / f"{i}.wav", tone(300, 4096))
+    assert is_labeled(root) and not is_labeled(flat) and not is_labeled(tmp_path / "missing")
+    small = dict(audio_length=4096, resolution=16, width=4, batch_size=2)
+    assert AudioGAN(root, **small).config.model.conditional
+    assert AudioGAN(root, conditional=None, **small).config.num_classes == 3   # None: auto
+    assert not AudioGAN(root, conditional=False, **small).config.model.conditional
+    assert not AudioGAN(flat, **small).config.model.conditional
+    # the recipe follows the model: WGAN-GP for the papers' models, flags given win
+    assert task_defaults("audio", {"model": {"model": "specgan"}})["loss"]["loss"] == "wgan-gp"
+    assert AudioGAN(root, model="wavegan", lr=3e-4, **{**small, "resolution": None}
+                    ).config.train.lr == 3e-4
+    base = ["train", "--task", "audio", "--audio-length", "4096", "--resolution", "16",
+            "--width", "4", "--batch-size", "2", "--steps", "1", "--no-progress"]
+    for args, conditional in [([], True), (["--no-conditional"], False)]:
+        out = tmp_path / f"run{len(args)}"
+        assert run(capsys, *base, "--dataset", root, "--out", out, *args)[0] == 0
+        cfg = json.loads((out / "config.json").read_text())
+        assert cfg["model"]["conditional"] is conditional and cfg["model"]["model"] == "mel"
+        assert (cfg["loss"]["loss"], cfg["train"]["lr"], cfg["model"]["z_dim"]) == ("ns", 4e-4, 64)
+    out = tmp_path / "flatrun"
+    assert run(capsys, *base, "--dataset", flat, "--out", out)[0] == 0
+    assert json.loads((out / "config.json").read_text())["model"]["conditional"] is False
+
+
+@pytest.mark.parametrize("model", ["mel", "wavegan"])
+def test_cli_train_sample_resume(tmp_path, capsys, model):
+    """The default model (no --model) and WaveGAN: resume is exact, sample and eval work."""
     root = tone_folder(tmp_path / "tones", per_class=8)
     common = ["--task", "audio", "--dataset", str(root), "--audio-length", "4096", "--width", "4",
               "--batch-size", "8", "--log-every", "5", "--sample-every", "10",
               "--checkpoint-every", "10", "--no-progress"]
+    common += ["--model", "wavegan"] if model == "wavegan" else []
     assert run(capsys, "train", *common, "--steps", "20", "--out", str(tmp_path / "full"))[0] == 0
     assert run(capsys, "train", *common, "--steps", "10", "--out", str(tmp_path / "half"))[0] == 0
     assert run(capsys, "train", "--resume", str(tmp_path / "half"), "--steps", "20",
@@ -197,18 +292,23 @@ def test_cli_train_sample_resume(tmp_path, capsys):
     from gankit.train.state import latest_checkpoint, load_checkpoint
     a, _ = load_checkpoint(latest_checkpoint(tmp_path / "full"))
     b, _ = load_checkpoint(latest_checkpoint(tmp_path / "half"))
-    for net in ("G", "D"):
+    for net in ("G", "D", "G_ema"):
         for k, v in a[net].items():
             assert torch.equal(v, b[net][k]), (net, k)                     # resume is exact
     info = json.loads((tmp_path / "full" / "audio.json").read_text())
     assert info["rate"] == RATE and info["length"] == 4096 and info["bundled"] is None
+    cfg = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert cfg["model"]["model"] == model and cfg["model"]["conditional"] is True
+    assert cfg["loss"]["loss"] == ("ns" if model == "mel" else "wgan-gp")
+    assert ("mel" in info) == (model == "mel")
     assert (tmp_path / "full" / "samples" / "step-0000020.wav").exists()
     assert (tmp_path / "full" / "samples" / "step-0000020.png").exists()
     out = tmp_path / "clips"
     assert run(capsys, "sample", str(tmp_path / "full"), "--num", "3", "--output", str(out))[0] == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["000000.wav", "000001.wav", "000002.wav", "spectrograms.png"]
-    assert read_wav(out / "000000.wav").shape == (4096,)
+    assert names == ["000000-0300hz.wav", "000001-0600hz.wav", "000002-1200hz.wav",
+                     "spectrograms.png"]                                  # balanced classes
+    assert read_wav(out / "000000-0300hz.wav").shape == (4096,)
     assert run(capsys, "sample", str(tmp_path / "full"), "--num", "2", "--output",
                str(tmp_path / "two.npz"))[0] == 0
     z = np.load(tmp_path / "two.npz")
@@ -238,6 +338,10 @@ def test_cli_bad_audio_input(tmp_path, capsys):
               "4096", match="128 x 128")
     one_error(capsys, *base, "--dataset", str(root), "--audio-length", "5000",
               match="multiple of 1024")
+    one_error(capsys, *base, "--dataset", str(root), "--resolution", "48",
+              match="mel spectrogram's side")
+    one_error(capsys, *base, "--dataset", str(root), "--model", "wavegan", "--resolution", "64",
+              match="mel model's spectrogram size")
     flat = tmp_path / "flat"
     flat.mkdir()
     write_wav(flat / "a.wav", tone(300, 4096))

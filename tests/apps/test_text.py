@@ -1,6 +1,8 @@
-"""The text GAN: it learns a small regular language; the n-gram scores against hand-computed
-values; the vocabulary round trip; Gumbel-softmax gradients and temperature; exact resume; the
-loaders on good and bad files; the CLI from training to a .txt of samples."""
+"""The text GAN: the default (mle-gan) and the WGAN-GP model learn a small regular language, the
+default without collapsing; the n-gram scores against hand-computed values; the vocabulary round
+trip; Gumbel-softmax gradients and temperature; the LSTM generator's draws; exact resume of every
+text model, across the switch from the warm start to the game; old run directories; the loaders
+on good and bad files; the CLI from training to a .txt of samples, and its per-model defaults."""
 from __future__ import annotations
 
 import math
@@ -16,7 +18,9 @@ from gankit.apps.text import TextGAN, temperature
 from helpers import one_error, run
 from gankit.data.text import END, PAD, UNK, Vocab, load_text
 from gankit.errors import ConfigError, DataError
-from gankit.metrics.text import distinct_n, ngram_jsd, novelty, text_scores, validity
+from gankit.metrics.text import (distinct_items, distinct_n, ngram_jsd, novelty, text_scores,
+                                 validity)
+from gankit.nets.text import TextLSTMGenerator
 
 QUIET = dict(log_every=50, sample_every=10**6, checkpoint_every=10**6)
 GRAMMAR = re.compile(r"^(ab|cd)+$")
@@ -39,11 +43,34 @@ def share_valid(items):
 
 # --- learning ---------------------------------------------------------------------------------
 
-def test_gan_learns_a_small_regular_language(tmp_path):
-    """600 critic steps (120 G steps, ~15 CPU-seconds) take G from ~1% to > 60% strings of
-    (ab|cd)+, and not one string repeated: at least 10 of the 30 strings of the language."""
+def test_default_recipe_learns_a_small_regular_language_without_collapse(tmp_path):
+    """The default, mle-gan: 300 steps of maximum likelihood, then 150 of the adversarial game
+    (~11 CPU-seconds), take G from ~0% to > 90% strings of (ab|cd)+ and it keeps its spread
+    after the game: nearly all 30 strings of the language among 500 draws, in about their
+    proportions, and ~the same number of distinct items as the warm start alone drew."""
+    gan = TextGAN(grammar_file(tmp_path / "abcd.txt"), width=64, batch_size=64, mle_steps=300,
+                  tau_steps=150, **QUIET)
+    c = gan.config
+    assert (c.model.text_model, c.loss.loss, c.loss.n_critic, c.loss.mle_weight) == \
+        ("mle-gan", "rpgan", 1, 1.0)
+    assert share_valid(gan.sample(500, seed=1)) < 0.05            # untrained
+    gan.fit(steps=300, progress=False)
+    warm = gan.sample(500, seed=1)
+    gan.fit(steps=150, progress=False)                            # the game
+    items = gan.sample(500, seed=1)
+    assert gan.task.phases[0].name == "D" and share_valid(items) > 0.9, items[:20]
+    assert len({s for s in items if GRAMMAR.match(s)}) >= 27      # of the 30: no collapse
+    assert distinct_items(items) >= 0.8 * distinct_items(warm)
+    assert items == gan.sample(500, seed=1)                       # a seed gives the same items
+    assert gan.evaluate(500, seed=1)["jsd_2"] < 0.05              # the pairs' proportions
+
+
+def test_wgan_gp_model_learns_a_small_regular_language(tmp_path):
+    """The WGAN-GP language model (--text-model softmax): 600 critic steps (120 G steps, ~15
+    CPU-seconds) take G from ~1% to > 60% strings of (ab|cd)+, at least 10 of the 30."""
     gan = TextGAN(grammar_file(tmp_path / "abcd.txt"), out=tmp_path / "run", width=32, lr=1e-3,
-                  batch_size=64, **QUIET)
+                  batch_size=64, text_model="softmax", **QUIET)
+    assert (gan.config.loss.loss, gan.config.loss.n_critic) == ("wgan-gp", 5)
     assert share_valid(gan.sample(500, seed=1)) < 0.05            # untrained
     gan.fit(steps=600, progress=False)
     items = gan.sample(500, seed=1)
@@ -74,6 +101,8 @@ def test_distinct_validity_novelty_on_hand_cases():
     assert distinct_n(["abc", "abd"], 1) == pytest.approx(4 / 6)
     assert distinct_n(["the cat the cat"], 1, unit="word") == 0.5
     assert distinct_n(["a"], 2) == 0.0
+    assert distinct_items(["ab", "ab", "cd", "ef"]) == 0.75 and distinct_items([]) == 0.0
+    assert text_scores(["ab", "ab"], ["ab"], set(), {"ab"})["distinct_items"] == 0.5
     v = validity(["the cat", "teh dog"], {"the cat", "a dog"})
     assert v == {"items": 0.5, "words": 0.75}
     assert validity(["The dog. -- Teh"], {"a dog"}) == {"items": 0.0, "words": 1 / 3}  # the dog teh
@@ -140,15 +169,35 @@ def test_gumbel_softmax_is_differentiable_and_anneals(tmp_path):
     assert sharp > task.fake(64).max(1).values.mean()                  # colder: nearer one-hot
 
 
+def test_lstm_generator_draws_end_in_padding_and_relax_to_distributions():
+    torch.manual_seed(0)
+    G = TextLSTMGenerator(vocab=6, length=7, width=16)
+    ids, soft = G.sample(64, torch.Generator().manual_seed(0), tau=0.5)   # [N, L], [N, V, L]
+    assert ids.shape == (64, 7) and soft.shape == (64, 6, 7)
+    assert torch.allclose(soft.sum(1), torch.ones(64, 7))
+    assert torch.equal(soft.argmax(1), ids)                  # the soft draw relaxes the hard one
+    for row in ids.tolist():                                 # nothing after the end mark
+        if END in row:
+            assert set(row[row.index(END) + 1:]) <= {PAD}
+        assert PAD not in row[:row.index(END) if END in row else len(row)]
+    soft.sum(1).mul(torch.arange(7.0)).sum().backward()      # differentiable in G's weights
+    assert torch.equal(ids, G.sample(64, torch.Generator().manual_seed(0))[0])   # seeded
+    assert G.out.weight.grad is not None
+    logits = G(ids)                                          # teacher forcing: [N, V, L]
+    assert logits.shape == (64, 6, 7)
+
+
 # --- resume -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text_model", ["softmax", "gumbel"])
-def test_resume_is_exact(tmp_path, text_model):
+@pytest.mark.parametrize("text_model,mle_steps", [("softmax", None), ("gumbel", None),
+                                                  ("mle-gan", 2), ("mle-gan", 4)])
+def test_resume_is_exact(tmp_path, text_model, mle_steps):
     """3 steps + a resume of 3 steps end where 6 straight steps do (n_critic 2, so G steps fall on
-    both sides of the break; Gumbel: the temperature follows the step)."""
+    both sides of the break; Gumbel: the temperature follows the step; mle-gan: the switch from
+    the warm start to the game falls before the break, or after it)."""
     data = grammar_file(tmp_path / "abcd.txt", n=200)
     opts = dict(width=8, batch_size=8, n_critic=2, log_every=2, sample_every=3,
-                checkpoint_every=3, text_model=text_model, tau_steps=4)
+                checkpoint_every=3, text_model=text_model, tau_steps=4, mle_steps=mle_steps)
     TextGAN(data, out=tmp_path / "full", **opts).fit(steps=6, progress=False)
     TextGAN(data, out=tmp_path / "half", **opts).fit(steps=3, progress=False)
     resumed = gankit.load_run(tmp_path / "half")
@@ -160,6 +209,24 @@ def test_resume_is_exact(tmp_path, text_model):
         y = load_file(str(tmp_path / "half/checkpoints/step-0000006" / f"{name}.safetensors"))
         assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
     assert (tmp_path / "half/samples/step-0000006.txt").read_text().count("\n") == 32
+
+
+def test_old_run_directories_still_load(tmp_path):
+    """A run of the WGAN-GP model written before mle-gan existed (config.json without
+    mle_steps) loads, samples and resumes as the softmax model it is."""
+    import json
+    data = grammar_file(tmp_path / "abcd.txt", n=200)
+    TextGAN(data, out=tmp_path / "old", width=8, batch_size=8, text_model="softmax",
+            checkpoint_every=2, sample_every=10**6).fit(steps=2, progress=False)
+    path = tmp_path / "old/config.json"
+    cfg = json.loads(path.read_text())
+    del cfg["model"]["mle_steps"]
+    path.write_text(json.dumps(cfg))
+    old = gankit.load_run(tmp_path / "old")
+    assert old.config.model.text_model == "softmax" and old.task.phases[0].name == "D"
+    assert len(old.sample(5, seed=0)) == 5
+    old.fit(until=3, progress=False)
+    assert old.step == 3
 
 
 # --- loaders ----------------------------------------------------------------------------------
@@ -215,7 +282,9 @@ def test_cli_train_sample_eval(capsys, tmp_path):
     assert code == 0, err
     assert "samples/step-0000004.txt" in err and "--output samples.txt" in err
     config = gankit.load_run(tmp_path / "run", weights_only=True).config
-    assert (config.loss.loss, config.loss.n_critic, config.train.lr) == ("wgan-gp", 5, 1e-4)
+    assert (config.model.text_model, config.loss.loss, config.loss.n_critic, config.train.lr,
+            config.model.mle_steps) == ("mle-gan", "rpgan", 1, 1e-4, 3)    # 3/4 of --steps
+    assert config.loss.mle_weight == 1.0
     code, _, err = run(capsys, "sample", tmp_path / "run", "--num", 7, "--output",
                        tmp_path / "out.txt")
     assert code == 0, err
@@ -229,6 +298,21 @@ def test_cli_train_sample_eval(capsys, tmp_path):
     code, out, err = run(capsys, "eval", tmp_path / "run", "--num", 50)
     assert code == 0, err
     assert "jsd_4" in out and "valid" in out and "distinct_2" in out and "char n-grams" in out
+    assert "distinct_items" in out
+
+
+def test_cli_task_defaults_follow_the_text_model_and_yield_to_flags(capsys, tmp_path):
+    data = grammar_file(tmp_path / "abcd.txt", n=200)
+    for i, (flags, want) in enumerate((
+            (["--text-model", "softmax"], ("wgan-gp", 5, 1e-4, 0.5)),
+            (["--text-model", "gumbel", "--n-critic", 2, "--lr", 3e-4], ("wgan-gp", 2, 3e-4, 0.5)),
+            (["--loss", "ns", "--beta1", 0.7], ("ns", 1, 1e-4, 0.7)))):
+        code, _, err = run(capsys, "train", "--task", "text", "--dataset", data, "--out",
+                           tmp_path / f"run{i}", "--steps", 1, "--width", 8, "--batch-size", 8,
+                           "--no-progress", *flags)
+        assert code == 0, err
+        c = gankit.load_run(tmp_path / f"run{i}", weights_only=True).config
+        assert (c.loss.loss, c.loss.n_critic, c.train.lr, c.train.beta1) == want, flags
 
 
 def test_cli_bad_text_inputs_are_one_line(capsys, tmp_path):
@@ -242,5 +326,7 @@ def test_cli_bad_text_inputs_are_one_line(capsys, tmp_path):
             (["--dataset", tmp_path / "ok.txt", "--max-len", 0], "--max-len"),
             (["--dataset", tmp_path / "ok.txt", "--text-model", "gru"], "--text-model"),
             (["--dataset", tmp_path / "ok.txt", "--model", "dcgan2"], "its own nets"),
+            (["--dataset", tmp_path / "ok.txt", "--loss", "rpgann"], "unknown loss"),
+            (["--dataset", tmp_path / "ok.txt", "--mle-steps", -1], "--mle-steps"),
             (["--dataset", tmp_path / "ok.txt"], "--batch-size 64 is larger")):
         one_error(capsys, "train", "--task", "text", "--steps", 1, *argv, match=match)

@@ -152,3 +152,79 @@ def test_bad_folders_are_one_line(capsys, tmp_path):
                                        "--resolution", 24, "--steps", 1)
     with pytest.raises(DataError, match="no such folder"):
         Translator(tmp_path / "missing", "colorize")
+
+
+@pytest.mark.parametrize("task, short, cap, size", [
+    ("pix2pix", 28, 64, 32),      # the next power of two: pads 4 px, never scales up
+    ("pix2pix", 40, 64, 32),      # 64 would pad by more than a quarter
+    ("pix2pix", 600, 64, 64),     # photos: the CPU's cap
+    ("pix2pix", 600, 256, 256),   # on a GPU: the paper's size
+    ("cyclegan", 28, 64, 28),     # a multiple of 4: the data's own size
+    ("cyclegan", 30, 64, 28),
+    ("cyclegan", 10, 64, 16),     # the smallest crop the nets take
+    ("colorize", 600, 64, 64),    # crops of photos resized to twice the crop
+    ("colorize", 64, 64, 32),
+    ("pix2pix", None, 64, 64),    # nothing readable: the loader will say why
+])
+def test_default_crop_follows_the_data(task, short, cap, size):
+    from gankit.apps.translate import default_size
+    assert default_size(task, short, cap) == size
+
+
+def test_28px_folders_train_at_their_own_size_with_cpu_defaults(tmp_path):
+    from gankit.apps.cyclegan import CycleGAN
+    a = blobs(12, 28, 3)
+    write_pairs(tmp_path / "pairs", a, 255 - a)
+    tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "run", device="cpu")
+    assert tr.config.data.resolution == 32 and tr.config.model.width == 16
+    assert tr.config.train.batch_size == 16
+    a0, b0 = tr._pictures.train[0]
+    assert a0.shape == (3, 32, 32)                      # padded, not upscaled:
+    assert torch.equal(a0[:, :28, :28], torch.from_numpy(a[0]).permute(2, 0, 1))
+    cg = CycleGAN(tmp_path / "pairs", "cyclegan", out=tmp_path / "run2", device="cpu")
+    c = cg.config
+    assert (c.data.resolution, c.model.width, c.train.batch_size, c.loss.loss) == (28, 16, 16, "lsgan")
+    assert cg._pictures.train[0][0].shape == (3, 28, 28)
+    # options given by the user win over the data-sized defaults, and are recorded
+    cg = CycleGAN(tmp_path / "pairs", "cyclegan", out=tmp_path / "run3", width=8, batch_size=4,
+                  resolution=16, device="cpu")
+    assert (cg.config.data.resolution, cg.config.model.width, cg.config.train.batch_size) == (16, 8, 4)
+
+
+def test_pix2pix_learns_edges_to_shapes_where_a_constant_fails(tmp_path):
+    """The edges -> items task in miniature: filled rectangles of random size and brightness
+    from their edge maps (gankit.data.edges), 16 px."""
+    from gankit.data.edges import write_edge_pairs
+    g = torch.Generator().manual_seed(0)
+    shapes = torch.zeros(60, 1, 16, 16, dtype=torch.uint8)
+    for img in shapes:
+        top, left = torch.randint(1, 6, (2,), generator=g).tolist()
+        h, w = torch.randint(6, 10, (2,), generator=g).tolist()
+        img[:, top:top + h, left:left + w] = int(torch.randint(120, 255, (1,), generator=g))
+    write_edge_pairs(tmp_path / "pairs", {"train": shapes[:50], "test": shapes[50:]})
+    tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "run", lr=2e-3, **QUIET)
+    assert tr.config.data.resolution == 16
+    tr.fit(steps=300, progress=False)
+    truth = shapes[50:].float() / 127.5 - 1
+    from gankit.data.edges import edge_maps
+    out = tr.task.translate(edge_maps(shapes[50:]).float() / 127.5 - 1)
+    err = float((out - truth).abs().mean())
+    constant = float((truth - shapes[:50].float().mean(0) / 127.5 + 1).abs().mean())
+    assert err < constant / 2, (err, constant)
+
+
+def test_runs_that_recorded_no_width_still_load_with_the_old_default(capsys, tmp_path):
+    """Runs made before the data-sized defaults have "width": null in config.json, meaning 32."""
+    from gankit.api import load_run
+    a = blobs(12, 16, 6)
+    write_pairs(tmp_path / "pairs", a, 255 - a)
+    flags = ["--task", "pix2pix", "--dataset", tmp_path / "pairs", "--batch-size", 4,
+             "--width", 32, "--no-progress", "--checkpoint-every", 2]
+    assert run(capsys, "train", "--out", tmp_path / "old", "--steps", 2, *flags)[0] == 0
+    path = tmp_path / "old" / "config.json"
+    cfg = json.loads(path.read_text())
+    assert cfg["model"]["width"] == 32 and cfg["data"]["resolution"] == 16
+    cfg["model"]["width"] = None
+    path.write_text(json.dumps(cfg))
+    tr = load_run(tmp_path / "old")
+    assert tr.step == 2 and tr.translate(a[:1]).shape == (1, 16, 16, 3)

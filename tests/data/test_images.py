@@ -41,7 +41,8 @@ def test_folder_with_classes_and_a_corrupt_file(pets):
     with pytest.warns(GanKitWarning, match=r"skipped 1 of 5 image files .*broken\.png") as record:
         data = load_dataset(str(pets))
     assert len([w for w in record if issubclass(w.category, GanKitWarning)]) == 1
-    assert data.images.shape == (4, 1, 64, 64) and data.images.dtype == torch.uint8
+    # shorter sides 30, 20, 64, 10: median 25, so the largest side the nets build below it, 16
+    assert data.images.shape == (4, 1, 16, 16) and data.images.dtype == torch.uint8
     assert data.classes == ["cats", "dogs"] and data.labels.tolist() == [0, 0, 1, 1]
     assert data.labels.dtype == torch.int64 and data.name == str(pets)
 
@@ -213,3 +214,15 @@ def test_npz_single_array_and_errors(tmp_path):
     (tmp_path / "junk.npy").write_bytes(b"\x93NUMPY broken")
     with pytest.raises(DataError, match="cannot read"):
         load_dataset(str(tmp_path / "junk.npy"))
+
+
+@pytest.mark.parametrize("sides, expected", [([28] * 5, 28), ([30, 29, 31], 28), ([32], 32),
+                                             ([500, 375, 600], 64), ([50, 60, 100], 56), ([5], 8)])
+def test_folders_train_at_their_own_size_never_upscaled(tmp_path, sides, expected):
+    """28-px images stay 28 px (the nets build 7 -> 14 -> 28), photos come down to 64."""
+    for i, side in enumerate(sides):
+        save(tmp_path / f"{i}.png", gray(side, side + 3))
+    from gankit.data.images import folder_resolution
+    assert folder_resolution(sorted(tmp_path.glob("*.png"))) == expected
+    assert load_dataset(str(tmp_path)).images.shape[-1] == expected
+    assert load_dataset(str(tmp_path), resolution=64).images.shape[-1] == 64   # asked for: kept

@@ -190,6 +190,55 @@ class TestResNet(NetContract):
     CAPACITY_SHAPE = (3, 32, 32)
 
 
+class TestR3GAN(NetContract):
+    MODEL = "r3gan"
+    CASES = _cases("r3gan", IMAGE_SHAPES)
+    DEFAULT_WIDTH = 32
+    CAPACITY_SHAPE = (1, 28, 28)
+
+    @pytest.mark.parametrize("d_norm", ["none", "spectral", "batch"])
+    def test_discriminator_judges_each_sample_on_its_own(self, case, d_norm):
+        """R3GAN's nets have no normalization layers: other norms are refused, and a sample's
+        logit never depends on the rest of the batch."""
+        if d_norm != "none":
+            with pytest.raises(ConfigError, match="no normalization"):
+                case.build(d_norm=d_norm)
+            return
+        _, D = case.build(d_norm=d_norm)
+        x = torch.rand(BATCH, *case.shape, generator=torch.Generator().manual_seed(5)) * 2 - 1
+        alone = torch.cat([D(x[i:i + 1]) for i in range(BATCH)])
+        assert torch.allclose(D(x), alone, rtol=1e-4, atol=1e-5)
+
+    def test_gradients_reach_every_generator_parameter_through_d(self, case):
+        """Fix-up init: each residual branch ends in a zero conv, so at the start only that conv
+        (and everything outside the branches) gets a gradient; once it has moved, all do."""
+        G, D = case.build()
+        D(G(case.noise(8))).mean().backward()
+        branch = [n for n, _ in G.named_parameters() if ".widen." in n or ".mix." in n]
+        assert branch and all(G.get_parameter(n).grad.abs().sum() == 0 for n in branch)
+        with torch.no_grad():
+            for net in (G, D):
+                for m in net.modules():
+                    if isinstance(m, nets.r3gan.Block):
+                        m.narrow.weight.normal_(0, 0.02)
+        _all_get_gradients(G, D, case)
+
+    def test_blocks_start_as_the_identity(self, case):
+        torch.manual_seed(0)
+        block = nets.r3gan.Block(32, 4)
+        x = torch.randn(2, 32, 7, 7)
+        assert torch.equal(block(x), x)
+
+
+def _all_get_gradients(G: nn.Module, D: nn.Module, case) -> None:
+    for net in (G, D):
+        net.zero_grad()
+    D(G(case.noise(8))).mean().backward()
+    for name, p in list(G.named_parameters()) + list(D.named_parameters()):
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, f"{name} has an all-zero gradient"
+
+
 def test_resnet_has_one_residual_block_per_doubling():
     """28 px grows from 7x7 in two up-blocks, 32 px from 4x4 in three; D mirrors that."""
     for shape, ups in (((1, 28, 28), 2), ((3, 32, 32), 3), ((3, 64, 64), 4)):

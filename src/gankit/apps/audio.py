@@ -1,27 +1,38 @@
 """GANs for sound: one-second clips of speech, instrument notes, or a user's own WAV files.
 
     gankit audio-data spoken-digits data/digits          # build a bundled set (espeak-ng)
-    gankit train --task audio --dataset data/digits --model wavegan --conditional --max-time 600
-    gankit sample runs/digits-wavegan-001 --num 20 --output clips/     # WAVs + spectrograms.png
-    gankit eval runs/digits-wavegan-001                  # IS, FID, coverage (bundled sets)
+    gankit train --task audio --dataset data/digits --max-time 900
+    gankit sample runs/digits-mel-001 --num 20 --output clips/     # WAVs + spectrograms.png
+    gankit eval runs/digits-mel-001                      # IS, FID, coverage (bundled sets)
 
-`--model wavegan` (the default) generates waveforms; `--model specgan` generates normalized log
-spectrograms, which become audio by Griffin-Lim (gankit.nets.audio has both nets). The recipe is
-the paper's: WGAN-GP (gradient penalty 10), 5 critic steps per G step, Adam(1e-4, 0.5, 0.9),
-noise of 100 dimensions, phase shuffle 2 in WaveGAN's D. The model size `--width` defaults to 16
-(the paper: 64, sixteen times the compute of the nets' widest layers; too slow for a CPU).
-`--conditional` on a folder of class folders gives G a class input and D a projection term.
+Three models. `--model mel` (the default) is an image GAN on log-mel spectrograms: each clip is
+a `--resolution` x `--resolution` image (64 x 64: 64 mel bands, 64 frames), made by the image
+path's DCGAN nets (gankit.nets.dcgan, BatchNorm in D) with its recipe: the non-saturating loss,
+one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32; its spectrograms
+become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It was chosen by
+measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates waveforms and
+`--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both nets), each with
+its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
+Adam(1e-4, 0.5, 0.9), noise of 100 dimensions, phase shuffle 2 in WaveGAN's D, `--width` 16
+(the paper: 64, sixteen times the compute of the nets' widest layers; too slow for a CPU). The
+recipe follows the model: flags the user gives win over it (`task_defaults`).
+
+A folder of class folders makes a conditional GAN by default (G takes a class, D adds a
+projection term); `--no-conditional` (Python: conditional=False) turns that off.
 
 Data: gankit.data.audio (a folder of WAVs or of class folders, 16 kHz mono, cut or padded to
-`--audio-length` samples). SpecGAN's spectrograms are normalized per frequency bin by the
-training clips' mean and standard deviation, clipped at 3 standard deviations and divided by 3,
-so they lie in [-1, 1] as G's tanh output does. The run directory holds audio.json (rate, length,
-class names, the normalization, the bundled set's name), so sampling needs no data.
+`--audio-length` samples). Spectrograms are normalized per frequency bin into [-1, 1], as G's
+tanh output lies: SpecGAN's by the training clips' mean and standard deviation, clipped at 3
+standard deviations and divided by 3; mel's from the silence floor (-1) to the bin's 99.9th
+percentile over the training clips (+1). The run directory holds audio.json (rate,
+length, class names, the spectrogram's shape and normalization, the bundled set's name), so
+sampling needs no data.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -32,9 +43,11 @@ from torch import nn
 
 from ..api import GAN
 from ..config import RunConfig, with_options
-from ..data.audio import (DEFAULT_LENGTH, AudioData, griffin_lim, load_audio,
-                          log_spectrogram, spectrogram_image, write_wav)
+from ..data.audio import (DEFAULT_LENGTH, MEL_EPS, MEL_N_FFT, AudioData, griffin_lim, is_labeled,
+                          load_audio, log_mel, log_spectrogram, mel_hop, mel_to_clips,
+                          spectrogram_image, write_wav)
 from ..errors import ConfigError, DataError, RunError
+from ..nets import build_nets
 from ..nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
                           WaveGANDiscriminator, WaveGANGenerator)
 from ..tasks.gan import GANTask
@@ -42,16 +55,39 @@ from ..train import callbacks as cb
 from ..train.state import atomic_write_text
 from ..train.trainer import BatchSampler, Trainer
 
-MODELS = ("wavegan", "specgan")
-DEFAULT_WIDTH = 16
+MODELS = ("mel", "wavegan", "specgan")
+DEFAULT_MODEL = "mel"
+DEFAULT_WIDTH = {"mel": 32, "wavegan": 16, "specgan": 16}
+MEL_SIDE = 64              # mel bands = frames per clip (--resolution)
+MEL_LR = 4e-4
 PHASE_SHUFFLE = 2
 CLIP_STD = 3.0             # SpecGAN: normalized spectrograms are clipped at 3 standard deviations
 GRIFFIN_LIM_ITERS = 32
 PREVIEW = 16               # clips in each samples/step-*.png and .wav
 GAP = 0.25                 # seconds of silence between the clips of a preview WAV
-TASK_DEFAULTS = {"audio": {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
-                           "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9},
-                           "model": {"z_dim": 100}}}
+WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
+           "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}, "model": {"z_dim": 100}}
+RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1},
+                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999},
+                   "model": {"z_dim": 64}},
+           "wavegan": WGAN_GP, "specgan": WGAN_GP}
+TASK_DEFAULTS = {"audio": RECIPES[DEFAULT_MODEL]}   # the default model's; see task_defaults
+
+
+def task_defaults(task: str, given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The defaults of a new audio run (section -> {field: value}) from what the user gave
+    (section -> {field: value}): the recipe of the chosen model, and conditional when the
+    dataset has class folders. The CLI (and AudioGAN) apply them where nothing was given."""
+    model = model_name(given.get("model", {}).get("model", DEFAULT_MODEL))
+    recipe = RECIPES.get(model, RECIPES[DEFAULT_MODEL])
+    dataset = given.get("data", {}).get("dataset")
+    labeled = bool(dataset) and is_labeled(dataset)
+    return {**recipe, "model": {**recipe["model"], "conditional": labeled}}
+
+
+def model_name(model: str) -> str:
+    """The audio model a --model value means ("dcgan", ModelConfig's default, is the default)."""
+    return DEFAULT_MODEL if model == "dcgan" else model
 
 
 class AudioGAN(GAN):
@@ -66,24 +102,29 @@ class AudioGAN(GAN):
             raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
                             "of WAV files)")
         if config is None:
-            options = self._task_options(options, TASK_DEFAULTS["audio"])
+            if options.get("conditional") is None:   # not given: on for class folders
+                options.pop("conditional", None)
+            given = {"data": {"dataset": str(dataset)},
+                     "model": {"model": options.get("model", DEFAULT_MODEL)}}
+            options = self._task_options(options, task_defaults("audio", given))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         cfg = check_config(cfg)
         length = cfg.data.audio_length or DEFAULT_LENGTH
-        shape = net_shape(cfg.model.model, length)   # a bad length fails before the clips load
+        shape = net_shape(cfg.model.model, length, cfg.data.resolution)   # before the clips load
         audio = load_audio(cfg.data.dataset, length)
         print(audio.note, file=sys.stderr)
         if cfg.model.conditional and audio.train_labels is None:
             raise DataError(f"--conditional needs class labels: put the WAV files of each class "
                             f"in a folder of its own under {cfg.data.dataset}")
         self._audio = audio
-        spec = spectrograms(audio.train) if cfg.model.model == "specgan" else None
-        self.info = audio_info(cfg, audio, spec)
-        cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=length),
+        side = shape[-1] if cfg.model.model == "mel" else None   # config.json records the size
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=length, resolution=side),
                           data_shape=shape,
                           num_classes=len(audio.classes) if cfg.model.conditional else 0)
+        spec = spectrograms(audio.train, cfg.model.model, shape)
+        self.info = audio_info(cfg, audio, spec)
         self._setup(cfg, None, None)
         self._data = self.to_net_input(audio.train, spec)
         self._labels = audio.train_labels
@@ -93,9 +134,11 @@ class AudioGAN(GAN):
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
         m = cfg.model
-        width, k = m.width or DEFAULT_WIDTH, cfg.num_classes
+        width, k = m.width or DEFAULT_WIDTH[m.model], cfg.num_classes
         torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-        if m.model == "wavegan":
+        if m.model == "mel":   # the image path's nets, conditional wrappers included
+            G, D = build_nets(dataclasses.replace(m, model="dcgan"), cfg.data_shape, k)
+        elif m.model == "wavegan":
             length = cfg.data_shape[-1]
             G = WaveGANGenerator(length, m.z_dim, width, k)
             D = WaveGANDiscriminator(length, width, k, PHASE_SHUFFLE)
@@ -111,12 +154,15 @@ class AudioGAN(GAN):
     # --- waveforms <-> what the nets see -------------------------------------------------------
     def to_net_input(self, clips: torch.Tensor,
                      spec: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Clips [N, L] -> WaveGAN's [N, 1, L], or SpecGAN's normalized spectrograms
-        [N, 1, 128, 128] in [-1, 1] (`spec`: the clips' log spectrograms, if already made)."""
-        if self.config.model.model == "wavegan":
+        """Clips [N, L] -> WaveGAN's [N, 1, L], or normalized spectrograms in [-1, 1]: SpecGAN's
+        [N, 1, 128, 128], mel's [N, 1, bands, frames] (`spec`: the clips' log spectrograms, if
+        already made)."""
+        model = self.config.model.model
+        if model == "wavegan":
             return clips[:, None, :].float()
         mean, std = (torch.tensor(self.info[k])[:, None] for k in ("spec_mean", "spec_std"))
-        spec = spectrograms(clips) if spec is None else spec
+        if spec is None:
+            spec = spectrograms(clips, model, self.config.data_shape)
         # one new tensor the size of `spec`, the rest in place on it (spec itself is left alone)
         return (spec - mean).div_(std).clamp_(-CLIP_STD, CLIP_STD).div_(CLIP_STD)[:, None]
 
@@ -127,6 +173,9 @@ class AudioGAN(GAN):
             return x[:, 0].float().clamp(-1, 1)
         mean, std = (torch.tensor(self.info[k])[:, None] for k in ("spec_mean", "spec_std"))
         gen = torch.Generator().manual_seed(seed)
+        if self.config.model.model == "mel":   # [N, 1, bands, frames] -> log mel -> sound
+            logmel = x[:, 0].float() * CLIP_STD * std + mean
+            return mel_to_clips(logmel, self.info["length"], GRIFFIN_LIM_ITERS, gen).clamp(-1, 1)
         out = []
         for i in range(0, len(x), 250):    # bounds the memory of the complex spectrograms
             mag = torch.exp(x[i:i + 250, 0].float() * CLIP_STD * std + mean)
@@ -249,13 +298,28 @@ class AudioGAN(GAN):
             raise ConfigError("audio scores need a classifier of the data's sounds; gankit ships "
                               "them for its bundled sets (gankit audio-data spoken-digits|notes), "
                               "and this run's data is not one of them")
-        from ..metrics.audio import audio_scores
+        from ..metrics.audio import audio_scores, load_audio_classifier
         audio = self.reference(split)
         ref = audio.held if split == "test" and len(audio.held) else audio.train
         labels = self.labels_for(None, num)
         clips = self.sample(num, seed=seed, labels=labels)
-        return audio_scores(clips, name, reference=ref, train=audio.train,
-                            requested_labels=labels, seed=seed)
+        ext = load_audio_classifier(name)
+        return audio_scores(clips, ext, reference=ref, train=audio.train, seed=seed,
+                            requested_labels=classifier_labels(labels, self.classes, ext.classes))
+
+
+def classifier_labels(labels: Optional[torch.Tensor], classes: list[str],
+                      classifier_classes: list[str]) -> Optional[torch.Tensor]:
+    """Class numbers [N] in a run's order (its folders', sorted) -> the same classes numbered in
+    the classifier's order (spoken digits: zero, one, ...), matched by name."""
+    if labels is None:
+        return None
+    missing = [c for c in classes if c not in classifier_classes]
+    if missing:
+        raise ConfigError(f"the classifier has no class {missing[0]!r}; it knows "
+                          f"{', '.join(classifier_classes)}")
+    order = torch.tensor([classifier_classes.index(c) for c in classes])
+    return order[labels.long()]
 
 
 def with_gaps(clips: torch.Tensor, rate: int) -> torch.Tensor:
@@ -285,46 +349,81 @@ class AudioPreview(cb.Every):
 
 def check_config(cfg: RunConfig) -> RunConfig:
     m = cfg.model
-    model = "wavegan" if m.model == "dcgan" else m.model
+    model = model_name(m.model)
     if model not in MODELS:
-        raise ConfigError(f"--task audio has the models wavegan and specgan, not {m.model!r}")
+        raise ConfigError(f"--task audio has the models mel, wavegan and specgan, not "
+                          f"{m.model!r}")
+    if cfg.data.resolution is not None and model != "mel":
+        raise ConfigError(f"--resolution sets the mel model's spectrogram size; {model} has "
+                          f"none to set")
+    if m.d_norm not in (None, "batch") and model != "mel":
+        raise ConfigError(f"--d-norm is the mel model's; {model}'s D has no normalization")
     if m.conditional and m.cond != "projection":
         raise ConfigError("a conditional audio GAN uses a projection discriminator (--cond "
                           "projection)")
     if cfg.loss.augment or cfg.loss.r1_gamma:
         raise ConfigError("--augment and --r1-gamma are image options; the audio GANs have "
                           "neither")
-    return cfg.replace(model=dataclasses.replace(m, model=model,
-                                                 width=m.width or DEFAULT_WIDTH))
+    d_norm = (m.d_norm or "batch") if model == "mel" else m.d_norm
+    return cfg.replace(model=dataclasses.replace(m, model=model, d_norm=d_norm,
+                                                 width=m.width or DEFAULT_WIDTH[model]))
 
 
-def net_shape(model: str, length: int) -> tuple[int, ...]:
-    """What G outputs and D takes: [1, L] waveforms or [1, 128, 128] spectrograms."""
+def net_shape(model: str, length: int, side: Optional[int] = None) -> tuple[int, ...]:
+    """What G outputs and D takes: [1, L] waveforms, [1, side, side] mel spectrograms (bands x
+    frames) or [1, 128, 128] linear spectrograms."""
     if length % 1024:
         raise ConfigError(f"--audio-length must be a multiple of 1024 (the nets upsample 4x five "
                           f"times), got {length}")
     if model == "wavegan":
         return (1, length)
+    if model == "mel":
+        side = side or MEL_SIDE
+        if side not in (16, 32, 64, 128) or length < MEL_N_FFT:
+            raise ConfigError(f"--resolution for audio is the mel spectrogram's side: 16, 32, 64 "
+                              f"or 128 (clips of at least {MEL_N_FFT} samples), got {side}")
+        return (1, side, side)
     if length != DEFAULT_LENGTH:
         raise ConfigError(f"specgan makes 128 x 128 spectrograms: clips of {DEFAULT_LENGTH} "
                           f"samples, not --audio-length {length}")
     return (1, 128, 128)
 
 
-def spectrograms(clips: torch.Tensor) -> torch.Tensor:
-    """Log spectrograms [N, 128, 128] of clips [N, L], 500 clips at a time."""
+def spectrograms(clips: torch.Tensor, model: str = "specgan",
+                 shape: tuple[int, ...] = (1, 128, 128)) -> Optional[torch.Tensor]:
+    """What the model's G makes, before normalization: log spectrograms [N, 128, 128] (specgan)
+    or log mel [N, bands, frames] (mel) of clips [N, L], 500 clips at a time; None for wavegan."""
+    if model == "mel":
+        return log_mel(clips, shape[1], shape[2])
+    if model != "specgan":
+        return None
     return torch.cat([log_spectrogram(clips[i:i + 500]) for i in range(0, len(clips), 500)])
 
 
 def audio_info(cfg: RunConfig, audio: AudioData, spec: Optional[torch.Tensor] = None) -> dict:
     """audio.json: what turns the nets' outputs back into sound and names their classes
-    (`spec`: SpecGAN's training spectrograms, whose per-bin mean and std it records)."""
+    (`spec`: the training spectrograms, from which it records each bin's normalization as
+    spec_mean and spec_std: x -> clamp((x - mean) / std, -3, 3) / 3)."""
     info: dict[str, Any] = {"rate": audio.rate, "length": audio.length, "classes": audio.classes,
                             "bundled": bundled_name(Path(cfg.data.dataset))}
-    if cfg.model.model == "specgan":
-        s = spectrograms(audio.train) if spec is None else spec
+    model = cfg.model.model
+    if model not in ("mel", "specgan"):
+        return info
+    s = spectrograms(audio.train, model, cfg.data_shape) if spec is None else spec
+    if model == "specgan":
         info["spec_mean"] = s.mean(dim=(0, 2)).tolist()
         info["spec_std"] = s.std(dim=(0, 2)).clamp_min(1e-3).tolist()
+        return info
+    info["mel"] = {"bands": cfg.data_shape[1], "frames": cfg.data_shape[2],
+                   "n_fft": MEL_N_FFT, "hop": mel_hop(audio.length, cfg.data_shape[2])}
+    # Mel: each bin's range [silence floor, its 99.9th percentile] maps to [-1, 1]. (Mean and
+    # std put the floor only ~0.3 below the mean: silence is most of a clip, and the sound was
+    # squeezed into the top of the range.)
+    lo = math.log(MEL_EPS)
+    hi = torch.quantile(s.transpose(0, 1).reshape(s.shape[1], -1)[:, ::7], 0.999, dim=1)
+    hi = torch.maximum(hi, torch.full_like(hi, lo + 1.0))    # a bin that is always silent
+    info["spec_mean"] = ((hi + lo) / 2).tolist()
+    info["spec_std"] = ((hi - lo) / (2 * CLIP_STD)).tolist()
     return info
 
 
@@ -369,4 +468,4 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     return gan._resume_one_process(run_dir, weights_only, load_data)
 
 
-__all__ = ["AudioGAN", "load_task_run", "new_run"]
+__all__ = ["AudioGAN", "classifier_labels", "load_task_run", "new_run", "task_defaults"]

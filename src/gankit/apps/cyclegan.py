@@ -27,7 +27,7 @@ from ..objectives import get_objective
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
-from .translate import Translator, _files, _fit, _read, _scale, random_crops, run_padded
+from .translate import LEGACY_WIDTH, Translator, _files, _fit, _read, _scale, random_crops, run_padded
 
 POOL = 50
 
@@ -247,7 +247,7 @@ def load_domains(cfg: RunConfig) -> Domains:
     if not (root / "A").is_dir() or not (root / "B").is_dir():
         raise DataError(f"{root}: CycleGAN needs a folder with A/ and B/ subfolders (unpaired "
                         f"images), or a labeled dataset with --domains A,B")
-    load = max(size, round(size * 1.125))
+    load = max(size, round(size * 1.125))   # crops jitter over an eighth of the picture
     sides, held, bad = [], [], 0
     for side in ("A", "B"):
         files = _files(root / side)
@@ -257,7 +257,8 @@ def load_domains(cfg: RunConfig) -> Domains:
             if img is None:
                 bad += 1
             else:
-                imgs.append(_fit(img, load))
+                # downscaled to `load`; never upscaled beyond the crop (28-px images train at 28)
+                imgs.append(_fit(img, max(size, min(load, min(img.shape[1:])))))
         if not imgs:
             raise DataError(f"{root / side}: no readable images")
         c = max(i.shape[0] for i in imgs)
@@ -281,7 +282,7 @@ class CycleGAN(Translator):
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
         c_a, c_b, size = cfg.data_shape
-        width = cfg.model.width or 32
+        width = cfg.model.width or LEGACY_WIDTH
         torch.manual_seed(cfg.train.seed)
         n_layers = 3 if size >= 32 else 2
         nets = {"G_AB": ResnetGenerator(c_a, c_b, width), "G_BA": ResnetGenerator(c_b, c_a, width),

@@ -5,18 +5,28 @@
     gankit sample runs/words-resnet1d-001 --num 100 --output words.txt
     gankit eval runs/words-resnet1d-001                                 # n-gram JSD, valid, novel
 
-The default is the language model of Gulrajani et al. 2017 (WGAN-GP): G maps noise to a softmax
-over the vocabulary at every position of a fixed-length sequence, [N, V, L]; D, a 1-D conv
-resnet, scores one-hot real sequences against those softmaxes; Wasserstein loss with a gradient
-penalty of weight 10, 5 critic steps per G step, Adam(1e-4, 0.5, 0.9). D can tell a softmax from
-a one-hot vector, so G is pushed to commit to one unit per position; a sample is the argmax at
-each position, read up to the end mark.
+Three text models (`--text-model`):
 
-`--text-model gumbel` hands D a Gumbel-softmax sample instead (softmax((logits + Gumbel noise) /
-tau)), with tau falling from 1 to `--tau-min` over `--tau-steps`: as tau falls the samples approach
-one-hot, the form of real data. tau is a function of the step (never of the clock), so a resumed
-run anneals exactly as an uninterrupted one; sampling draws the categorical sample itself
-(argmax of logits + Gumbel noise, from the seed), which is what the soft samples tend to.
+mle-gan (the default; a maximum-likelihood warm start, then a RelGAN-style adversarial phase):
+G is an autoregressive LSTM. For the first `--mle-steps` steps the only phase is maximum
+likelihood (next-unit cross-entropy, Adam 2e-3); then D, a 1-D conv resnet, and G play a
+relativistic pairing GAN (`--loss rpgan`: D scores each real item above its paired fake), one D
+step per G step, Adam(1e-4), G keeping `--mle-weight` times the likelihood loss beside it. D sees
+G's own draws as one-hot sequences, the form of real data; G's gradient comes through their
+Gumbel-softmax relaxation (straight through), its temperature falling from 1 to `--tau-min`
+over the adversarial steps. Measured on words (bench/text.py): when D saw the soft relaxations
+themselves it told them from one-hot data by their softness, and G collapsed onto one word
+within a thousand steps; without the likelihood term the game made its warm start's n-gram and
+validity scores worse.
+
+softmax (Gulrajani et al. 2017, the WGAN-GP language model): G maps noise to a softmax over the
+vocabulary at every position of a fixed-length sequence, [N, V, L]; D scores one-hot real
+sequences against those softmaxes; Wasserstein loss, gradient penalty 10, 5 critic steps per G
+step, Adam(1e-4, 0.5, 0.9). A sample is the argmax at each position, read up to the end mark.
+`gumbel`: the same nets, D seeing Gumbel-softmax samples of G's logits instead.
+
+Temperatures and phases are functions of the step (never of the clock), so a resumed run anneals
+and switches phase exactly as an uninterrupted one.
 
 Data, vocabulary, padding and the held-out split: see gankit.data.text. Scores: gankit.metrics.text.
 The run directory also holds vocab.json (the units in id order), so sampling needs no data.
@@ -34,10 +44,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..api import GAN
-from ..config import RunConfig, with_options
-from ..data.text import TextData, Vocab, load_text
+from ..config import ModelConfig, RunConfig, with_options
+from ..data.text import END, PAD, TextData, Vocab, load_text
 from ..errors import ConfigError, DataError, RunError
-from ..nets.text import TextCritic, TextGenerator
+from ..nets.text import TextCritic, TextGenerator, TextLSTMGenerator, gumbel_noise
 from ..objectives import get_objective
 from ..penalties import gradient_penalty
 from ..train import callbacks as cb
@@ -46,34 +56,49 @@ from ..train.state import atomic_write_text, load_task_state, task_state
 from ..train.trainer import BatchSampler, Phase, Trainer
 
 NET = "resnet1d"
-TEXT_MODELS = ("softmax", "gumbel")
-DEFAULT_WIDTH = 128      # the paper's 512 costs 16x the compute: too slow for a CPU
+TEXT_MODELS = ("mle-gan", "softmax", "gumbel")
+DEFAULT_WIDTH = {"softmax": 128, "gumbel": 128,   # the paper's 512 costs 16x the compute
+                 "mle-gan": 256}                  # the LSTM's hidden units
+D_WIDTH_MLE = 64         # mle-gan's D: the game is short, G starts good; a small D keeps it cheap
 DEFAULT_TAU_STEPS = 5000
+# The warm start's default length without --steps: a fixed amount of likelihood training, in
+# sequence positions of 64-item batches (steps x L), so longer items get fewer, dearer steps:
+# 20,000 steps for 14-letter words, 4,615 for 64-character lines (5.3 and 7.3 CPU-minutes
+# of the 10 in bench/text.py).
+MLE_POSITIONS = 300_000
+MLE_SHARE = 0.75         # with --steps: the warm start's share of them
+MLE_LR = 2e-3            # maximum likelihood takes a larger step than the adversarial game
 PREVIEW = 32             # items in each samples/step-*.txt
-# Defaults of the text task that differ from the image GAN's (the paper's recipe), applied where
-# the user gave no flag.
-TASK_DEFAULTS = {"text": {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
-                          "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}}
+# Defaults of the text task that differ from the image GAN's, per text model, applied where the
+# user gave no flag (task_defaults).
+WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
+           "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}
+MODEL_DEFAULTS = {"softmax": WGAN_GP, "gumbel": WGAN_GP,
+                  "mle-gan": {"loss": {"loss": "rpgan", "n_critic": 1, "mle_weight": 1.0},
+                              "train": {"lr": 1e-4, "beta1": 0.9, "beta2": 0.999}}}
+TASK_DEFAULTS = {"text": MODEL_DEFAULTS["mle-gan"]}   # the default text model's
+
+
+def task_defaults(task: str, given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The text task's defaults (section -> {field: value}) for the text model the user chose
+    (`given`: section -> the fields the user set); the CLI applies them where no flag was given."""
+    model = given.get("model", {}).get("text_model", ModelConfig.text_model)
+    return MODEL_DEFAULTS.get(model, {})
 
 
 def temperature(step: int, tau_min: float, tau_steps: int) -> float:
     """Gumbel-softmax temperature at a step: 1 at step 0, falling geometrically to tau_min at
     tau_steps, tau_min after."""
-    return max(tau_min, tau_min ** (step / max(tau_steps, 1)))
-
-
-def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Standard Gumbel noise -log(-log U), from our own generator (F.gumbel_softmax draws from the
-    global RNG, which a checkpoint does not hold)."""
-    u = torch.rand(shape, generator=generator, device=generator.device).clamp_min(1e-10)  # [0, 1)
-    return -torch.log((-torch.log(u)).clamp_min(1e-10))
+    return max(tau_min, tau_min ** (max(step, 0) / max(tau_steps, 1)))
 
 
 # --- the task ----------------------------------------------------------------------------------
 
 class TextTask:
-    """Nets G (noise -> logits [N, V, L]) and D (sequences [N, V, L] -> scores [N]); phases D every
-    step, G every n_critic steps; the fake batch of a step is reused by its G phase."""
+    """Nets G and D, phases as a function of the step. softmax and gumbel: G noise -> logits
+    [N, V, L]; D every step, G every n_critic steps. mle-gan: G an LSTM; the phase MLE alone
+    while step < mle_steps, then D and G. D scores sequences [N, V, L] -> [N]. The fake batch
+    of a step is reused by its G phase."""
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
         t, lc = cfg.train, cfg.loss
@@ -81,36 +106,71 @@ class TextTask:
         self.G, self.D = G.to(device), D.to(device)
         self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
         self.optimizers = adam_for({"G": self.G, "D": self.D}, t)
-        self.objective = get_objective(lc.loss)
+        self.objective = get_objective(lc.loss, pairs=True)   # G's phase sees the real batch
         if lc.n_critic < 1:
             raise ConfigError("--n-critic must be at least 1")
         self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
                            "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
-        self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
-                       Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
+        self.adversarial = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
+                            Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
+        self.warm_start = [Phase("MLE", ("G",), self.mle_loss)]
         self._fake: Optional[torch.Tensor] = None
+        self._real_s: Optional[torch.Tensor] = None
         self._step = 0
         self.world = 1
+        if self.in_mle():
+            self._set_g_lr(MLE_LR)
 
     @property
-    def gumbel(self) -> bool:
-        return self.cfg.model.text_model == "gumbel"
+    def model(self) -> str:
+        return self.cfg.model.text_model
+
+    @property
+    def mle_steps(self) -> int:
+        return (self.cfg.model.mle_steps or 0) if self.model == "mle-gan" else 0
+
+    def in_mle(self, step: Optional[int] = None) -> bool:
+        return (self._step if step is None else step) < self.mle_steps
+
+    @property
+    def phases(self) -> list[Phase]:
+        """What the trainer walks at the current step: the warm start, then the game."""
+        return self.warm_start if self.in_mle() else self.adversarial
+
+    def _set_g_lr(self, lr: float) -> None:
+        for group in self.optimizers["G"].param_groups:
+            group["lr"] = lr
 
     def tau(self, step: Optional[int] = None) -> float:
+        """The Gumbel-softmax temperature: it starts falling when the adversarial phase starts."""
         m = self.cfg.model
-        return temperature(self._step if step is None else step, m.tau_min, m.tau_steps or 1)
+        step = self._step if step is None else step
+        return temperature(step - self.mle_steps, m.tau_min, m.tau_steps or 1)
 
     def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         gen = generator or self.generators["noise"]
         return torch.randn(n, self.G.z_dim, generator=gen, device=gen.device)
 
     def fake(self, n: int) -> torch.Tensor:
-        """What D sees of G: softmax [N, V, L] of its logits, or a Gumbel-softmax sample."""
+        """What D sees of G [N, V, L]: a softmax of its logits, or a Gumbel-softmax sample."""
+        if self.model == "mle-gan":
+            # straight through: D sees the drawn one-hot sequence, the form of real data (a soft
+            # relaxation D can tell by its softness alone, and G then collapses to beat that);
+            # G's gradient is the relaxation's
+            ids, soft = self.G.sample(n, self.generators["noise"], self.tau())
+            hard = F.one_hot(ids, soft.shape[1]).transpose(1, 2).to(soft.dtype)
+            return hard + soft - soft.detach()
         logits = self.G(self.noise(n)).float()
-        if self.gumbel:
+        if self.model == "gumbel":
             logits = (logits + gumbel_noise(tuple(logits.shape), self.generators["noise"])) \
                 / self.tau()
         return torch.softmax(logits, dim=1)
+
+    def mle_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Next-unit cross-entropy (nats per unit) of the real batch [N, V, L], padding ignored."""
+        ids = real.argmax(1)                                                 # [N, L]
+        loss = F.cross_entropy(self.G(ids).float(), ids, ignore_index=PAD)
+        return loss, {"mle_loss": loss}
 
     def d_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         g_step_now = self._step % self.cfg.loss.n_critic == 0
@@ -119,6 +179,8 @@ class TextTask:
         self._fake = fake if g_step_now else None
         real_s, fake_s = self.D(real).float(), self.D(fake.detach()).float()
         loss = self.objective.d_loss(real_s, fake_s)
+        if self.objective.relativistic and g_step_now:   # G's fakes are paired with these reals
+            self._real_s = real_s.detach()
         # real minus fake score: the critic's estimate of the Wasserstein distance under wgan-gp
         stats = {"d_loss": loss, "w_dist": real_s.mean() - fake_s.mean()}
         if self.objective.needs_penalty == "gp":
@@ -129,24 +191,43 @@ class TextTask:
 
     def g_loss(self, real: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake, self._fake = self._fake, None
-        loss = self.objective.g_loss(self.D(fake).float())
+        fake_s = self.D(fake).float()
+        if self.objective.relativistic:
+            # the reals' scores from this step's D phase (before D's update), as paired there
+            loss = self.objective.g_loss(fake_s, self._real_s)
+        else:
+            loss = self.objective.g_loss(fake_s)
         stats = {"g_loss": loss}
-        if self.gumbel:
+        if self.model == "mle-gan" and self.cfg.loss.mle_weight:
+            mle, _ = self.mle_loss(real)
+            stats["mle_loss"] = mle
+            loss = loss + self.cfg.loss.mle_weight * mle
+        if self.model != "softmax":
             stats["tau"] = torch.tensor(self.tau())
         return loss, stats
 
     def end_step(self, step: int, nimg: int) -> None:
+        if step == self.mle_steps and self.mle_steps and self._step < step:
+            # the game starts: G's own Adam afresh, at the adversarial learning rate
+            self.optimizers["G"].state.clear()
+            self._set_g_lr(self.cfg.train.lr)
         self._step = step
 
     @torch.no_grad()
-    def generate_ids(self, z: torch.Tensor, generator: Optional[torch.Generator] = None,
-                     batch: int = 1000) -> torch.Tensor:
-        """Token ids [N, L] for noise z [N, z_dim]: the argmax at each position, or for a Gumbel
-        run a categorical sample at each position (Gumbel-max, noise from `generator`)."""
+    def generate_ids(self, n: int, generator: torch.Generator, batch: int = 1000
+                     ) -> torch.Tensor:
+        """Token ids [n, L]. mle-gan: ancestral draws; softmax: the argmax at each position of
+        G(noise); gumbel: a categorical draw at each position (Gumbel-max). All from `generator`."""
         out = []
-        for i in range(0, len(z), batch):
-            logits = self.G(z[i:i + batch].to(self.device)).float()
-            if self.gumbel and generator is not None:
+        for i in range(0, n, batch):
+            m = min(batch, n - i)
+            if self.model == "mle-gan":
+                ids = self.G.sample(m, generator)[0]
+                ids[:, -1] = END           # cut at max_len, as the sequences D sees are
+                out.append(ids.cpu())
+                continue
+            logits = self.G(self.noise(m, generator)).float()
+            if self.model == "gumbel":
                 logits = logits + gumbel_noise(tuple(logits.shape), generator)
             out.append(logits.argmax(1).cpu())
         return torch.cat(out) if out else torch.empty(0, self.G.length, dtype=torch.long)
@@ -155,7 +236,7 @@ class TextTask:
         return task_state(self)
 
     def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
-        load_task_state(self, tensors, meta, weights_only)
+        load_task_state(self, tensors, meta, weights_only)   # G's lr comes with its optimizer
         self._step = int(meta.get("step", 0))
 
 
@@ -172,7 +253,9 @@ class TextGAN(GAN):
             raise DataError("a text GAN learns from a text file (one item per line) or a folder "
                             "with train.txt and test.txt")
         if config is None:
-            options = self._task_options(options, TASK_DEFAULTS["text"])
+            chosen = {"model": {"text_model": options["text_model"]}} \
+                if "text_model" in options else {}
+            options = self._task_options(options, task_defaults("text", chosen))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="text", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
@@ -186,11 +269,7 @@ class TextGAN(GAN):
         self._out = Path(out) if out is not None else None
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        vocab, length = cfg.data_shape
-        width = cfg.model.width or DEFAULT_WIDTH
-        torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-        G = TextGenerator(vocab, length, cfg.model.z_dim, width)
-        D = TextCritic(vocab, length, width)
+        G, D = build_nets(cfg)
         self._one_process_setup(cfg, "the text GAN")
         self.task = TextTask(G, D, cfg, self.device)
 
@@ -232,14 +311,14 @@ class TextGAN(GAN):
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
                labels: Any = None) -> list[str]:
         """n generated items (strings). With a seed the same items come back every time. (There
-        is no moving average of G in the paper's recipe, so `ema` changes nothing.)"""
+        is no moving average of G in these recipes, so `ema` changes nothing.)"""
         self.labels_for(labels, int(n))   # refuses labels: a text GAN is unconditional
         gen = torch.Generator(self.device)
         if seed is None:
             gen.seed()
         else:
             gen.manual_seed(int(seed))
-        return self.vocab.decode(self.task.generate_ids(self.task.noise(int(n), gen), gen))
+        return self.vocab.decode(self.task.generate_ids(int(n), gen))
 
     def reference(self, split: str = "test") -> tuple[list[str], TextData]:
         """The items generated text is compared with: held-out (split "test", the training items
@@ -296,17 +375,32 @@ class TextPreview(cb.Every):
 
 # --- config, runs ------------------------------------------------------------------------------
 
+def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
+    """G and D of a resolved config (data_shape (V, L)), their initial weights from the seed."""
+    vocab, length = cfg.data_shape
+    m = cfg.model
+    width = m.width or DEFAULT_WIDTH[m.text_model]
+    torch.manual_seed(cfg.train.seed)
+    if m.text_model == "mle-gan":
+        return TextLSTMGenerator(vocab, length, width), TextCritic(vocab, length, D_WIDTH_MLE)
+    return TextGenerator(vocab, length, m.z_dim, width), TextCritic(vocab, length, width)
+
+
 def check_config(cfg: RunConfig) -> None:
     m = cfg.model
     model = m.model if m.model != "dcgan" else NET
     if model != NET:
         raise ConfigError(f"--task text uses its own nets (--model {NET}), not {m.model}")
     if m.text_model not in TEXT_MODELS:
-        raise ConfigError(f"--text-model must be softmax or gumbel, got {m.text_model!r}")
+        raise ConfigError(f"--text-model must be one of {', '.join(TEXT_MODELS)}, got "
+                          f"{m.text_model!r}")
     if not 0 < m.tau_min <= 1:
         raise ConfigError(f"--tau-min must be in (0, 1], got {m.tau_min}")
     if m.tau_steps is not None and m.tau_steps < 1:
         raise ConfigError(f"--tau-steps must be at least 1, got {m.tau_steps}")
+    if m.mle_steps is not None and m.mle_steps < 0:
+        raise ConfigError(f"--mle-steps must be at least 0, got {m.mle_steps}")
+    get_objective(cfg.loss.loss, pairs=True)   # an unknown --loss: say so before the data loads
     if m.conditional:
         raise ConfigError("--conditional is not available for text")
     if cfg.loss.augment or cfg.loss.r1_gamma:
@@ -314,12 +408,18 @@ def check_config(cfg: RunConfig) -> None:
 
 
 def prepare_config(cfg: RunConfig, text: TextData) -> RunConfig:
-    """The resolved config: net name, max_len and vocabulary size as used, the temperature
-    schedule's length, and data_shape (V, L) that the nets are built from."""
-    m, d = cfg.model, cfg.data
-    tau_steps = m.tau_steps or cfg.train.steps or DEFAULT_TAU_STEPS
+    """The resolved config: net name, max_len and vocabulary size as used, the lengths of the
+    warm start (mle-gan) and of the temperature schedule, and data_shape (V, L) that the nets are
+    built from."""
+    m, d, steps = cfg.model, cfg.data, cfg.train.steps
+    mle = None
+    if m.text_model == "mle-gan":
+        length = text.max_len + 1
+        mle = m.mle_steps if m.mle_steps is not None else (
+            int(steps * MLE_SHARE) if steps else MLE_POSITIONS // length)
+    tau_steps = m.tau_steps or (max(steps - (mle or 0), 1) if steps else DEFAULT_TAU_STEPS)
     return cfg.replace(
-        model=dataclasses.replace(m, model=NET, tau_steps=tau_steps),
+        model=dataclasses.replace(m, model=NET, tau_steps=tau_steps, mle_steps=mle),
         data=dataclasses.replace(d, max_len=text.max_len, vocab_size=len(text.vocab.units)),
         data_shape=(len(text.vocab), text.max_len + 1))
 

@@ -39,7 +39,13 @@ from ..train.trainer import Phase, Trainer
 from . import color
 
 TASKS = ("pix2pix", "colorize", "cyclegan")
-DEFAULT_SIZE = 64
+# Data- and device-sized defaults (see prepare_config and default_size): the crop is the data's own
+# size, never upscaled, at most MAX_SIZE px; the nets are narrower on a CPU.
+MAX_SIZE = {"cpu": 64, "cuda": 256}
+CPU_WIDTH = {"pix2pix": 16, "colorize": 32, "cyclegan": 16}   # measured: bench/edges.py, cyclegan.py
+GPU_WIDTH = 64
+LEGACY_WIDTH = 32   # runs made before the data-sized defaults recorded no width: they used 32
+PEEK = 32           # files looked at to size the defaults
 HOLD_EVERY = 10   # without train/ and test/ subfolders, every 10th file is held out
 
 
@@ -115,8 +121,9 @@ def load_photos(root: Path, short: int) -> Pictures:
     return Pictures(out["train"], out["held"], note)
 
 
-def load_pairs(root: Path, load_size: int) -> Pictures:
-    """Paired images: `A/` and `B/` with matching names, or side-by-side AB images."""
+def load_pairs(root: Path, size: int) -> Pictures:
+    """Paired images: `A/` and `B/` with matching names, or side-by-side AB images, made square
+    for crops of `size` px (see _square)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder of paired images")
@@ -159,9 +166,7 @@ def load_pairs(root: Path, load_size: int) -> Pictures:
         if a is None or b is None:
             bad += 1
             continue
-        a, b = (F.interpolate(t[None].float(), size=(load_size, load_size), mode="bilinear",
-                              antialias=True, align_corners=False)[0].round().clamp(0, 255)
-                .to(torch.uint8) for t in (a, b))
+        a, b = _square(a, size), _square(b, size)
         out["held" if fa in held_names else "train"].append((a, b))
     if not out["train"]:
         raise DataError(f"{root}: none of the {len(pairs_of)} image pairs could be read")
@@ -173,6 +178,29 @@ def load_pairs(root: Path, load_size: int) -> Pictures:
     note = (f"{len(out['train'])} training and {len(out['held'])} held-out pairs ({source}) from "
             f"{root}" + (f"; skipped {bad} unreadable" if bad else ""))
     return Pictures(out["train"], out["held"], note)
+
+
+def _square(img: torch.Tensor, size: int) -> torch.Tensor:
+    """A pair's picture [C, H, W] as pix2pix trains on it: resized to a square of 1.125 x the
+    crop, so that random crops jitter it; or, when it is smaller than the crop, made square at
+    its own size and padded to the crop the way translate pads its inputs (run_padded), so a
+    28-px image is seen at its own scale in training and in use."""
+    short = min(img.shape[1:])
+    side = max(size, round(size * 1.125)) if short >= size else short
+    if img.shape[1:] != (side, side):
+        img = F.interpolate(img[None].float(), size=(side, side), mode="bilinear", antialias=True,
+                            align_corners=False)[0].round().clamp(0, 255).to(torch.uint8)
+    return _pad_end(img[None].float(), size - side, size - side)[0].to(torch.uint8) \
+        if side < size else img
+
+
+def _pad_end(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
+    """[N, C, H, W] padded by ph rows at the bottom and pw columns at the right (reflected, or
+    repeated where the picture is too small to reflect)."""
+    if not (ph or pw):
+        return x
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
 
 
 def _scale(x: torch.Tensor) -> torch.Tensor:
@@ -198,9 +226,7 @@ def run_padded(net: nn.Module, x: torch.Tensor, device: torch.device, batch: int
     try:
         out = []
         for i in range(0, len(x), batch):
-            xi = x[i:i + batch].to(device).float()
-            if ph or pw:
-                xi = F.pad(xi, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+            xi = _pad_end(x[i:i + batch].to(device).float(), ph, pw)
             out.append(net(xi)[..., :h, :w].float().cpu())
     finally:
         net.train(was)
@@ -352,7 +378,7 @@ class Translator(GAN):
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
         c_in, c_out, size = cfg.data_shape
-        width = cfg.model.width or 32
+        width = cfg.model.width or LEGACY_WIDTH
         torch.manual_seed(cfg.train.seed)
         G = UNetGenerator(c_in, c_out, size, width)
         D = PatchDiscriminator(c_in + c_out, width, n_layers=3 if size >= 32 else 2)  # 70 / 34 px patches
@@ -506,11 +532,12 @@ NET_OF_TASK = {"pix2pix": "unet", "colorize": "unet", "cyclegan": "cyclegan"}
 
 
 def prepare_config(cfg: RunConfig) -> RunConfig:
-    """Defaults and checks of a translation config: crop size, nets."""
-    size = cfg.data.resolution
+    """Defaults and checks of a translation config: crop size and width (sized to the data and the
+    device where not given, and recorded), nets."""
+    size, device = cfg.data.resolution, device_kind(cfg.train.device)
     if size is None and not (cfg.task == "cyclegan" and cfg.data.domains):
-        size = DEFAULT_SIZE   # (two classes of a dataset keep the dataset's own size)
-    if cfg.task == "cyclegan":
+        size = default_size(cfg.task, short_side(cfg), MAX_SIZE[device])
+    if cfg.task == "cyclegan":   # (two classes of a dataset keep the dataset's own size)
         if size is not None and (size % 4 or size < 16):
             raise ConfigError(f"--resolution: CycleGAN works on crops of 16 px or more, a "
                               f"multiple of 4; got {size}")
@@ -523,8 +550,47 @@ def prepare_config(cfg: RunConfig) -> RunConfig:
     model = cfg.model.model if cfg.model.model != "dcgan" else net
     if model != net:
         raise ConfigError(f"--task {cfg.task} uses its own nets (--model {net}), not {model}")
+    width = cfg.model.width or (CPU_WIDTH[cfg.task] if device == "cpu" else GPU_WIDTH)
     return cfg.replace(data=dataclasses.replace(cfg.data, resolution=size),
-                       model=dataclasses.replace(cfg.model, model=net))
+                       model=dataclasses.replace(cfg.model, model=net, width=width))
+
+
+def device_kind(device: str) -> str:
+    """"cpu" or "cuda": where a run with --device `device` trains."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if device.startswith("cuda") else "cpu"
+
+
+def default_size(task: str, short: Optional[int], cap: int) -> int:
+    """The crop size a translation task gets from images whose shorter side is `short` px: the
+    images' own size (CycleGAN: a multiple of 4; the U-Net: a power of two, the next one up when
+    that pads by at most a quarter, so 28-px images train at 32), at most `cap`. Colorization cuts
+    its crops from photos resized to twice the crop, so it sizes from half the photos' side."""
+    if short is None:   # nothing readable: the loader says why
+        return cap
+    if task == "colorize":
+        short = max(short // 2, 16)
+    if task == "cyclegan":
+        return max(16, min(cap, short - short % 4))
+    up = 1 << max(short - 1, 1).bit_length()   # the smallest power of two >= short
+    return max(16, min(cap, up if up <= 1.25 * short else up // 2))
+
+
+def short_side(cfg: RunConfig) -> Optional[int]:
+    """The median shorter side (px) of up to PEEK of the task's images (side-by-side AB images:
+    of one half), or None when none can be read."""
+    root = Path(cfg.data.dataset)
+    paired = cfg.task != "colorize" and (root / "A").is_dir()
+    files = _files(root / "A") if paired else (_files(root) if root.is_dir() else [])
+    step = max(len(files) // PEEK, 1)
+    sides = []
+    for f in files[::step][:PEEK]:
+        img = _read(f)
+        if img is not None:
+            h, w = img.shape[1:]
+            sides.append(min(h, w // 2 if cfg.task == "pix2pix" and not paired else w))
+    return int(np.median(sides)) if sides else None
 
 
 def translator_class(task: str) -> type:
@@ -541,11 +607,10 @@ def load_translation_data(cfg: RunConfig) -> Pictures:
         print(pics.note, file=sys.stderr)
         return pics
     size = cfg.data.resolution
-    load = max(size, round(size * 1.125))   # pix2pix: resize a bit larger, then random crops
     if cfg.task == "colorize":
         pics = load_photos(Path(cfg.data.dataset), short=2 * size)
     else:
-        pics = load_pairs(Path(cfg.data.dataset), load_size=load)
+        pics = load_pairs(Path(cfg.data.dataset), size)
     if pics.note:
         print(pics.note, file=sys.stderr)
     return pics
@@ -557,7 +622,11 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> Translator
 
 
 # Defaults of a task that differ from the image GAN's, applied where the user gave no flag.
-TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}}}
+# (batch 16: more, smaller steps per CPU-minute; measured in bench/edges.py and bench/cyclegan.py,
+# and what bench/colorize.py ran)
+TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}, "train": {"batch_size": 16}},
+                 "pix2pix": {"train": {"batch_size": 16}},
+                 "colorize": {"train": {"batch_size": 16}}}
 
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:

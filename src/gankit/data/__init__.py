@@ -23,7 +23,7 @@ def load_dataset(
 
     `source` is a name in DATASETS (names win over same-named paths; write ./mnist for a folder), an
     image folder, or a .npy/.npz file. `resolution` resizes to R x R (shorter side, then center crop;
-    folders default to 64); `channels` (1 or 3) converts gray <-> RGB. Train and test never mix.
+    folders: their own size, at most 64); `channels` (1 or 3) converts gray <-> RGB. Train and test never mix.
     """
     _check_args(split, resolution, channels)
     if source in DATASETS:

@@ -18,6 +18,12 @@ length (mostly padding: far too short for the model); if nothing remains, a Data
 Spectrograms (SpecGAN, the metrics' classifiers): `log_spectrogram` is the log magnitude of a
 256-point STFT with hop 128 (16 ms windows at 16 kHz), the highest frequency bin dropped, so a
 16,384-sample clip gives 128 x 128; `griffin_lim` turns magnitudes back into a waveform.
+
+Mel spectrograms (the default audio model, an image GAN on them): `log_mel` is the log of a
+1,024-point STFT's magnitudes pooled by `bands` triangular mel filters, with a hop of
+length / `frames` samples, so a clip is a `bands` x `frames` image (64 x 64 by default: 64 mel
+bands up to 8 kHz, 16 ms hops). `mel_to_linear` undoes the pooling as well as it can (the
+filterbank's pseudo-inverse, clamped at zero) for Griffin-Lim.
 """
 from __future__ import annotations
 
@@ -39,6 +45,8 @@ MIN_SHARE = 0.25                # clips shorter than this share of the length ar
 HOLD_EVERY = 10
 N_FFT, HOP = 256, 128
 LOG_EPS = 1e-6
+MEL_N_FFT = 1024                # 64 ms windows: narrow enough mel bands at low pitch (15.6 Hz bins)
+MEL_EPS = 1e-2                  # the mel floor: about 80 dB below a loud band (silence maps here)
 WAV_SUFFIXES = (".wav", ".wave")
 
 
@@ -134,6 +142,19 @@ def _wav_files(folder: Path) -> list[Path]:
 
 def _class_dirs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def is_labeled(path: Union[str, Path]) -> bool:
+    """Whether a folder holds class folders of WAV files (directly or under train/), as
+    `load_audio` would read it; False for anything it could not read (load_audio says why)."""
+    folder = Path(path).expanduser()
+    try:
+        if (folder / "train").is_dir() and (folder / "test").is_dir():
+            folder = folder / "train"
+        files, labeled = _listing(folder)
+        return labeled and bool(files)
+    except OSError:
+        return False
 
 
 def _listing(folder: Path) -> tuple[list[tuple[Path, Optional[str]]], bool]:
@@ -240,12 +261,13 @@ def log_spectrogram(x: torch.Tensor) -> torch.Tensor:
 
 def griffin_lim(mag: torch.Tensor, length: int, iters: int = 32,
                 generator: Optional[torch.Generator] = None, momentum: float = 0.99,
-                ) -> torch.Tensor:
-    """Clips [N, length] whose STFT magnitudes approach `mag` [N, 128, frames] (as `stft` gives
-    them): Griffin & Lim's alternating projections with the 'fast' momentum of Perraudin et al.
-    2013. Phases start at random (from `generator`) or at zero."""
+                n_fft: int = N_FFT, hop: int = HOP) -> torch.Tensor:
+    """Clips [N, length] whose STFT magnitudes approach `mag` [N, bins, frames] (as `stft` gives
+    them, or `mel_to_linear`: the last frame, and any bins above `bins`, dropped): Griffin &
+    Lim's alternating projections with the 'fast' momentum of Perraudin et al. 2013. Phases
+    start at random (from `generator`) or at zero."""
     n, bins, frames = mag.shape
-    full = torch.zeros(n, bins + 1, frames + 1, device=mag.device)   # the dropped bin and frame
+    full = torch.zeros(n, n_fft // 2 + 1, frames + 1, device=mag.device)   # dropped bins, frame
     full[:, :bins, :frames] = mag
     if generator is not None:
         phase = torch.rand(full.shape, generator=generator, device=generator.device) * 2 * math.pi
@@ -253,15 +275,66 @@ def griffin_lim(mag: torch.Tensor, length: int, iters: int = 32,
     else:
         phase = torch.zeros_like(full)
     spec = torch.polar(full, phase)
-    window = _window(mag.device)
+    window = torch.hann_window(n_fft, device=mag.device)
     prev = torch.zeros_like(spec)
     for _ in range(iters):
-        x = torch.istft(spec, N_FFT, HOP, window=window, center=True, length=length)
-        rebuilt = torch.stft(x, N_FFT, HOP, window=window, center=True, return_complex=True)
+        x = torch.istft(spec, n_fft, hop, window=window, center=True, length=length)
+        rebuilt = torch.stft(x, n_fft, hop, window=window, center=True, return_complex=True)
         accel = rebuilt + (momentum / (1 + momentum)) * (rebuilt - prev) if momentum else rebuilt
         prev = rebuilt
         spec = full * torch.exp(1j * torch.angle(accel))
-    return torch.istft(spec, N_FFT, HOP, window=window, center=True, length=length)
+    return torch.istft(spec, n_fft, hop, window=window, center=True, length=length)
+
+
+def mel_filterbank(bands: int, n_fft: int = MEL_N_FFT, rate: int = SAMPLE_RATE,
+                   ) -> torch.Tensor:
+    """Triangular filters [bands, n_fft // 2 + 1] evenly spaced on the mel scale (HTK's
+    2595 log10(1 + f / 700)) from 0 Hz to rate / 2, each peaking at 1 on its centre."""
+    def mel(f: torch.Tensor) -> torch.Tensor:
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+    hz = torch.linspace(0, rate / 2, n_fft // 2 + 1, dtype=torch.float64)
+    edges = 700.0 * (10 ** (torch.linspace(0, float(mel(torch.tensor(rate / 2.0))), bands + 2,
+                                           dtype=torch.float64) / 2595.0) - 1.0)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]   # [bands, 1] each
+    up, down = (hz - lo) / (mid - lo), (hi - hz) / (hi - mid)
+    return torch.minimum(up, down).clamp_min(0).float()
+
+
+def mel_hop(length: int, frames: int) -> int:
+    """The STFT hop that gives a clip of `length` samples `frames` frames (the last dropped)."""
+    if length % frames:
+        raise DataError(f"a clip of {length} samples does not split into {frames} frames")
+    return length // frames
+
+
+def log_mel(x: torch.Tensor, bands: int = 64, frames: int = 64) -> torch.Tensor:
+    """log(mel magnitudes + MEL_EPS) [N, bands, frames] of clips [N, L]: a 1,024-point STFT
+    with hop L / frames (centered; the last frame dropped), pooled by `mel_filterbank`."""
+    hop, fb = mel_hop(x.shape[-1], frames), mel_filterbank(bands).to(x.device)
+    out = []
+    for i in range(0, len(x), 250):    # bounds the memory of the complex spectrograms
+        s = torch.stft(x[i:i + 250].float(), MEL_N_FFT, hop, center=True, return_complex=True,
+                       window=torch.hann_window(MEL_N_FFT, device=x.device))[..., :frames]
+        out.append(torch.log(torch.einsum("mf,nft->nmt", fb, s.abs()) + MEL_EPS))
+    return torch.cat(out) if out else torch.zeros(0, bands, frames)
+
+
+def mel_to_linear(logmel: torch.Tensor) -> torch.Tensor:
+    """STFT magnitudes [N, MEL_N_FFT // 2 + 1, frames] from log mel [N, bands, frames]: the mel
+    magnitudes through the filterbank's pseudo-inverse, negative values (its ringing) set to 0."""
+    fb = mel_filterbank(logmel.shape[1]).to(logmel.device)
+    mel = (torch.exp(logmel.float()) - MEL_EPS).clamp_min(0)
+    return torch.einsum("fm,nmt->nft", torch.linalg.pinv(fb), mel).clamp_min(0)
+
+
+def mel_to_clips(logmel: torch.Tensor, length: int, iters: int = 32,
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Clips [N, length] from log mel spectrograms [N, bands, frames], by `mel_to_linear` and
+    Griffin-Lim (1,024-point, hop length / frames), 250 at a time."""
+    hop = mel_hop(length, logmel.shape[-1])
+    out = [griffin_lim(mel_to_linear(logmel[i:i + 250]), length, iters, generator,
+                       n_fft=MEL_N_FFT, hop=hop) for i in range(0, len(logmel), 250)]
+    return torch.cat(out) if out else torch.zeros(0, length)
 
 
 def spectrogram_image(clips: torch.Tensor, rows: Optional[int] = None) -> np.ndarray:

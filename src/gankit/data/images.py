@@ -18,7 +18,11 @@ from PIL import Image
 from gankit.errors import DataError, GanKitWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-FOLDER_RESOLUTION = 64  # folders hold images of any size; they need one common size to stack
+FOLDER_RESOLUTION = 64  # folders hold images of any size; they need one common size to stack:
+# by default their own size, at most this (see folder_resolution)
+# square sides the built-in conv nets build (base 4 or 7 times a power of two, nets/dcgan.plan)
+NET_SIDES = tuple(sorted(b * 2 ** k for b in (4, 7) for k in range(1, 8)))
+PEEK = 64  # files whose size is looked at to size a folder
 _GRAY_MODES = ("1", "L", "I", "I;16", "I;16B", "I;16L", "F")
 _RESIZE_CHUNK = 2048  # images resized at once: bounds the float32 working memory
 
@@ -88,7 +92,8 @@ def conform(data: ImageData, resolution: int | None, channels: int | None) -> Im
 def load_folder(
     root: str | Path, split: str = "train", resolution: int | None = None, channels: int | None = None
 ) -> ImageData:
-    """Load every PNG/JPEG under `root` (recursively, sorted) as uint8 [N, C, R, R], R = resolution or 64.
+    """Load every PNG/JPEG under `root` (recursively, sorted) as uint8 [N, C, R, R]; R = resolution,
+    or by default the images' own size (see folder_resolution: 28-px images stay 28, photos become 64).
 
     `root/train` + `root/test` are the splits if both exist. Images in ≥ 2 immediate subfolders of a
     split are labelled by subfolder (classes sorted by name, shared by both splits). Channels default to 1
@@ -118,13 +123,31 @@ def load_folder(
                 stacklevel=3,
             )
             paths = [p for p in paths if _class_folder(p, base) is not None]
-    images = _read_images(paths, base, resolution or FOLDER_RESOLUTION, channels)
+    size = resolution or folder_resolution(files.get("train") or paths)   # both splits alike
+    images = _read_images(paths, base, size, channels)
     labels = None
     if classes is not None:
         index = {c: i for i, c in enumerate(classes)}
         labels = torch.tensor([index[_class_folder(p, base)] for p, _ in images], dtype=torch.int64)
     stacked = torch.stack([img for _, img in images])
     return ImageData(images=stacked, labels=labels, name=str(root), classes=classes)
+
+
+def folder_resolution(paths: list[Path], cap: int = FOLDER_RESOLUTION) -> int:
+    """The side a folder's images are resized to by default: the largest that the built-in nets
+    build (NET_SIDES) not above the images' median shorter side nor `cap`. Never an upscale, except
+    for images under 8 px. Only the headers of up to PEEK files are read."""
+    sides = []
+    for path in paths[::max(len(paths) // PEEK, 1)][:PEEK]:
+        try:
+            with Image.open(path) as img:
+                sides.append(min(img.size))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            continue   # unreadable files are counted when the images are read
+    if not sides:
+        return cap
+    short = min(int(np.median(sides)), cap)
+    return max([s for s in NET_SIDES if s <= short] or [NET_SIDES[0]])
 
 
 def _image_files(folder: Path) -> list[Path]:

@@ -10,6 +10,9 @@
                                   items, and of those, the share that are real items all the same
     distinct_n(fake, n)           unique n-grams / all n-grams over the generated items (Li et
                                   al. 2016): low when a generator repeats itself
+    distinct_items(fake)          unique items / items drawn: low when a generator collapses
+                                  onto a few items (of real data drawn at random it is high
+                                  but below 1 where items repeat)
 
 N-grams are taken inside each item (none cross from one item to the next), over characters or
 whitespace-separated words (`unit`). Every score depends on how many items are compared: compare
@@ -62,6 +65,11 @@ def distinct_n(items: Sequence[str], n: int, unit: str = "char") -> float:
     return len(counts) / total if total else 0.0
 
 
+def distinct_items(items: Sequence[str]) -> float:
+    """Unique items / items (0 for none)."""
+    return len(set(items)) / len(items) if items else 0.0
+
+
 def _words(items: Iterable[str]) -> list[str]:
     """The words of items with case and the punctuation around them set aside ("You." -> "you");
     tokens of punctuation alone are left out."""
@@ -102,6 +110,7 @@ def text_scores(fake: Sequence[str], reference: Sequence[str], train_items: set[
     valid               valid_items for a word list, else valid_words (see `validity`)
     valid_items, valid_words, novel, valid_novel
     distinct_1..max_n   of the generated items
+    distinct_items      unique generated items / generated items
     """
     out = {f"jsd_{n}": ngram_jsd(fake, reference, n, unit) for n in range(1, max_n + 1)}
     v = validity(fake, real_items)
@@ -109,8 +118,9 @@ def text_scores(fake: Sequence[str], reference: Sequence[str], train_items: set[
     out["valid_items"], out["valid_words"] = v["items"], v["words"]
     out.update(novelty(fake, train_items, real_items))
     out.update({f"distinct_{n}": distinct_n(fake, n, unit) for n in range(1, max_n + 1)})
+    out["distinct_items"] = distinct_items(fake)
     return out
 
 
-__all__ = ["distinct_n", "is_word_list", "jsd", "ngram_jsd", "ngrams", "novelty", "text_scores",
+__all__ = ["distinct_items", "distinct_n", "is_word_list", "jsd", "ngram_jsd", "ngrams", "novelty", "text_scores",
            "validity"]

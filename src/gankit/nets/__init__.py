@@ -19,6 +19,7 @@ from .conditional import COND_MODES, ConditionalDiscriminator, ConditionalGenera
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .layers import is_image_shape
 from .mlp import MLPDiscriminator, MLPGenerator
+from .r3gan import R3Discriminator, R3Generator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 
 NetBuilder = Callable[[tuple, ModelConfig], "tuple[nn.Module, nn.Module]"]
@@ -60,7 +61,16 @@ def _resnet(shape: tuple, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
             ResNetDiscriminator(shape, width, cfg.d_norm or "spectral"))
 
 
-DEFAULT_D_NORM = {"dcgan": "batch", "resnet": "spectral"}
+@register_net("r3gan")
+def _r3gan(shape: tuple, cfg: ModelConfig) -> tuple[nn.Module, nn.Module]:
+    _need_images("r3gan", shape)
+    if cfg.d_norm not in (None, "none"):
+        raise ConfigError("r3gan's nets have no normalization layers (--d-norm none)")
+    width = cfg.width or 32
+    return R3Generator(shape, cfg.z_dim, width), R3Discriminator(shape, width)
+
+
+DEFAULT_D_NORM = {"dcgan": "batch", "resnet": "spectral", "r3gan": "none"}
 
 
 def resolve_model(cfg: ModelConfig) -> ModelConfig:
@@ -92,4 +102,4 @@ def build_nets(cfg: ModelConfig, data_shape: tuple[int, ...], num_classes: int =
 
 __all__ = ["NETS", "register_net", "build_nets", "resolve_model", "MLPGenerator",
            "MLPDiscriminator", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator",
-           "ResNetDiscriminator", "ConditionalGenerator", "ConditionalDiscriminator"]
+           "ResNetDiscriminator", "R3Generator", "R3Discriminator", "ConditionalGenerator", "ConditionalDiscriminator"]

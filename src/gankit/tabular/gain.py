@@ -79,7 +79,7 @@ class GAINImputer(TransformerMixin, BaseEstimator):
     every observed cell as it was. X: ndarray [N, F] (numeric) or DataFrame (categoricals too);
     transform returns the same kind. Deterministic for a fixed `random_state`.
 
-    Beyond the paper (each can be switched off; the README shows what each is worth):
+    Beyond the paper (each can be switched off; docs/tables.md shows what each is worth):
     - `hide_rate`: each batch hides that share of its observed cells from G's input too, so the
       reconstruction term is scored on cells G had to predict, not copy (0 = the paper's GAIN);
     - `validation_fraction`: that share of observed cells is held out of training; every
@@ -87,7 +87,7 @@ class GAINImputer(TransformerMixin, BaseEstimator):
       stops after `patience` iterations without improvement (0 = train all `iterations`).
 
     Defaults (hidden 128, hide_rate 0.2, validation_fraction 0.1) were picked by one sweep over
-    breast_cancer, wine, diabetes and iris at 20% and 50% MCAR, not per table (see README).
+    breast_cancer, wine, diabetes and iris at 20% and 50% MCAR, not per table (see docs/tables.md).
     """
 
     def __init__(self, iterations: int = 3000, batch_size: int = 128, hint_rate: float = 0.9,

@@ -310,7 +310,7 @@ class TableGAN:
 
     def total_steps(self, n_rows: int) -> int:
         """`epochs` passes over n_rows; by default 300 epochs but at least `min_steps` steps (on a
-        table of a few hundred rows an epoch is one step; ML efficacy needed ~1500, see README)."""
+        table of a few hundred rows an epoch is one step; ML efficacy needed ~1500, see docs/tables.md)."""
         cfg = self.config
         per_epoch = max(n_rows // self._batch_rows(n_rows), 1)
         if cfg.epochs is not None:

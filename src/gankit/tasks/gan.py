@@ -45,7 +45,7 @@ class GANTask:
             self.nets["G_ema"] = self.G_ema
         self.optimizers = adam_for({"G": self.G, "D": self.D}, t)
         lc = cfg.loss
-        self.objective = get_objective(lc.loss)
+        self.objective = get_objective(lc.loss, pairs=True)
         self.policy = parse_policy(lc.augment)
         if lc.n_critic < 1 or lc.r1_every < 1:
             raise ConfigError("--n-critic and --r1-every must be at least 1")
@@ -56,7 +56,8 @@ class GANTask:
                            "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
                        Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
-        if lc.r1_gamma > 0:   # lazy regularization: a phase of its own, scaled by its interval
+        if lc.r1_gamma > 0 or lc.r2_gamma > 0:   # lazy regularization: a phase of its own,
+            # scaled by its interval
             self.phases.append(Phase("R1", ("D",), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[torch.Tensor] = None
         self._labels: Optional[torch.Tensor] = None
@@ -116,7 +117,12 @@ class GANTask:
         fake, y = self._fake, self._labels
         self._fake = self._labels = None
         logits, cls = self._critic(self.augment(fake), y)
-        loss = self.objective.g_loss(logits)
+        if self.objective.relativistic:   # each fake is judged against a real partner
+            with torch.no_grad():
+                real_logits = self._critic(self.augment(self._split(batch)[0]), y)[0]
+            loss = self.objective.g_loss(logits, real_logits)
+        else:
+            loss = self.objective.g_loss(logits)
         stats = {"g_loss": loss}
         if cls is not None:
             stats["g_cls"] = F.cross_entropy(cls, y)
@@ -124,10 +130,19 @@ class GANTask:
         return loss, stats
 
     def r1_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """R1 on real images and R2 on generated ones (gamma / 2 each, times the interval)."""
         real, y = self._split(batch)
-        r1 = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(real))
-        lc = self.cfg.loss
-        return r1 * (lc.r1_gamma / 2 * lc.r1_every), {"r1": r1}
+        lc, stats = self.cfg.loss, {}
+        loss = torch.zeros((), device=real.device)
+        if lc.r1_gamma > 0:
+            stats["r1"] = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(real))
+            loss = loss + lc.r1_gamma / 2 * stats["r1"]
+        if lc.r2_gamma > 0:
+            with torch.no_grad():
+                fake = self._generate(self.G, self.noise(real.shape[0]), y)
+            stats["r2"] = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(fake))
+            loss = loss + lc.r2_gamma / 2 * stats["r2"]
+        return loss * lc.r1_every, stats
 
     @torch.no_grad()
     def end_step(self, step: int, nimg: int) -> None:

@@ -1,0 +1,162 @@
+"""Benchmark: pix2pix on a paired task built from data we have, edges -> Fashion-MNIST items.
+
+Data (made once under OUT/data/ by gankit.data.edges): the first --n-train training items and the
+first 1,000 test items of Fashion-MNIST as B, their edge maps (gankit's Sobel edges, dark lines on
+white) as A; a folder of A/train, A/test, B/train, B/test PNGs, the way a user would bring one.
+
+Arms, each in a process of its own with ONE thread, budget = the CPU time it spends training:
+
+    pix2pix   `gankit train --task pix2pix --dataset OUT/data` with the defaults a user gets
+              (U-Net + PatchGAN, non-saturating loss + 100 x L1)
+    l1        the same U-Net, same defaults, trained with L1 only (`--loss none`)
+    --set k=v (repeatable) adds options to both arms and names the rows, for recipe sweeps
+
+At each mark the 1,000 held-out edge maps (28 px, as a user would pass them to `gankit
+translate`) are translated and scored:
+
+    class kept   the shipped Fashion-MNIST classifier puts the output in the item's true class
+    FID          of the outputs against the other 9,000 test items (shipped classifier features)
+    L1           mean |output - true item| on the [-1, 1] scale
+
+Rows to beat: the edge maps themselves, and 1,000 real training items (the FID floor).
+
+    python bench/edges.py [--minutes 5 15] [--arms pix2pix l1] [--parallel 2] [--set width=16]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+N_TEST = 1000
+
+
+def build(out: Path, n_train: int) -> Path:
+    data = out / "data"
+    if (data / "pairs.json").exists():
+        return data
+    from gankit.data import load_dataset
+    from gankit.data.edges import write_edge_pairs
+    train, test = (load_dataset("fashion-mnist", split) for split in ("train", "test"))
+    write_edge_pairs(data, {"train": train.images[:n_train], "test": test.images[:N_TEST]},
+                     {"train": train.labels[:n_train], "test": test.labels[:N_TEST]},
+                     overwrite=True)
+    return data
+
+
+def options(pairs: list[str]) -> dict:
+    out = {}
+    for kv in pairs:
+        k, v = kv.split("=", 1)
+        out[k.replace("-", "_")] = int(v) if v.lstrip("-").isdigit() else \
+            (float(v) if v.replace(".", "", 1).replace("e-", "", 1).isdigit() else v)
+    return out
+
+
+def scorer(data: Path):  # noqa: ANN201
+    """A function (outputs [N, 1, 28, 28] in [-1, 1]) -> {class_kept, fid, l1} on the test items."""
+    import torch
+    from gankit.data import load_dataset
+    from gankit.data.edges import read_pair_labels
+    from gankit.evaluation import default_extractor
+    from gankit.metrics.fid import fid
+    ext = default_extractor("fashion-mnist")
+    test = load_dataset("fashion-mnist", "test").images
+    truth, ref = test[:N_TEST].float() / 127.5 - 1, ext.features(test[N_TEST:])
+    labels = torch.from_numpy(read_pair_labels(data, "test"))
+
+    def score(x: torch.Tensor, y: torch.Tensor = labels) -> dict:
+        return {"class_kept": float((ext.predict_proba(x).argmax(1) == y).float().mean()),
+                "fid": fid(ext.features(x), ref), "l1": float((x - truth).abs().mean())}
+    return score
+
+
+def run_arm(arm: str, args: argparse.Namespace) -> None:
+    import torch
+    torch.set_num_threads(1)
+    from cpu_budget import train_until
+    from gankit.apps.translate import Translator, _scale
+    from gankit.data.edges import edge_maps
+    from gankit.data import load_dataset
+    from gankit.viz import make_grid, save_png, to_uint8
+    data = args.out / "data"
+    extra = options(args.set)
+    tr = Translator(data, "pix2pix", seed=args.seed, log_every=100,
+                    **({"loss": "none"} if arm == "l1" else {}), **extra)
+    score = scorer(data)
+    test = load_dataset("fashion-mnist", "test").images[:N_TEST]
+    edges = _scale(edge_maps(test))
+    trainer, spent, rows = tr._get_trainer(), 0.0, []
+    name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()])
+    for mark in sorted(m * 60 for m in args.minutes):
+        spent = train_until(trainer, mark, spent)
+        out = tr.task.translate(edges)
+        rows.append({"arm": name, "minutes": mark / 60, "steps": trainer.step,
+                     "resolution": tr.config.data.resolution, "width": tr.config.model.width,
+                     "batch_size": tr.config.train.batch_size, **score(out)})
+        print(json.dumps(rows[-1]), flush=True)
+        grid = torch.stack([edges[:10], out[:10], _scale(test[:10])], 1).reshape(-1, 1, 28, 28)
+        save_png(make_grid(to_uint8(grid), nrow=6), args.out / f"grid-{name}-{mark / 60:g}.png",
+                 scale=3)
+    (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+
+
+def reference_rows(data: Path) -> list[dict]:
+    from gankit.apps.translate import _scale
+    from gankit.data import load_dataset
+    from gankit.data.edges import edge_maps
+    score = scorer(data)
+    test = load_dataset("fashion-mnist", "test").images[:N_TEST]
+    train = load_dataset("fashion-mnist", "train")   # the last items: never in the pairs
+    return [{"arm": "edge maps (input)", **score(_scale(edge_maps(test)))},
+            {"arm": "real training items",   # other items: their L1 to the test items means nothing
+             **{k: v for k, v in score(_scale(train.images[-N_TEST:]), train.labels[-N_TEST:]).items()
+                if k != "l1"}}]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--minutes", type=float, nargs="+", default=[5, 15])
+    p.add_argument("--arms", nargs="+", default=["pix2pix", "l1"])
+    p.add_argument("--parallel", type=int, default=2)
+    p.add_argument("--n-train", type=int, default=10000)
+    p.add_argument("--set", action="append", default=[], help="an option for both arms, k=v")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("bench/runs/edges"))
+    p.add_argument("--arm", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.arm:
+        return run_arm(args.arm, args)
+    t0 = time.time()
+    data = build(args.out, args.n_train)
+    from cpu_budget import run_arms
+    base = [sys.executable, __file__, "--out", str(args.out), "--seed", str(args.seed),
+            "--minutes", *map(str, args.minutes)] + [a for kv in args.set for a in ("--set", kv)]
+    run_arms(base, [(arm,) for arm in args.arms], args.parallel)
+    import torch
+    rows = reference_rows(data)
+    for f in sorted(args.out.glob("*.json")):
+        if f.name != "results.json":
+            rows += json.loads(f.read_text())
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print(f"\nedges -> Fashion-MNIST items: {args.n_train:,} training pairs, {N_TEST:,} held-out; "
+          f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"{(time.time() - t0) / 60:.0f} min wall\n")
+    print("| model | CPU min | steps | crop | width | batch | class kept | FID | L1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['arm']} | {r.get('minutes', 0):g} | {r.get('steps', '–')} | "
+              f"{r.get('resolution', '–')} | {r.get('width', '–')} | {r.get('batch_size', '–')} | "
+              f"{r['class_kept']:.1%} | {r['fid']:.1f} | "
+              + (f"{r['l1']:.3f} |" if "l1" in r else "– |"))
+
+
+if __name__ == "__main__":
+    main()
