@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError, DataError
 
 THRESHOLD = 0.25   # share of the image's strongest gradient that makes a line
+CHUNK = 1024       # images turned into edge maps at once
 
 
 def edge_maps(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
@@ -65,14 +66,16 @@ def write_edge_pairs(out: Union[str, Path], splits: dict[str, torch.Tensor],
             shutil.rmtree(out / side, ignore_errors=True)
     record: dict = {"threshold": threshold, "counts": {}, "labels": {}}
     for split, images in splits.items():
-        edges = edge_maps(images, threshold).permute(0, 2, 3, 1).numpy()   # [N, H, W, 1]
-        pictures = images.permute(0, 2, 3, 1).numpy()                      # [N, H, W, C]
         for side in ("A", "B"):
             (out / side / split).mkdir(parents=True, exist_ok=True)
-        for i in range(len(images)):
-            name = f"{i:06d}.png"
-            save_png(edges[i], out / "A" / split / name)
-            save_png(pictures[i], out / "B" / split / name)
+        for start in range(0, len(images), CHUNK):   # bounds the float working memory
+            chunk = images[start:start + CHUNK]
+            edges = edge_maps(chunk, threshold).permute(0, 2, 3, 1).numpy()   # [n, H, W, 1]
+            pictures = chunk.permute(0, 2, 3, 1).numpy()                      # [n, H, W, C]
+            for i in range(len(chunk)):
+                name = f"{start + i:06d}.png"
+                save_png(edges[i], out / "A" / split / name)
+                save_png(pictures[i], out / "B" / split / name)
         record["counts"][split] = len(images)
         if labels is not None and split in labels:
             record["labels"][split] = labels[split].tolist()
