@@ -1,6 +1,7 @@
 """Training to a CPU-time budget, as every benchmark here measures: the CPU time this process
 spends training (evaluation excluded), so configurations running side by side, or beside other
-work, are compared fairly. Imported by the scripts in bench/ (run as `python bench/NAME.py`)."""
+work, are compared fairly; and the pieces the benchmarks' arms share (launching them, their
+KEY=VALUE options). Imported by the scripts in bench/ (run as `python bench/NAME.py`)."""
 from __future__ import annotations
 
 import os
@@ -45,3 +46,18 @@ def run_arms(base: Sequence[str], jobs: Sequence[tuple[str, ...]], parallel: int
         print(f"done: {' '.join(job)} ({(time.time() - t0) / 60:.1f} min wall)", flush=True)
     with ThreadPoolExecutor(max(parallel, 1)) as pool:
         list(pool.map(launch, jobs))
+
+
+def parse_options(pairs: Sequence[str]) -> dict:
+    """KEY=VALUE strings -> gankit options ({key: int, float or str}); dashes in keys become
+    underscores (`--set batch-size=16` is batch_size)."""
+    out: dict = {}
+    for kv in pairs:
+        key, _, value = kv.partition("=")
+        for cast in (int, float, str):
+            try:
+                out[key.replace("-", "_")] = cast(value)
+                break
+            except ValueError:
+                continue
+    return out

@@ -48,15 +48,6 @@ def build(out: Path, n_train: int) -> Path:
     return data
 
 
-def options(pairs: list[str]) -> dict:
-    out = {}
-    for kv in pairs:
-        k, v = kv.split("=", 1)
-        out[k.replace("-", "_")] = int(v) if v.lstrip("-").isdigit() else \
-            (float(v) if v.replace(".", "", 1).replace("e-", "", 1).isdigit() else v)
-    return out
-
-
 def scorer(data: Path):  # noqa: ANN201
     """A function (outputs [N, 1, 28, 28] in [-1, 1]) -> {class_kept, fid, l1} on the test items."""
     import torch
@@ -78,13 +69,13 @@ def scorer(data: Path):  # noqa: ANN201
 def run_arm(arm: str, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
-    from cpu_budget import train_until
+    from cpu_budget import parse_options, train_until
     from gankit.apps.translate import Translator, _scale
     from gankit.data.edges import edge_maps
     from gankit.data import load_dataset
     from gankit.viz import make_grid, save_png, to_uint8
     data = args.out / "data"
-    extra = options(args.set)
+    extra = parse_options(args.set)
     tr = Translator(data, "pix2pix", seed=args.seed, log_every=100,
                     **({"loss": "none"} if arm == "l1" else {}), **extra)
     score = scorer(data)

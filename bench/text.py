@@ -54,7 +54,7 @@ from pathlib import Path
 
 from typing import Optional
 
-from cpu_budget import run_arms
+from cpu_budget import parse_options, run_arms
 from gankit.train.trainer import Callback
 
 ARMS = ("gan", "ngram", "lstm", "train")
@@ -294,17 +294,7 @@ def write_arm(out: Path, name: str, arm: str, items: list[str], info: dict) -> N
 
 def gan_options(args: argparse.Namespace) -> dict:
     """--gan KEY=VALUE ... as TextGAN options (numbers parsed); none: the defaults."""
-    out = {}
-    for kv in args.gan or []:
-        key, _, value = kv.partition("=")
-        try:
-            out[key] = int(value)
-        except ValueError:
-            try:
-                out[key] = float(value)
-            except ValueError:
-                out[key] = value
-    return out
+    return parse_options(args.gan or [])
 
 
 # --- the table ---------------------------------------------------------------------------------

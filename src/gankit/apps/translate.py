@@ -28,7 +28,7 @@ from torch import nn
 
 from ..api import GAN
 from ..config import RunConfig, with_options
-from ..data.images import IMAGE_SUFFIXES, _decode_image
+from ..data.images import IMAGE_SUFFIXES, _decode_image, median_short_side
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
@@ -583,14 +583,7 @@ def short_side(cfg: RunConfig) -> Optional[int]:
     root = Path(cfg.data.dataset)
     paired = cfg.task != "colorize" and (root / "A").is_dir()
     files = _files(root / "A") if paired else (_files(root) if root.is_dir() else [])
-    step = max(len(files) // PEEK, 1)
-    sides = []
-    for f in files[::step][:PEEK]:
-        img = _read(f)
-        if img is not None:
-            h, w = img.shape[1:]
-            sides.append(min(h, w // 2 if cfg.task == "pix2pix" and not paired else w))
-    return int(np.median(sides)) if sides else None
+    return median_short_side(files, halves=cfg.task == "pix2pix" and not paired, peek=PEEK)
 
 
 def translator_class(task: str) -> type:

@@ -133,20 +133,29 @@ def load_folder(
     return ImageData(images=stacked, labels=labels, name=str(root), classes=classes)
 
 
+def median_short_side(paths: list[Path], halves: bool = False, peek: int = PEEK) -> int | None:
+    """The median shorter side (px) of up to `peek` of `paths`, evenly spaced, read from their
+    headers only (`halves`: of each picture's left half, as for side-by-side pairs); None when
+    none can be read (the loaders count unreadable files)."""
+    sides = []
+    for path in paths[::max(len(paths) // peek, 1)][:peek]:
+        try:
+            with Image.open(path) as img:
+                w, h = img.size
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            continue
+        sides.append(min(h, w // 2 if halves else w))
+    return int(np.median(sides)) if sides else None
+
+
 def folder_resolution(paths: list[Path], cap: int = FOLDER_RESOLUTION) -> int:
     """The side a folder's images are resized to by default: the largest that the built-in nets
     build (NET_SIDES) not above the images' median shorter side nor `cap`. Never an upscale, except
     for images under 8 px. Only the headers of up to PEEK files are read."""
-    sides = []
-    for path in paths[::max(len(paths) // PEEK, 1)][:PEEK]:
-        try:
-            with Image.open(path) as img:
-                sides.append(min(img.size))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-            continue   # unreadable files are counted when the images are read
-    if not sides:
+    short = median_short_side(paths)
+    if short is None:
         return cap
-    short = min(int(np.median(sides)), cap)
+    short = min(short, cap)
     return max([s for s in NET_SIDES if s <= short] or [NET_SIDES[0]])
 
 

@@ -122,5 +122,5 @@ def text_scores(fake: Sequence[str], reference: Sequence[str], train_items: set[
     return out
 
 
-__all__ = ["distinct_items", "distinct_n", "is_word_list", "jsd", "ngram_jsd", "ngrams", "novelty", "text_scores",
-           "validity"]
+__all__ = ["distinct_items", "distinct_n", "is_word_list", "jsd", "ngram_jsd", "ngrams", "novelty",
+           "text_scores", "validity"]

@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.text import END, PAD
+
 BLOCKS = 5
-EMBED = 64     # the LSTM generator's input embedding
-PAD, END = 0, 1   # gankit.data.text's padding and end-mark ids (PAD doubles as the start token)
+EMBED = 64     # the LSTM generator's input embedding (PAD doubles as its start token)
 
 
 class ResBlock1d(nn.Module):
