@@ -275,10 +275,12 @@ def _report_end(gan: Any) -> int:
         from .train.state import latest_checkpoint
         print(f"  the last good checkpoint, {latest_checkpoint(gan.run_dir).name}, is the one "
               f"`sample`, `eval` and `--resume` use; try a lower --lr", file=sys.stderr)
-    if gan.stop_reason == "interrupted":
-        print(f"interrupted; checkpoint saved. Continue with: gankit train --resume {gan.run_dir}",
+    if (gan.stop_reason or "").startswith("interrupted"):
+        sigterm = "SIGTERM" in gan.stop_reason
+        print(f"{'terminated' if sigterm else 'interrupted'} at the end of step {gan.step}; "
+              f"checkpoint saved. Continue with: gankit train --resume {gan.run_dir}",
               file=sys.stderr)
-        return 130
+        return 143 if sigterm else 130
     return 0
 
 
@@ -469,8 +471,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except GanKitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("gankit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt:   # a second Ctrl-C: stopped at once, nothing more saved
+        print("gankit: interrupted at once; the last checkpoint saved before stays the latest",
+              file=sys.stderr)
         return 130
 
 

@@ -9,10 +9,9 @@ import torch
 import gankit
 from gankit.errors import DataError
 from gankit.train.state import list_checkpoints
+from helpers import digits_gan as _digits_gan, quiet as _quiet, last_checkpoint_files as _files
 
 
-def _quiet(**kw):
-    return {"log_every": 50, "sample_every": 10**6, "checkpoint_every": 10**6, **kw}
 
 
 def test_mlp_gan_covers_the_ring_of_gaussians(ring):
@@ -44,16 +43,6 @@ def test_dcgan_on_real_digits_moves_toward_the_data():
                for r in records)
     assert after[0] < 0.5 * before[0], (before, after)
     assert after[1] < 0.5 * before[1], (before, after)
-
-
-def _digits_gan(out, **kw):
-    return gankit.GAN("dcgan", "digits", out=out, batch_size=16, width=16, **_quiet(**kw))
-
-
-def _files(run):
-    ckpt = list_checkpoints(run)[-1]
-    from safetensors.torch import load_file
-    return {f.stem: load_file(str(f)) for f in ckpt.glob("*.safetensors")}
 
 
 def test_resume_is_bit_identical_to_a_straight_run():
@@ -115,22 +104,6 @@ def test_run_directory_contents():
     assert (run / "checkpoints" / "latest").read_text().strip() == "step-0000009"
     assert (run / "curves.png").stat().st_size > 1000
     assert not list((run / "checkpoints").glob(".tmp*"))
-
-
-def test_interrupt_saves_a_checkpoint_to_resume_from():
-    from gankit.train.trainer import Callback
-
-    class CtrlC(Callback):
-        def on_step(self, trainer):
-            if trainer.step == 5:
-                raise KeyboardInterrupt
-
-    gan = _digits_gan("ctrlc")
-    trainer = gan._get_trainer()
-    gan._start_run_dir()
-    trainer.callbacks = gan._callbacks(100, None, False) + [CtrlC()]
-    assert trainer.fit(100) == "interrupted"
-    assert gankit.load_run(gan.run_dir).step == 5
 
 
 def test_user_tensor_array_and_dataset_are_accepted(ring):

@@ -234,6 +234,10 @@ class Evaluate(Every):
         self.best = json.loads(best.read_text())[key] if best.exists() else float("inf")
         self.since_best = 0
 
+    def on_end(self, trainer: Trainer) -> None:
+        if not trainer.interrupted:   # Ctrl-C wants the run saved and ended, not scored first
+            super().on_end(trainer)
+
     def act(self, trainer: Trainer) -> None:
         if diverged(trainer):   # its samples are not worth scoring (and may be NaN)
             return

@@ -7,6 +7,8 @@ knows nothing of files, plots or any particular GAN.
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Optional, Protocol
@@ -108,6 +110,41 @@ class BatchSampler:
             self.pos = pos
 
 
+INTERRUPTED = "interrupted"   # the start of the stop reason after SIGINT or SIGTERM
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (what schedulers send) ask for a stop at the next step boundary.
+
+    The first signal only sets `received`; the trainer finishes the step in progress, and the
+    callbacks save it as a whole step. A second signal raises KeyboardInterrupt at once: nothing
+    more is saved. Outside the main thread Python delivers no signals to us, and nothing is
+    installed.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: Optional[str] = None
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:
+            raise KeyboardInterrupt   # the second one: stop now, save nothing more
+        self.received = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        self._saved = {}
+
+
 class Callback:
     """Hooks the trainer calls; override what you need. Set `trainer.stop_reason` to stop."""
 
@@ -134,13 +171,17 @@ class Trainer:
     stop_sync: Optional[Callable[[bool], bool]] = None                # any rank stops -> all stop
     step_begin: Optional[Callable[[], None]] = None                   # e.g. CUDA-graph step marker
     sync_every: int = 10        # steps between stop agreements of a distributed run
+    _signals: StopSignals = field(default_factory=StopSignals)
 
     def fit(self, total_steps: int, max_time: Optional[float] = None) -> str:
         """Train until `total_steps` steps are done or `max_time` seconds pass; says why it stopped."""
         self.stop_reason = None
         start, t0 = time.monotonic(), self.elapsed
-        self._emit("on_start")
-        try:
+        # A KeyboardInterrupt that gets through (a second Ctrl-C, or one while no handler could
+        # be installed) may land inside a step: that state is torn, so it is not saved (on_end
+        # is skipped) and the interrupt goes on up.
+        with StopSignals() as self._signals:
+            self._emit("on_start")
             while True:
                 reason = self._stop_now(total_steps, max_time, start)
                 if reason is not None:
@@ -151,12 +192,15 @@ class Trainer:
                 if self.step % self.log_every == 0:
                     self.flush_log()
                 self._emit("on_step")
-        except KeyboardInterrupt:
-            self.stop_reason = "interrupted"
-        self.elapsed = t0 + time.monotonic() - start
-        self.flush_log()
-        self._emit("on_end")
+            self.elapsed = t0 + time.monotonic() - start
+            self.flush_log()
+            self._emit("on_end")
         return self.stop_reason
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether this fit stops because of SIGINT or SIGTERM."""
+        return (self.stop_reason or "").startswith(INTERRUPTED)
 
     def _stop_now(self, total_steps: int, max_time: Optional[float], start: float
                   ) -> Optional[str]:
@@ -165,6 +209,8 @@ class Trainer:
         if self.step >= total_steps:
             return f"reached {total_steps} steps"
         reason = self.stop_reason
+        if reason is None and self._signals.received is not None:
+            reason = f"{INTERRUPTED} ({self._signals.received})"
         if reason is None and max_time is not None and time.monotonic() - start >= max_time:
             reason = f"reached --max-time {max_time:g} s"
         if self.stop_sync is None:
