@@ -58,14 +58,14 @@ def test_malformed_section_is_a_config_error():
 def test_changed_non_resumable_fields_are_named():
     saved = _custom()
     given = {"model": {"z_dim": 128, "model": "mlp"},            # z_dim changed, model did not
-             "train": {"lr": 2e-4, "steps": 10_000, "max_time": 5.0, "log_every": 1,
-                       "batch_size": 16}}                          # only lr is a real change
+             "train": {"beta1": 0.9, "lr": 2e-4, "steps": 10_000, "max_time": 5.0,
+                       "log_every": 1, "batch_size": 16}}   # only beta1 is a real change
     conflicts = resume_conflicts(saved, given)
     assert len(conflicts) == 2, conflicts
     text = " ".join(conflicts)
     assert "z-dim" in text and "128" in text and "7" in text
-    assert "--lr " in text
-    for ok in ("steps", "max-time", "log-every", "batch-size", "--model "):
+    assert "--beta1 " in text
+    for ok in ("steps", "max-time", "log-every", "batch-size", "--model ", "--lr "):
         assert ok not in text
 
 
@@ -82,7 +82,7 @@ def test_resumable_fields_may_change(section, name):
     assert name in {"steps", "epochs", "max_time", "log_every", "sample_every", "checkpoint_every",
                     "keep_checkpoints", "device", "eval_every", "eval_metrics", "eval_num",
                     "precision", "compile", "memory_format", "early_stop_patience",
-                    "stop_on_divergence"}
+                    "stop_on_divergence", "checkpoint_minutes", "lr", "lr_d", "plugins"}
     saved = RunConfig()
     current = getattr(saved.train if section == "train" else getattr(saved, section), name)
     new = "cpu" if isinstance(current, str) else 987654

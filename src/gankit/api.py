@@ -24,14 +24,14 @@ from torch import nn
 from .config import DEFAULT_STEPS, DataConfig, RunConfig, with_options
 from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model
-from .plugins import load_plugins, normalize_plugins
+from .plugins import check_plugins, load_plugins, normalize_plugins
 from .presets import apply_preset
-from .rundir import (create_run_dir, read_config, truncate_metrics, write_config)
+from .rundir import RunLock, create_run_dir, read_config, truncate_metrics, write_config
 from .tasks import APP_TASKS, app_module
 from .tasks.gan import GANTask
 from .train import callbacks as cb
 from .train import distributed, speed
-from .train.state import latest_checkpoint, load_checkpoint
+from .train.state import load_latest
 from .train.trainer import BatchSampler, Trainer
 
 USER_DATA = "<user data>"
@@ -103,6 +103,7 @@ class GAN:
         cfg = config.replace(model=resolve_model(dataclasses.replace(
             config.model, plugins=normalize_plugins(config.model.plugins))),
             data=dataclasses.replace(config.data, dataset=name))
+        load_plugins(cfg.model.plugins)   # named by the user for this new run
         x, labels, note = load_training_data(dataset, cfg.data)
         cfg = cfg.replace(data_shape=tuple(x.shape[1:]),
                           num_classes=int(labels.max()) + 1 if labels is not None else 0)
@@ -116,7 +117,6 @@ class GAN:
         self._out = Path(out) if out is not None else None
 
     def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        load_plugins(cfg.model.plugins)
         if G is None:
             torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
             G, D = build_nets(cfg.model, cfg.data_shape, cfg.num_classes)
@@ -162,7 +162,8 @@ class GAN:
         lowest first) and checkpoints (`title`: what the checkpoints' notes call the run)."""
         t, run = self.config.train, self.run_dir
         out: list[cb.Callback] = [
-            cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence),
+            cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence,
+                           past=cb.read_metrics(run)),
             cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
@@ -171,7 +172,8 @@ class GAN:
             out.append(cb.Evaluate(run, t.eval_every, score, key=key,
                                    patience=t.early_stop_patience))
         title = title or f"{self.config.task} on {Path(self.config.data.dataset).name}"
-        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title))
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title,
+                                   minutes=t.checkpoint_minutes))
         return out
 
     def _resume_one_process(self, run_dir: Path, weights_only: bool,
@@ -179,7 +181,7 @@ class GAN:
         """An app's run rebuilt from its latest checkpoint (see load_run): the weights alone, or
         with `load_data()` (which sets the training data) the trainer at its step, data order
         and RNG states, metrics.jsonl cut back to that step."""
-        tensors, meta = load_checkpoint(latest_checkpoint(run_dir))
+        _, tensors, meta = load_latest(run_dir)
         self._loaded_step = meta["step"]
         if weights_only:
             self.task.load(tensors, meta, weights_only=True)
@@ -187,7 +189,6 @@ class GAN:
         load_data()
         trainer = self._get_trainer()
         trainer.load_state(tensors, meta)
-        truncate_metrics(run_dir, trainer.step)
         return self
 
     @staticmethod
@@ -224,7 +225,10 @@ class GAN:
         if self.dist.is_main:   # only rank 0 writes the run directory
             self._start_run_dir()
             trainer.callbacks = self._callbacks(total, max_time, progress)
-        self.stop_reason = trainer.fit(total, max_time)
+        try:
+            self.stop_reason = trainer.fit(total, max_time)
+        finally:
+            self.release_run()
         return self
 
     def _get_trainer(self) -> Trainer:
@@ -269,6 +273,21 @@ class GAN:
         if self.run_dir is None:
             self.run_dir = create_run_dir(self._out, self.config)
             write_config(self.run_dir, self.config, {"data_note": self.data_note})
+            self.claim_run()
+        else:   # a resumed run: log rows past its checkpoint go, now that training goes on
+            self.claim_run()
+            truncate_metrics(self.run_dir, self.step)
+
+    def claim_run(self) -> None:
+        """Hold the run directory's lock until this fit ends; RunError if another process
+        trains it."""
+        if getattr(self, "_lock", None) is None:
+            self._lock = RunLock(self.run_dir)
+        self._lock.acquire()
+
+    def release_run(self) -> None:
+        if getattr(self, "_lock", None) is not None:
+            self._lock.release()
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
@@ -280,7 +299,8 @@ class GAN:
         title = f"{self.config.model.model} on {self.config.data.dataset}"
         # The guard adds `diversity` to each record, so it comes before the log writer.
         guard = cb.HealthGuard(lambda: self.task.generate(preview_z, ema=False, labels=preview_y),
-                               self._real_preview(), self.config.loss.loss, t.stop_on_divergence)
+                               self._real_preview(), self.config.loss.loss, t.stop_on_divergence,
+                               past=cb.read_metrics(run))
         out: list[cb.Callback] = [guard, cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
@@ -292,7 +312,8 @@ class GAN:
             out.append(cb.Evaluate(run, t.eval_every, self._scorer(),
                                    patience=t.early_stop_patience))
         out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title,
-                                   hold=guard.suspect if t.stop_on_divergence else None))
+                                   hold=guard.suspect if t.stop_on_divergence else None,
+                                   minutes=t.checkpoint_minutes))
         return out
 
     def _real_preview(self) -> torch.Tensor:
@@ -386,15 +407,25 @@ class GAN:
 
 def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "auto",
              generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
-             weights_only: bool = False) -> GAN:
+             weights_only: bool = False, plugins: Optional[str] = None,
+             trust_plugins: bool = False) -> GAN:
     """Rebuild a run from its directory: nets, EMA, optimizers, step, RNG and data order.
 
     `fit()` then continues exactly where the run stopped. Runs trained on data passed from Python
     need `dataset=` again to continue training; runs with a user's own nets need `generator=` and
     `discriminator=` (fresh instances of the same classes).
+
+    Loading runs no code from the run directory. A run trained with plugins (`--plugins`) needs
+    its nets and losses registered again: import them yourself, pass `plugins="my_parts.py"`, or,
+    for a run you trust, `trust_plugins=True` (imports what its config.json names).
     """
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
+    if plugins:
+        load_plugins(normalize_plugins(plugins))
+    elif trust_plugins:
+        load_plugins(cfg.model.plugins)
+    check_plugins(run_dir, cfg)
     if cfg.task in APP_TASKS:
         return app_module(cfg.task).load_task_run(run_dir, cfg, device, weights_only)
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
@@ -405,8 +436,7 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     gan._setup(cfg, generator, discriminator)
     gan.run_dir, gan._out, gan.data_note = run_dir, run_dir, None
     gan._labels = None
-    ckpt = latest_checkpoint(run_dir)
-    tensors, meta = load_checkpoint(ckpt)
+    _, tensors, meta = load_latest(run_dir)
     gan._loaded_step = meta["step"]
     if weights_only:
         gan.task.load(tensors, meta, weights_only=True)
@@ -424,8 +454,6 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
         trainer.load_state(tensors, meta)
         speed.match_layouts(gan.task.optimizers)
         distributed.reseed_for_rank(gan.task.generators, cfg.train.seed, gan.dist.rank, trainer.step)
-        if gan.dist.is_main:
-            truncate_metrics(run_dir, trainer.step)
     else:
         gan.task.load(tensors, meta)
     return gan

@@ -41,6 +41,19 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                                metavar=f.name.upper(), help=help_text, **extra)
 
 
+TRUST_HELP = ("with --resume: import the plugin code the run's config.json names (only for a run "
+              "you trust: a run directory's files are otherwise never run as code)")
+
+
+def _add_plugin_flags(p: argparse.ArgumentParser) -> None:
+    """What a command that opens a run needs for a run trained with plugins."""
+    p.add_argument("--plugins", metavar="SPEC", help="import these modules or .py files first "
+                   "(the ones the run was trained with); opening a run never imports them by "
+                   "itself")
+    p.add_argument("--trust-plugins", action="store_true", help="import the plugin code the "
+                   "run's config.json names (only for a run you trust)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gankit", description="Train and use generative adversarial "
                                 "networks. `gankit train` with no flags trains a DCGAN on MNIST.")
@@ -64,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "one-second sounds from a folder of WAV files or of class folders (--model mel, "
                    "the default, wavegan or specgan; conditional by default on class folders, "
                    "--no-conditional; --audio-length)")
+    t.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -175,7 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
                    "average")
     x.add_argument("--force", "--overwrite", dest="force", action="store_true",
                    help="replace an existing FILE and FILE.json")
+    for opens_a_run in (s, a, e, tr, r, c, x):
+        _add_plugin_flags(opens_a_run)
     return p
+
+
+def _import_plugins(args: argparse.Namespace) -> None:
+    """The plugin code the user named on this command line, imported before any run is opened:
+    --plugins SPEC, or with --trust-plugins what the named runs' config.json files record."""
+    from .plugins import load_plugins, normalize_plugins
+    from .rundir import read_config
+    if args.command == "train" and args.resume is None:
+        return   # a new run imports its --plugins itself
+    spec = getattr(args, "plugins", None) or vars(args).get("model.plugins")
+    if spec:
+        load_plugins(normalize_plugins(spec))
+    if getattr(args, "trust_plugins", False):
+        runs = [getattr(args, "run", None), getattr(args, "resume", None),
+                *(getattr(args, "runs", None) or [])]
+        for run in runs:
+            if run is not None:
+                load_plugins(read_config(run).model.plugins)
 
 
 def _given(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -217,6 +251,11 @@ def _train(args: argparse.Namespace) -> int:
     from .api import GAN, load_run
     from .rundir import write_config
     given = _given(args)
+    if args.trust_plugins and args.resume is None:
+        raise ConfigError("--trust-plugins is for --resume (a new run imports its --plugins)")
+    if "plugins" in given.get("model", {}):
+        from .plugins import normalize_plugins
+        given["model"]["plugins"] = normalize_plugins(given["model"]["plugins"])
     if args.resume is not None:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise ConfigError("--out and --resume name different directories; a resumed run "
@@ -231,7 +270,11 @@ def _train(args: argparse.Namespace) -> int:
                               + "; ".join(conflicts))
         gan.config = _with(gan.config, given)
         gan.task.cfg = gan.config
+        if {"lr", "lr_d"} & set(given.get("train", {})):
+            from .train.optim import set_learning_rates
+            set_learning_rates(gan.task.optimizers, gan.config.train)
         if gan.dist.is_main:
+            gan.claim_run()   # before anything in it changes
             write_config(gan.run_dir, gan.config)
             print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
     else:
@@ -273,8 +316,11 @@ def _report_end(gan: Any) -> int:
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):
         from .train.state import latest_checkpoint
+        lr = gan.config.train.lr
         print(f"  the last good checkpoint, {latest_checkpoint(gan.run_dir).name}, is the one "
-              f"`sample`, `eval` and `--resume` use; try a lower --lr", file=sys.stderr)
+              f"`sample`, `eval` and `--resume` use; go on from it at a lower learning rate: "
+              f"gankit train --resume {gan.run_dir} --lr {lr / 4:g}", file=sys.stderr)
+        return 1
     if (gan.stop_reason or "").startswith("interrupted"):
         sigterm = "SIGTERM" in gan.stop_reason
         print(f"{'terminated' if sigterm else 'interrupted'} at the end of step {gan.step}; "
@@ -467,6 +513,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "augment": cmd_augment, "audio-data": cmd_audio_data,
                 "edges": cmd_edges}
     try:
+        _import_plugins(args)
         return commands[args.command](args)
     except GanKitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data.arrays import read_arrays
 from .errors import ConfigError, DataError
 from .metrics import METRICS, MetricResult, evaluate, shipped_extractors
 from .metrics.features import Extractor, MetricError, load_extractor
@@ -121,16 +122,14 @@ def _is_named_or_path(dataset: str) -> bool:
 
 def load_samples(path: Path) -> torch.Tensor:
     """`images` (uint8 [N, H, W, C]) of a .npz written by `gankit sample` -> uint8 [N, C, H, W]."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "images" not in z:
-                raise DataError(f"{path} has no 'images' array (keys: {', '.join(z.files)})")
-            arr = z["images"]
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
+    return images_of(read_arrays(Path(path)), Path(path))
+
+
+def images_of(arrays: dict[str, np.ndarray], path: Path) -> torch.Tensor:
+    """The `images` array of a samples file, checked: uint8 [N, H, W, C] -> [N, C, H, W]."""
+    if "images" not in arrays:
+        raise DataError(f"{path} has no 'images' array (keys: {', '.join(sorted(arrays))})")
+    arr = arrays["images"]
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3):
         raise DataError(f"{path}: 'images' must be uint8 [N, H, W, C] with C 1 or 3, got "
                         f"{arr.dtype} {list(arr.shape)}")

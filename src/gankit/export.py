@@ -18,6 +18,16 @@ def refuse_overwrite(path: Path, overwrite: bool) -> None:
         raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
 
 
+def check_output_kind(output: Path) -> None:
+    """A FILE.npz/.png/.txt that is a directory, or a suffix-less name (a directory's) that is a
+    file: neither can be written as asked, so say so instead of failing half-way."""
+    if output.is_dir() and output.suffix.lower() in (".npz", ".png", ".txt", ".wav"):
+        raise ConfigError(f"--output {output} is a directory, not a {output.suffix} file")
+    if output.exists() and not output.is_dir() and output.suffix == "":
+        raise ConfigError(f"--output {output} is an existing file; a name without a suffix is a "
+                          f"directory of files: choose a new one, or FILE.npz / FILE.png")
+
+
 def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
                   labels: Optional[torch.Tensor] = None) -> Path:
     """samples: images [N, C, H, W] in [-1, 1], vectors [N, ...], or a text run's items (a list
@@ -30,6 +40,7 @@ def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
     output = Path(output)
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: no such directory {output.parent}")
+    check_output_kind(output)
     if isinstance(samples, list):   # items of a text run
         return write_text_items(samples, output, overwrite)
     if output.suffix.lower() == ".txt":

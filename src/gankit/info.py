@@ -7,22 +7,21 @@ from typing import Any
 
 from .rundir import read_config
 from .train.callbacks import read_metrics
-from .train.state import latest_checkpoint, list_checkpoints
+from .train.state import list_checkpoints, read_progress
 
 
 def describe_run(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     meta = json.loads((run_dir / "config.json").read_text()).get("meta", {})
-    ckpt = latest_checkpoint(run_dir)
-    state = json.loads((ckpt / "state.json").read_text())
+    ckpt, state = read_progress(run_dir)
     records = read_metrics(run_dir)
     samples = sorted((run_dir / "samples").glob("step-*.png")) if (run_dir / "samples").is_dir() else []
     return {
         "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": cfg.loss.loss,
         "dataset": cfg.data.dataset, "data_shape": list(cfg.data_shape),
         "step": state["step"], "images_seen": state.get("nimg"),
-        "train_seconds": round(state.get("elapsed", 0.0), 1),
+        "train_seconds": round(state["elapsed"], 1),
         "last_log": records[-1] if records else None,
         "checkpoints": [p.name for p in list_checkpoints(run_dir)], "latest": ckpt.name,
         "latest_samples": str(samples[-1]) if samples else None,

@@ -1,8 +1,10 @@
 """A user's own parts, by name from the CLI: `--plugins my_parts.py` (or a module name) imports the
 code that calls `register_net` / `register_objective` before the run is built.
 
-The run's config.json records the plugins (files as absolute paths), so `gankit sample`, `eval`
-and `--resume` import them again. Importing runs the user's own code, as `python my_parts.py` would.
+Importing runs the user's own code, as `python my_parts.py` would, so gankit imports only what the
+user names each time: `--plugins` on the command line (Python: `plugins=`), or `--trust-plugins`
+(`trust_plugins=True`) for what a run's config.json records. Opening a run directory never
+imports anything by itself: config.json is data, and anyone may have written it.
 """
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, RunError
 
 
 def split_plugins(spec: str) -> list[str]:
@@ -67,3 +70,24 @@ def _module_name(item: str) -> str:
         return item
     path = str(Path(item).expanduser().resolve())
     return "gankit_plugin_" + "".join(c if c.isalnum() else "_" for c in path)
+
+
+def check_plugins(run_dir: Path, cfg: Any) -> None:
+    """RunError when a run's nets or loss come from plugin code that is not imported now."""
+    from .nets import NETS
+    from .objectives import ALIASES, OBJECTIVES
+    if cfg.task != "image-gan":   # the apps build their own nets; plugins name image-GAN parts
+        return
+    missing = []
+    if cfg.model.model not in NETS and cfg.model.model != "custom":
+        missing.append(f"model {cfg.model.model!r}")
+    if ALIASES.get(cfg.loss.loss, cfg.loss.loss) not in OBJECTIVES:
+        missing.append(f"loss {cfg.loss.loss!r}")
+    if not missing:
+        return
+    named = cfg.model.plugins
+    where = (f"plugin code ({named})" if named else "a name registered from Python")
+    raise RunError(f"{run_dir} needs {' and '.join(missing)}, from {where}; gankit never runs "
+                   f"code because a run directory names it: if you trust that code, pass "
+                   f"--plugins {named or 'FILE'} or --trust-plugins (Python: plugins=... or "
+                   f"trust_plugins=True)")

@@ -101,6 +101,43 @@ def read_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{run_dir}/config.json is corrupt ({e})") from None
 
 
+class RunLock:
+    """An exclusive lock on a run directory while one process trains it (`RUN/.lock`, flock):
+    a second `--resume` of the same run is refused in one line instead of both writing the log
+    and the checkpoints. The system drops the lock when the process ends, however it ends."""
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / ".lock"
+        self.file: Optional[Any] = None
+
+    def acquire(self) -> None:
+        if self.file is not None:
+            return
+        try:
+            import fcntl
+        except ImportError:   # no flock (Windows): one process per run is then up to the user
+            return
+        f = open(self.path, "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RunError(f"{self.path.parent} is being trained by {holder}; wait for it to "
+                           f"end (or stop it) before resuming it") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {platform.node()}\n")
+        f.flush()
+        self.file = f
+
+    def release(self) -> None:
+        if self.file is not None:
+            self.file.close()   # closing the file drops the flock
+            self.file = None
+
+
 def truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop log rows past `step` (logged after the checkpoint a resume starts from)."""
     path = Path(run_dir) / "metrics.jsonl"
@@ -111,6 +148,6 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
         try:
             if json.loads(line).get("step", 0) <= step:
                 keep.append(line)
-        except ValueError:
+        except (ValueError, AttributeError, TypeError):   # a torn or foreign line
             continue
     atomic_write_text(path, "".join(k + "\n" for k in keep))

@@ -8,8 +8,9 @@ import os
 import pytest
 import torch
 
-from gankit.errors import RunError
-from gankit.train.state import (latest_checkpoint, list_checkpoints, load_checkpoint,
+from gankit.errors import GanKitWarning, RunError
+from gankit.train import state as state_module
+from gankit.train.state import (latest_checkpoint, list_checkpoints, load_checkpoint, load_latest,
                                 load_optimizer_state, optimizer_state, save_checkpoint, step_name)
 from gankit.train.trainer import BatchSampler
 
@@ -167,6 +168,113 @@ def test_bad_state_json_is_a_run_error(tmp_path, text):
         (path / "state.json").write_text(text)
     with pytest.raises(RunError):
         load_checkpoint(path)
+
+
+def test_a_bit_flip_inside_the_tensors_is_caught_by_the_saved_sha256(tmp_path):
+    path = save_checkpoint(tmp_path, 1, _tensors(), {})
+    f = path / "G.safetensors"
+    data = bytearray(f.read_bytes())
+    data[-3] ^= 0x10   # inside a tensor's bytes: still a valid safetensors file
+    f.write_bytes(bytes(data))
+    with pytest.raises(RunError, match="SHA-256"):
+        load_checkpoint(path)
+
+
+def test_a_missing_file_of_a_checkpoint_is_a_run_error(tmp_path):
+    path = save_checkpoint(tmp_path, 1, _tensors(), {})
+    (path / "D.safetensors").unlink()
+    with pytest.raises(RunError, match="D.safetensors is missing"):
+        load_checkpoint(path)
+
+
+def test_loading_falls_back_to_the_newest_intact_checkpoint_and_says_so(tmp_path):
+    for step in (1, 2, 3):
+        save_checkpoint(tmp_path, step, _tensors(step), {})
+    for step in (2, 3):   # the two newest are damaged
+        (tmp_path / "checkpoints" / step_name(step) / "G.safetensors").write_bytes(b"\0" * 9)
+    with pytest.warns(GanKitWarning, match=f"{step_name(3)}.*using {step_name(1)}"):
+        ckpt, tensors, _ = load_latest(tmp_path)
+    assert ckpt.name == step_name(1)
+    _assert_same(tensors, _tensors(1))
+    (tmp_path / "checkpoints" / step_name(1) / "state.json").write_text("{")
+    with pytest.raises(RunError, match="no intact checkpoint"):
+        load_latest(tmp_path)
+
+
+@pytest.mark.parametrize("pointer", ["../../elsewhere/checkpoints/step-0000009", "/tmp/x",
+                                     "step-0000001/../step-0000002"])
+def test_latest_never_names_a_checkpoint_outside_its_run(tmp_path, pointer):
+    other = tmp_path / "elsewhere"
+    save_checkpoint(other, 9, _tensors(9), {})
+    run = tmp_path / "run"
+    save_checkpoint(run, 1, _tensors(1), {})
+    (run / "checkpoints" / "latest").write_text(pointer + "\n")
+    ckpt, tensors, _ = load_latest(run)
+    assert ckpt == run / "checkpoints" / step_name(1)
+    _assert_same(tensors, _tensors(1))
+
+
+class _Crash(Exception):
+    pass
+
+
+_WRITE_POINTS = ["write_durable", "_fsync_dir", "rename", "replace"]
+
+
+@pytest.mark.parametrize("point", _WRITE_POINTS)
+@pytest.mark.parametrize("nth", [1, 2, 3, 5])
+def test_a_crash_at_any_point_of_a_checkpoint_write_leaves_a_loadable_run(tmp_path, monkeypatch,
+                                                                          point, nth):
+    """The process dies at the nth call of one of the write's steps (files, fsyncs, the rename
+    into place, the `latest` swap): the run still loads, at the old step or the new one, whole;
+    the next save cleans up what was left."""
+    save_checkpoint(tmp_path, 1, _tensors(1), {}, keep=1)
+    calls = {"n": 0}
+    target = {"rename": os.rename, "replace": os.replace}.get(point) or getattr(state_module, point)
+
+    def crashing(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == nth:
+            raise _Crash
+        return target(*a, **kw)
+    if point in ("rename", "replace"):
+        monkeypatch.setattr(state_module.os, point, crashing)
+    else:
+        monkeypatch.setattr(state_module, point, crashing)
+    try:
+        save_checkpoint(tmp_path, 2, _tensors(2), {}, keep=1)
+    except _Crash:
+        pass
+    monkeypatch.undo()
+    ckpt, tensors, _ = load_latest(tmp_path)
+    _assert_same(tensors, _tensors(int(ckpt.name[5:])))
+    monkeypatch.setattr(state_module, "_alive", lambda pid: False)   # as after the process died
+    save_checkpoint(tmp_path, 3, _tensors(3), {}, keep=1)
+    assert _leftovers(tmp_path) == [] and load_latest(tmp_path)[0].name == step_name(3)
+
+
+def test_old_checkpoints_are_pruned_only_after_latest_names_the_new_one(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path, 1, _tensors(1), {}, keep=1)
+    seen = []
+    real_prune = state_module._prune
+    monkeypatch.setattr(state_module, "_prune", lambda root, keep, protect: (
+        seen.append((root / "latest").read_text().strip()), real_prune(root, keep, protect)))
+    save_checkpoint(tmp_path, 2, _tensors(2), {}, keep=1)
+    assert seen == [step_name(2)]
+    assert [p.name for p in list_checkpoints(tmp_path)] == [step_name(2)]
+
+
+def test_every_file_is_fsynced_before_the_checkpoint_is_renamed_into_place(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_rename = os.fsync, os.rename
+    monkeypatch.setattr(state_module.os, "fsync", lambda fd: (events.append("fsync"),
+                                                               real_fsync(fd))[1])
+    monkeypatch.setattr(state_module.os, "rename", lambda a, b: (events.append("rename"),
+                                                                  real_rename(a, b))[1])
+    save_checkpoint(tmp_path, 1, _tensors(), {})
+    files = len(_tensors()) + 1   # the safetensors files and state.json
+    assert events[:files + 2] == ["fsync"] * (files + 1) + ["rename"]   # + the folder itself
+    assert events.count("fsync") >= files + 3   # then the parent folder and `latest`
 
 
 # ---- optimizer ------------------------------------------------------------------------------

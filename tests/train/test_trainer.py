@@ -65,7 +65,10 @@ def test_resume_drops_log_rows_past_the_checkpoint():
     with open(gan.run_dir / "metrics.jsonl", "a") as f:   # rows logged after the last checkpoint
         f.write(json.dumps({"step": 12, "d_loss": 1.0}) + "\n")
     again = gankit.load_run(gan.run_dir)
-    assert [r["step"] for r in again.history] == [4, 8]
+    assert [r["step"] for r in again.history] == [4, 8, 12]   # loading changes nothing on disk
+    again.fit(steps=4, progress=False)                         # training on replaces them
+    assert [r["step"] for r in again.history] == [4, 8, 12]
+    assert again.history[-1]["d_loss"] != 1.0
 
 
 def test_save_load_gives_identical_samples():

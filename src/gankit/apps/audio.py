@@ -247,9 +247,11 @@ class AudioGAN(GAN):
         FILE.npz gets `audio` float32 [N, L], `rate` and `labels`."""
         from ..export import refuse_overwrite
         from ..viz import save_png
+        from ..export import check_output_kind
         output = Path(output)
         if not output.parent.is_dir():
             raise ConfigError(f"--output {output}: no such directory {output.parent}")
+        check_output_kind(output)
         suffix = output.suffix.lower()
         if suffix == ".wav":
             refuse_overwrite(output, overwrite)

@@ -221,12 +221,13 @@ def write_npz(images: torch.Tensor, labels: torch.Tensor, output: Union[str, Pat
 
 def read_npz(path: Union[str, Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """A .npz of `gankit augment` or `gankit sample` -> (uint8 images [M, C, H, W], labels [M])."""
-    from ..evaluation import load_samples
-    images = load_samples(Path(path))   # checks the file and the images' dtype and shape
-    with np.load(path, allow_pickle=False) as z:
-        if "labels" not in z:
-            raise DataError(f"{path} has no 'labels' array: write it from a conditional run")
-        labels = z["labels"]
+    from ..data.arrays import read_arrays
+    from ..evaluation import images_of
+    arrays = read_arrays(Path(path))
+    images = images_of(arrays, Path(path))   # checks the images' dtype and shape
+    if "labels" not in arrays:
+        raise DataError(f"{path} has no 'labels' array: write it from a conditional run")
+    labels = arrays["labels"]
     if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer) \
             or labels.min(initial=0) < 0:
         raise DataError(f"{path}: 'labels' must be {len(images)} class numbers >= 0, got "

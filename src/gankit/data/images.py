@@ -6,7 +6,6 @@ Also the shared image plumbing every source goes through: `ImageData` and `confo
 from __future__ import annotations
 
 import warnings
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -217,6 +216,8 @@ def _decode_image(path: Path) -> np.ndarray:
 
 # ---------------------------------------------------------------- .npy / .npz arrays
 
+MAX_CLASSES = 100_000
+
 
 def load_array(
     path: str | Path, split: str = "train", resolution: int | None = None, channels: int | None = None
@@ -233,7 +234,13 @@ def load_array(
     classes = None
     if label_tensor is not None:
         # classes from every split's labels, so train and test agree on how many there are
-        top = max(int(y.max()) for y in all_labels if y.dtype.kind in "iuf" and y.size)
+        top = int(label_tensor.max())
+        for y in all_labels:
+            if y.dtype.kind in "iuf" and y.size and np.isfinite(y).all():
+                top = max(top, int(y.max()))
+        if top >= MAX_CLASSES:
+            raise DataError(f"{path}: a label is {top}; class labels are 0, 1, 2, ... (at most "
+                            f"{MAX_CLASSES:,} classes)")
         classes = [str(i) for i in range(top + 1)]
     data = ImageData(images=tensor, labels=label_tensor, name=str(path), classes=classes)
     return conform(data, resolution, channels)
@@ -262,26 +269,8 @@ def _pick_split(
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Every array in a .npy (as key "images") or .npz file; never unpickles."""
-    try:
-        if path.suffix.lower() == ".npy":
-            return {"images": np.load(path, allow_pickle=False)}
-        with np.load(path, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise DataError(f"{path}: not an .npz archive")
-            arrays = {key: npz[key] for key in npz.files}
-    except DataError:
-        raise
-    except ValueError as err:
-        if "pickle" in str(err):
-            message = f"{path} holds object arrays, which are never unpickled; save plain numeric arrays"
-            raise DataError(message) from None
-        raise DataError(f"cannot read {path}: {err}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"cannot read {path}: {err}") from None
-    if not arrays:
-        raise DataError(f"{path} holds no arrays")
-    return arrays
+    from gankit.data.arrays import read_arrays
+    return read_arrays(path)
 
 
 def images_to_tensor(array: np.ndarray, name: str) -> torch.Tensor:
@@ -324,7 +313,8 @@ def _labels_to_tensor(labels: np.ndarray, n: int, name: str) -> torch.Tensor:
         labels = labels[:, 0]
     if labels.ndim != 1 or len(labels) != n:
         raise DataError(f"{name}: labels have shape {labels.shape}; expected [{n}] (one per image)")
-    integral = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and np.all(np.mod(labels, 1) == 0))
+    integral = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and np.isfinite(labels).all()
+                                             and np.all(np.mod(labels, 1) == 0))
     if not integral or (n and labels.min() < 0):
         raise DataError(f"{name}: labels must be non-negative integers (got dtype {labels.dtype})")
     return torch.from_numpy(labels.astype(np.int64))

@@ -18,7 +18,7 @@ from .. import health
 from ..tasks import TRANSLATION_TASKS
 from ..errors import DataError, GanKitError
 from ..train.callbacks import read_metrics
-from ..train.state import latest_checkpoint
+from ..train.state import read_best, read_progress
 from ..viz import make_grid, to_uint8
 from . import figures
 from .memorization import N_FAKE, check_memorization
@@ -62,13 +62,11 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
 def report_data(run_dir: Path) -> dict[str, Any]:
     """The numbers a report (and `compare`) stands on: config, meta, records, progress, best."""
     cfg_doc = json.loads((run_dir / "config.json").read_text())
-    state = json.loads((latest_checkpoint(run_dir) / "state.json").read_text())
-    best_file = run_dir / "checkpoints" / "best.json"
-    best = json.loads(best_file.read_text()) if best_file.is_file() else None
+    _, state = read_progress(run_dir)
     return {"config": {k: v for k, v in cfg_doc.items() if k != "meta"},
             "meta": cfg_doc.get("meta", {}), "records": read_metrics(run_dir),
-            "step": state["step"], "elapsed": state.get("elapsed", 0.0),
-            "nimg": state.get("nimg"), "best": best}
+            "step": state["step"], "elapsed": state["elapsed"],
+            "nimg": state["nimg"], "best": read_best(run_dir)}
 
 
 class RunFacts:

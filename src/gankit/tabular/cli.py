@@ -36,7 +36,8 @@ def add_commands(subparsers: Any) -> None:
     s.add_argument("--save", type=Path, default=None, metavar="DIR", help="also save the model")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file (and "
+                   "an earlier TableGAN saved in --save DIR)")
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -122,6 +123,9 @@ def run_synth(args: argparse.Namespace) -> int:
     from ..export import refuse_overwrite
     from ..train.state import atomic_write_text
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
+    if getattr(args, "save", None) is not None:   # refused before training, not after
+        from .synth import check_save_dir
+        check_save_dir(args.save, args.overwrite)
     typed, _ = read_csv_table(args.input)
     kw: dict[str, Any] = {"discrete": _discrete(getattr(args, "discrete", ""), typed.columns),
                           "seed": args.seed}
@@ -129,7 +133,7 @@ def run_synth(args: argparse.Namespace) -> int:
         kw["epochs"] = args.epochs
     gan = TableGAN(**kw).fit(typed, progress=_progress(args))
     if getattr(args, "save", None) is not None:
-        gan.save(args.save, source=args.input)
+        gan.save(args.save, source=args.input, overwrite=args.overwrite)
     rows = gan.sample(args.num, seed=args.seed)
     buf = io.StringIO()
     rows.to_csv(buf, index=False, lineterminator="\n")

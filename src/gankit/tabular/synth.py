@@ -370,13 +370,15 @@ class TableGAN:
 
     # -- save / load ------------------------------------------------------------------------------
 
-    def save(self, path: Path, source: Optional[Path] = None) -> Path:
+    def save(self, path: Path, source: Optional[Path] = None, overwrite: bool = False) -> Path:
         """Write `path/model.safetensors` + `path/table.json` (no pickle anywhere), and the
         training log as `path/metrics.jsonl`. `source`: the CSV it was trained on, recorded (as an
-        absolute path) so that `gankit report` can compare with it."""
+        absolute path) so that `gankit report` can compare with it. `path` must be new or empty,
+        or (with `overwrite`) an earlier TableGAN save."""
         if self.generator is None:
             raise RunError("nothing to save: this TableGAN is not fitted")
         path = Path(path)
+        check_save_dir(path, overwrite)
         path.mkdir(parents=True, exist_ok=True)
         tmp = path / ".model.safetensors.tmp"
         save_file({k: v.contiguous() for k, v in self.generator.state_dict().items()}, str(tmp))
@@ -426,3 +428,21 @@ class _History(Callback):
 
     def on_log(self, trainer: Any, record: dict[str, float]) -> None:
         self.records.append(record)
+
+
+def check_save_dir(path: Path, overwrite: bool = False) -> None:
+    """Where a TableGAN may be saved: a new or empty directory, or with `overwrite` one that holds
+    an earlier TableGAN save; never a gankit run or any other folder of files."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--save {path} is a file, not a directory; refusing to touch it")
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if (path / "config.json").exists():
+        raise ConfigError(f"--save {path} is a gankit run; save the TableGAN somewhere else")
+    if not (path / "table.json").exists():
+        raise ConfigError(f"--save {path} is not empty and holds no saved TableGAN; refusing to "
+                          f"write into it")
+    if not overwrite:
+        raise ConfigError(f"--save {path} already holds a saved TableGAN; pass --overwrite to "
+                          f"replace it")

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
 from .. import health
 from ..errors import GanKitWarning
 from ..viz import make_grid, plot_curves, save_png, to_uint8
-from .state import atomic_write_text, save_checkpoint, step_name
+from .state import atomic_write_text, read_best, save_checkpoint, step_name
 from .trainer import Callback, Trainer
 
 
@@ -163,13 +164,21 @@ class Checkpointer(Every):
     `latest` and, with --keep-checkpoints, push out the good ones."""
 
     def __init__(self, run_dir: Path, every: int, keep: int, title: str = "",
-                 hold: Optional[Callable[[], bool]] = None):
+                 hold: Optional[Callable[[], bool]] = None, minutes: float = 0.0):
         super().__init__(every)
         self.run_dir, self.keep, self.title = Path(run_dir), keep, title
         self.hold = hold   # True: the run looks unhealthy right now, keep the last checkpoint
         self.refused = False
+        self.seconds = 60.0 * minutes   # also save when this long has passed (0: never)
+        self.saved_at = time.monotonic()
+
+    def on_step(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0 or (
+                self.seconds > 0 and time.monotonic() - self.saved_at >= self.seconds):
+            self._fire(trainer)
 
     def act(self, trainer: Trainer) -> None:
+        self.saved_at = time.monotonic()
         plot_curves(read_metrics(self.run_dir), self.run_dir / "curves.png", self.title)
         has_one = (self.run_dir / "checkpoints" / "latest").exists()
         if has_one and (diverged(trainer) or (self.hold is not None and self.hold())):
@@ -193,11 +202,12 @@ class HealthGuard(Callback):
     """
 
     def __init__(self, draw: Optional[Callable[[], torch.Tensor]], real: Optional[torch.Tensor],
-                 loss: str, stop_on_divergence: bool = False):
+                 loss: str, stop_on_divergence: bool = True, past: Sequence[dict] = ()):
         # draw/real None: no diversity reading (a translator's outputs follow its inputs)
         self.draw, self.loss, self.stop = draw, loss, stop_on_divergence
         self.real_spread = health.spread(real) if real is not None else 0.0
-        self.records: list[dict] = []
+        # A resumed run's records so far: a streak of D winning goes on counting across resumes.
+        self.records: list[dict] = [dict(r) for r in past]
         self.seen: set[str] = set()
 
     def suspect(self) -> bool:
@@ -216,8 +226,9 @@ class HealthGuard(Callback):
                 continue
             self.seen.add(f.kind)
             stopping = f.kind == "divergence" and self.stop
-            warnings.warn(f.message + ("; stopping (--stop-on-divergence), the last good "
-                                       "checkpoint is kept" if stopping else ""), GanKitWarning)
+            warnings.warn(f.message + ("; stopping, the last good checkpoint is kept "
+                                       "(--no-stop-on-divergence trains on)" if stopping else ""),
+                          GanKitWarning)
             if stopping:
                 trainer.stop_reason = f"{DIVERGED} (since step {f.step})"
 
@@ -230,9 +241,11 @@ class Evaluate(Every):
                  key: str = "fid", patience: int = 0):
         super().__init__(every)
         self.run_dir, self.score, self.key, self.patience = Path(run_dir), score, key, patience
-        best = self.run_dir / "checkpoints" / "best.json"
-        self.best = json.loads(best.read_text())[key] if best.exists() else float("inf")
-        self.since_best = 0
+        best = read_best(self.run_dir) or {}
+        self.best = best.get(key, float("inf"))
+        # Evaluations since the best one, from the log: early stopping counts across resumes.
+        self.since_best = sum(1 for r in read_metrics(self.run_dir)
+                              if key in r and r["step"] > best.get("step", -1))
 
     def on_end(self, trainer: Trainer) -> None:
         if not trainer.interrupted:   # Ctrl-C wants the run saved and ended, not scored first
@@ -266,7 +279,9 @@ def read_metrics(run_dir: Path) -> list[dict]:
     if path.exists():
         for line in path.read_text().splitlines():
             try:
-                out.append(json.loads(line))
+                row = json.loads(line)
             except ValueError:
                 continue
+            if isinstance(row, dict) and isinstance(row.get("step"), int):
+                out.append(row)
     return out

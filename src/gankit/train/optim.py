@@ -20,5 +20,16 @@ def adam_for(nets: dict[str, torch.nn.Module], train: Any) -> dict[str, torch.op
     """One Adam per net, from a TrainConfig: --lr for generators (names starting with G), --lr-d
     (else --lr) for the rest, betas (--beta1, --beta2)."""
     betas = (train.beta1, train.beta2)
-    return {name: adam(net.parameters(), train.lr if name.startswith("G") else
-                       train.lr_d or train.lr, betas) for name, net in nets.items()}
+    return {name: adam(net.parameters(), lr_for(name, train), betas) for name, net in nets.items()}
+
+
+def lr_for(name: str, train: Any) -> float:
+    return train.lr if name.startswith("G") else train.lr_d or train.lr
+
+
+def set_learning_rates(optimizers: dict[str, torch.optim.Optimizer], train: Any) -> None:
+    """Put a resumed run's --lr / --lr-d into its optimizers (a checkpoint brings back the old
+    ones with the Adam moments)."""
+    for name, opt in optimizers.items():
+        for group in opt.param_groups:
+            group["lr"] = lr_for(name, train)

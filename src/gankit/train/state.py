@@ -7,53 +7,93 @@ checkpoints/step-0001000/
     state.json                                          step, counters, optimizer hyper-parameters
 checkpoints/latest                                      the name of the newest complete checkpoint
 
-A checkpoint is written into a hidden temporary directory and renamed into place, and `latest` is
-replaced atomically after that, so a crash never leaves a half-written checkpoint to be resumed.
+A checkpoint is written into a hidden temporary directory, every file fsynced and its SHA-256
+recorded in state.json, then renamed into place; `latest` is replaced atomically after that, and
+old checkpoints are pruned last. So a crash or a power cut never leaves a half-written checkpoint
+to be resumed, and a checkpoint damaged later is noticed on loading (the newest intact one before
+it is used instead, with a warning).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
+import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save
 
-from ..errors import RunError
+from ..errors import GanKitWarning, RunError
 
 FORMAT = 1
+STEP_DIR = re.compile(r"step-\d{7,}")
+STALE = re.compile(r"\.(?:tmp|old)-step-\d+-(\d+)|\.\w+\.tmp-(\d+)")   # what a crash leaves
 
 
 def step_name(step: int) -> str:
     return f"step-{step:07d}"
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable (a no-op where directories cannot be
+    opened, as on Windows)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and wait until it is on the disk."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see the old or the new file, never half of one."""
+    """Write `text` to `path` so that readers see the old or the new file, never half of one,
+    and the new one survives a power cut once this returns."""
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
+    write_durable(tmp, text.encode())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]],
                     meta: dict[str, Any], keep: int = 0) -> Path:
     """Write one checkpoint: `tensors` maps file stem -> tensor dict; `meta` goes to state.json.
 
-    With keep > 0, older periodic checkpoints beyond the newest `keep` are removed afterwards.
+    Every file is on the disk, with its SHA-256 in state.json, before the folder is renamed into
+    place and `latest` moves to it; only then are older periodic checkpoints beyond the newest
+    `keep` (> 0) removed.
     """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    clean_stale(root)
     final = root / step_name(step)
     tmp = root / f".tmp-{step_name(step)}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
+    sums = {}
     for stem, tdict in tensors.items():
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in tdict.items()},
-                  str(tmp / f"{stem}.safetensors"))
-    (tmp / "state.json").write_text(json.dumps({"format": FORMAT, "step": step, **meta}, indent=1))
+        data = save({k: v.detach().to("cpu").contiguous() for k, v in tdict.items()})
+        write_durable(tmp / f"{stem}.safetensors", data)
+        sums[f"{stem}.safetensors"] = hashlib.sha256(data).hexdigest()
+    doc = {"format": FORMAT, "step": step, **meta, "files": sums}
+    write_durable(tmp / "state.json", json.dumps(doc, indent=1).encode())
+    _fsync_dir(tmp)
     if final.exists():   # re-saving the same step: move the old one aside first, then drop it
         old = root / f".old-{step_name(step)}-{os.getpid()}"
         os.rename(final, old)
@@ -61,19 +101,47 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.rename(tmp, final)
+    _fsync_dir(root)
     atomic_write_text(root / "latest", final.name + "\n")
     if keep > 0:
         _prune(root, keep, protect={final.name, _best_name(root)})
     return final
 
 
+def clean_stale(root: Path) -> None:
+    """Remove temporary folders that writes cut short by a crash left behind (those of a process
+    still alive are left alone)."""
+    for p in root.iterdir():
+        m = STALE.fullmatch(p.name)
+        pid = int(m[1] or m[2]) if m else 0
+        if m is None or (pid != os.getpid() and _alive(pid)):
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # it exists, owned by someone else
+    return True
+
+
 def _best_name(root: Path) -> str:
     best = root / "best"
-    return best.read_text().strip() if best.exists() else ""
+    try:
+        return best.read_text().strip() if best.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def _prune(root: Path, keep: int, protect: set[str]) -> None:
-    steps = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-"))
+    steps = sorted(p for p in root.iterdir() if p.is_dir() and STEP_DIR.fullmatch(p.name))
     for p in steps[:-keep]:
         if p.name not in protect:
             shutil.rmtree(p, ignore_errors=True)
@@ -84,34 +152,108 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     if not root.is_dir():
         return []
     return sorted(p for p in root.iterdir()
-                  if p.is_dir() and p.name.startswith("step-") and (p / "state.json").exists())
+                  if p.is_dir() and STEP_DIR.fullmatch(p.name) and (p / "state.json").exists())
+
+
+def _pointed(root: Path, pointer: str) -> Optional[Path]:
+    """The checkpoint a pointer file (`latest`, `best`) names, if it names one of this run's
+    own checkpoint folders: a path elsewhere (`../other-run/...`) is never followed."""
+    try:
+        name = (root / pointer).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return root / name if STEP_DIR.fullmatch(name) else None
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
-    """The checkpoint named by `latest` (or else the newest complete one)."""
-    root = Path(run_dir) / "checkpoints"
-    pointer = root / "latest"
-    if pointer.exists():
-        cand = root / pointer.read_text().strip()
-        if (cand / "state.json").exists():
-            return cand
+    """The checkpoint named by `latest` (or else the newest complete one), unread."""
+    cand = _pointed(Path(run_dir) / "checkpoints", "latest")
+    if cand is not None and (cand / "state.json").exists():
+        return cand
     found = list_checkpoints(run_dir)
     if not found:
         raise RunError(f"{run_dir}: no checkpoint found (the run never saved one)")
     return found[-1]
 
 
+def load_latest(run_dir: Path) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """The newest intact checkpoint: (folder, tensors, state.json). The one `latest` names comes
+    first; if it is damaged, the newest checkpoint before it that reads back whole is used,
+    with a one-line warning saying so."""
+    root = Path(run_dir) / "checkpoints"
+    order = [latest_checkpoint(run_dir)]
+    order += [p for p in reversed(list_checkpoints(run_dir)) if p.name < order[0].name]
+    problems = []
+    for ckpt in order:
+        try:
+            tensors, meta = load_checkpoint(ckpt)
+        except RunError as e:
+            problems.append(str(e))
+            continue
+        if problems:
+            warnings.warn(f"{problems[0]}; using {ckpt.name}, the newest intact checkpoint "
+                          f"before it", GanKitWarning)
+        return ckpt, tensors, meta
+    raise RunError(problems[0] + (f" (and the {len(order) - 1} older checkpoint(s) are damaged "
+                                  f"too)" if len(order) > 1 else "") + f"; {root} has no "
+                   f"intact checkpoint to load")
+
+
+def read_progress(run_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The latest checkpoint (unread) and how far it got, from its state.json: `step`, `nimg`,
+    `elapsed`, checked to be numbers (damaged -> RunError)."""
+    ckpt = latest_checkpoint(run_dir)
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+        out = {"step": state["step"], "nimg": state.get("nimg"),
+               "elapsed": float(state.get("elapsed", 0.0))}
+        if not isinstance(out["step"], int) or not isinstance(out["nimg"], (int, type(None))):
+            raise TypeError("step and nimg must be whole numbers")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise RunError(f"{ckpt}/state.json is damaged ({type(e).__name__}: {e})") from None
+    return ckpt, out
+
+
+def read_best(run_dir: Path) -> Optional[dict[str, Any]]:
+    """checkpoints/best.json ({"step": N, metric: value}) or None; damaged -> RunError."""
+    path = Path(run_dir) / "checkpoints" / "best.json"
+    if not path.is_file():
+        return None
+    try:
+        best = json.loads(path.read_text())
+        if not (isinstance(best, dict) and isinstance(best.get("step"), int) and all(
+                isinstance(v, (int, float)) for v in best.values())):
+            raise ValueError("not {\"step\": N, metric: value}")
+    except (OSError, ValueError) as e:
+        raise RunError(f"{path} is damaged ({e}); remove it to forget the best score") from None
+    return best
+
+
 def load_checkpoint(ckpt: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """Read a checkpoint back: (file stem -> tensors, state.json contents). Corrupt -> RunError."""
+    """Read a checkpoint back: (file stem -> tensors, state.json contents). Every file state.json
+    lists must be there with its SHA-256; anything damaged or missing -> RunError."""
     ckpt = Path(ckpt)
     try:
         meta = json.loads((ckpt / "state.json").read_text())
     except (OSError, ValueError) as e:
         raise RunError(f"{ckpt}: unreadable state.json ({e})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("step"), int):
+        raise RunError(f"{ckpt}/state.json is damaged (no whole-number step)")
+    sums = meta.get("files")   # absent in checkpoints written before gankit recorded them
+    names = sorted(sums) if isinstance(sums, dict) else sorted(
+        f.name for f in ckpt.glob("*.safetensors"))
     tensors = {}
-    for f in sorted(ckpt.glob("*.safetensors")):
+    for name in names:
+        f = ckpt / name
         try:
-            tensors[f.stem] = load_file(str(f))
+            data = f.read_bytes()
+            if isinstance(sums, dict) and hashlib.sha256(data).hexdigest() != sums[name]:
+                raise RunError(f"{f}: damaged (its SHA-256 is not the one saved with it)")
+            tensors[f.name[:-len(".safetensors")]] = load(data)
+        except RunError:
+            raise
+        except FileNotFoundError:
+            raise RunError(f"{f} is missing: the checkpoint is incomplete") from None
         except (SafetensorError, OSError, ValueError, RuntimeError) as e:
             raise RunError(f"{f}: corrupt checkpoint file ({e})") from None
     return tensors, meta
@@ -133,12 +275,12 @@ def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor]
 def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                          meta: dict[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = {}
-    for key, val in list(tensors.items()) + list(meta.get("plain", {}).items()):
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = val
     try:
+        for key, val in list(tensors.items()) + list(meta.get("plain", {}).items()):
+            idx, name = key.split(".", 1)
+            state.setdefault(int(idx), {})[name] = val
         opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError, AttributeError) as e:
         raise RunError(f"optimizer state does not fit the nets ({e})") from None
 
 
@@ -166,7 +308,10 @@ def load_task_state(task: Any, tensors: dict[str, dict[str, torch.Tensor]], meta
     """The inverse of task_state (only the nets with weights_only)."""
     # Every net the config builds was saved; a missing file means a damaged checkpoint, and
     # skipping it would sample from freshly initialised weights without a word.
-    missing = [f"{name}.safetensors" for name in task.nets if name not in tensors]
+    # (and a missing optimizer or RNG file would resume with a fresh Adam or another data order).
+    wanted = list(task.nets) if weights_only else [*task.nets, *(f"opt_{n}" for n in
+                                                                 task.optimizers), "rng"]
+    missing = [f"{name}.safetensors" for name in wanted if name not in tensors]
     if missing:
         raise RunError(f"the checkpoint lacks {', '.join(missing)}: the run is incomplete or "
                        f"was damaged")
@@ -175,6 +320,18 @@ def load_task_state(task: Any, tensors: dict[str, dict[str, torch.Tensor]], meta
     if weights_only:
         return
     for name, opt in task.optimizers.items():
-        load_optimizer_state(opt, tensors.get(f"opt_{name}", {}), meta[f"opt_{name}"])
+        if not isinstance(meta.get(f"opt_{name}"), dict):
+            raise RunError(f"the checkpoint's state.json lacks the state of optimizer {name}")
+        load_optimizer_state(opt, tensors[f"opt_{name}"], meta[f"opt_{name}"])
     for k, g in task.generators.items():
-        g.set_state(tensors["rng"][k])
+        set_generator_state(g, tensors["rng"], k)
+
+
+def set_generator_state(g: torch.Generator, states: dict[str, torch.Tensor], key: str) -> None:
+    """Restore one random generator from a checkpoint's rng file; missing or damaged -> RunError."""
+    if key not in states:
+        raise RunError(f"the checkpoint's rng.safetensors lacks the state of {key!r}")
+    try:
+        g.set_state(states[key])
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise RunError(f"the checkpoint's random state {key!r} is damaged ({e})") from None

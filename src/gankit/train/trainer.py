@@ -16,6 +16,8 @@ from typing import Any, Callable, ContextManager, Optional, Protocol
 import torch
 from torch import nn
 
+from ..errors import RunError
+
 # A phase's loss function gets the real batch (a tensor, or (samples, labels)) and returns
 # (loss to minimise, stats to log).
 LossFn = Callable[[Any], "tuple[torch.Tensor, dict[str, torch.Tensor]]"]
@@ -277,8 +279,13 @@ class Trainer:
 
     def load_state(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any]) -> None:
         self.task.load(tensors, meta)
-        self.sampler.load(tensors["rng"], meta["sampler"])
-        self.step, self.nimg, self.elapsed = meta["step"], meta["nimg"], meta["elapsed"]
+        try:
+            self.sampler.load(tensors["rng"], meta["sampler"])
+            step, nimg, elapsed = int(meta["step"]), int(meta["nimg"]), float(meta["elapsed"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as e:
+            raise RunError(f"the checkpoint of step {meta.get('step')} is damaged: its training "
+                           f"state does not read back ({type(e).__name__}: {e})") from None
+        self.step, self.nimg, self.elapsed = step, nimg, elapsed
 
     def _emit(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
