@@ -26,7 +26,8 @@ from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
 from .presets import apply_preset
-from .rundir import RunLock, create_run_dir, read_config, truncate_metrics, write_config
+from .rundir import (RunLock, check_same_data, create_run_dir, data_fingerprint, read_config,
+                     truncate_metrics, write_config)
 from .tasks import APP_TASKS, app_module
 from .tasks.gan import GANTask
 from .train import callbacks as cb
@@ -272,11 +273,19 @@ class GAN:
     def _start_run_dir(self) -> None:
         if self.run_dir is None:
             self.run_dir = create_run_dir(self._out, self.config)
-            write_config(self.run_dir, self.config, {"data_note": self.data_note})
+            extra = {"data_note": self.data_note}
+            if self._data is not None:
+                extra["data_fingerprint"] = data_fingerprint(self._data)
+            write_config(self.run_dir, self.config, extra)
             self.claim_run()
         else:   # a resumed run: log rows past its checkpoint go, now that training goes on
+            self.check_data()
             self.claim_run()
             truncate_metrics(self.run_dir, self.step)
+
+    def check_data(self) -> None:
+        """A resumed run's data must be the data it trained on (see rundir.check_same_data)."""
+        check_same_data(self.run_dir, self._data, getattr(self, "allow_data_change", False))
 
     def claim_run(self) -> None:
         """Hold the run directory's lock until this fit ends; RunError if another process
@@ -408,7 +417,7 @@ class GAN:
 def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "auto",
              generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
              weights_only: bool = False, plugins: Optional[str] = None,
-             trust_plugins: bool = False) -> GAN:
+             trust_plugins: bool = False, allow_data_change: bool = False) -> GAN:
     """Rebuild a run from its directory: nets, EMA, optimizers, step, RNG and data order.
 
     `fit()` then continues exactly where the run stopped. Runs trained on data passed from Python
@@ -427,7 +436,9 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
         load_plugins(cfg.model.plugins)
     check_plugins(run_dir, cfg)
     if cfg.task in APP_TASKS:
-        return app_module(cfg.task).load_task_run(run_dir, cfg, device, weights_only)
+        gan = app_module(cfg.task).load_task_run(run_dir, cfg, device, weights_only)
+        gan.allow_data_change = allow_data_change
+        return gan
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     if cfg.model.model == "custom" and generator is None:
         raise RunError(f"{run_dir} was trained with your own nets: pass generator= and "
@@ -435,6 +446,7 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     gan = GAN.__new__(GAN)
     gan._setup(cfg, generator, discriminator)
     gan.run_dir, gan._out, gan.data_note = run_dir, run_dir, None
+    gan.allow_data_change = allow_data_change
     gan._labels = None
     _, tensors, meta = load_latest(run_dir)
     gan._loaded_step = meta["step"]

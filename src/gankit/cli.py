@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "the default, wavegan or specgan; conditional by default on class folders, "
                    "--no-conditional; --audio-length)")
     t.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
+    t.add_argument("--allow-data-change", action="store_true", help="with --resume: go on even "
+                   "though the data differs from what the run trained on (its item count or "
+                   "first and last items)")
     t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
                    "below (flags given beside it win): " + ", ".join(PRESETS))
     _add_config_flags(t)
@@ -263,7 +266,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.preset is not None or args.task is not None:
             raise ConfigError("--preset and --task set up a new run; a resumed run keeps its "
                               "configuration")
-        gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"))
+        gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"),
+                       allow_data_change=args.allow_data_change)
         conflicts = resume_conflicts(gan.config, given)
         if conflicts:
             raise ConfigError(f"cannot resume {args.resume} with a changed configuration: "
@@ -274,6 +278,7 @@ def _train(args: argparse.Namespace) -> int:
             from .train.optim import set_learning_rates
             set_learning_rates(gan.task.optimizers, gan.config.train)
         if gan.dist.is_main:
+            gan.check_data()
             gan.claim_run()   # before anything in it changes
             write_config(gan.run_dir, gan.config)
             print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)

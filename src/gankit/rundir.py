@@ -1,11 +1,13 @@
 """The run directory: creating it without ever clobbering anything, config.json, metrics.jsonl."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,7 +15,7 @@ import torch
 
 from ._version import __version__
 from .config import RunConfig
-from .errors import RunError
+from .errors import DataError, GanKitWarning, RunError
 from .train.state import atomic_write_text
 
 RUNS = Path("runs")
@@ -50,13 +52,57 @@ def create_run_dir(out: Optional[Path], cfg: RunConfig) -> Path:
 
 
 def write_config(run_dir: Path, cfg: RunConfig, extra: Optional[dict[str, Any]] = None) -> None:
-    """config.json: the resolved configuration plus where and with what it ran."""
+    """config.json: the resolved configuration plus where and with what it ran. Rewriting it (a
+    resume with new settings) keeps what the first writing recorded (data note, fingerprint)."""
     doc = cfg.to_dict()
-    doc["meta"] = {"gankit_version": __version__, "torch_version": torch.__version__,
+    doc["meta"] = {**read_meta(run_dir),
+                   "gankit_version": __version__, "torch_version": torch.__version__,
                    "python": platform.python_version(), "machine": platform.machine(),
                    "hardware": hardware(), "written": time.strftime("%Y-%m-%d %H:%M:%S"),
                    **(extra or {})}
     atomic_write_text(Path(run_dir) / "config.json", json.dumps(doc, indent=2, sort_keys=True))
+
+
+def read_meta(run_dir: Path) -> dict[str, Any]:
+    """The `meta` of a run's config.json ({} when there is none or it does not read)."""
+    try:
+        meta = json.loads((Path(run_dir) / "config.json").read_text()).get("meta")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def data_fingerprint(data: Any) -> dict[str, Any]:
+    """What identifies a training set cheaply: how many items, their shape, and a hash of the
+    first and the last. `data`: a tensor [N, ...], a list of tensors, or a tuple of such lists
+    (CycleGAN's two domains)."""
+    parts = list(data) if isinstance(data, tuple) else [data]
+    count = sum(len(p) for p in parts)
+    nonempty = [p for p in parts if len(p)]
+    h = hashlib.sha256()
+    for item in (nonempty[0][0], nonempty[-1][-1]) if nonempty else ():
+        t = item.detach().cpu().contiguous() if torch.is_tensor(item) else torch.as_tensor(item)
+        h.update(f"{t.dtype}{list(t.shape)}".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return {"count": count, "first_last_sha256": h.hexdigest()[:16]}
+
+
+def check_same_data(run_dir: Path, data: Any, allow_change: bool) -> None:
+    """Refuse to resume a run on other data than it trained on (DataError), unless
+    `allow_change`, then warn. Runs saved before fingerprints were recorded are not checked."""
+    saved = read_meta(run_dir).get("data_fingerprint")
+    if not isinstance(saved, dict) or data is None:
+        return
+    now = data_fingerprint(data)
+    if now == saved:
+        return
+    what = (f"{saved.get('count')} items then, {now['count']} now" if now["count"] !=
+            saved.get("count") else "the same number of items, but other first or last ones")
+    if not allow_change:
+        raise DataError(f"{run_dir} trained on other data ({what}); resuming on this data is not "
+                        f"the same run: pass --allow-data-change (Python: allow_data_change=True) "
+                        f"if you mean it")
+    warnings.warn(f"{run_dir}: training goes on with changed data ({what})", GanKitWarning)
 
 
 def hardware() -> str:

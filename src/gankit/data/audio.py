@@ -48,6 +48,7 @@ LOG_EPS = 1e-6
 MEL_N_FFT = 1024                # 64 ms windows: narrow enough mel bands at low pitch (15.6 Hz bins)
 MEL_EPS = 1e-2                  # the mel floor: about 80 dB below a loud band (silence maps here)
 WAV_SUFFIXES = (".wav", ".wave")
+MIN_RATE, MAX_RATE = 1_000, 768_000   # sample rates a WAV file really has
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -65,13 +66,20 @@ def read_wav(path: Union[str, Path], rate: Optional[int] = SAMPLE_RATE) -> np.nd
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # scipy warns on chunks it skips (LIST, cue)
             file_rate, data = wavfile.read(path)
-    except (OSError, ValueError, EOFError, struct.error) as e:
+    except (OSError, ValueError, EOFError, struct.error, UnboundLocalError, ZeroDivisionError,
+            MemoryError, TypeError, IndexError, KeyError, OverflowError) as e:
+        # scipy's reader meets damaged headers with many kinds of error: all mean the same here
         raise DataError(f"{path}: not a readable WAV file ({e or type(e).__name__})") from None
+    if not MIN_RATE <= file_rate <= MAX_RATE:
+        raise DataError(f"{path}: a sample rate of {file_rate} Hz (a WAV file's is "
+                        f"{MIN_RATE:,} to {MAX_RATE:,}); the header is damaged")
     x = _to_float(np.asarray(data), path)
     if x.ndim == 2:
         x = x.mean(axis=1)
-    if x.size == 0:
+    if x.ndim != 1 or x.size == 0:
         raise DataError(f"{path}: the WAV file holds no samples")
+    if not np.isfinite(x).all():
+        raise DataError(f"{path}: the WAV file holds NaN or infinite samples")
     if rate is not None and file_rate != rate:
         x = resample(x, file_rate, rate)
     return np.clip(x, -1.0, 1.0).astype(np.float32)
