@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .rundir import read_config
-from .train.callbacks import read_metrics
+from .train.callbacks import read_metrics, sample_frames
 from .train.state import list_checkpoints, read_progress
 
 
@@ -16,7 +16,7 @@ def describe_run(run_dir: Path) -> dict[str, Any]:
     meta = json.loads((run_dir / "config.json").read_text()).get("meta", {})
     ckpt, state = read_progress(run_dir)
     records = read_metrics(run_dir)
-    samples = sorted((run_dir / "samples").glob("step-*.png")) if (run_dir / "samples").is_dir() else []
+    samples = sample_frames(run_dir, ".png")
     return {
         "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": cfg.loss.loss,
         "dataset": cfg.data.dataset, "data_shape": list(cfg.data_shape),

@@ -17,7 +17,7 @@ import torch
 from .. import health
 from ..tasks import TRANSLATION_TASKS
 from ..errors import DataError, GanKitError
-from ..train.callbacks import read_metrics
+from ..train.callbacks import read_metrics, sample_frames
 from ..train.state import read_best, read_progress
 from ..viz import make_grid, to_uint8
 from . import figures
@@ -189,8 +189,7 @@ class RunFacts:
         return '<section id="curves"><h2>Curves</h2>' + note + "\n".join(parts) + "</section>"
 
     def timeline_section(self) -> str:
-        frames = sorted((self.run_dir / "samples").glob("step-*.png")) \
-            if (self.run_dir / "samples").is_dir() else []
+        frames = sample_frames(self.run_dir, ".png")
         if not frames:
             return '<section id="timeline"><h2>Samples over training</h2><p>No sample grids.</p></section>'
         if len(frames) > MAX_FRAMES:

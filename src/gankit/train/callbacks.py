@@ -13,7 +13,7 @@ import torch
 from .. import health
 from ..errors import GanKitWarning
 from ..viz import make_grid, plot_curves, save_png, to_uint8
-from .state import atomic_write_text, read_best, save_checkpoint, step_name
+from .state import STEP_DIR, atomic_write_text, read_best, save_checkpoint, step_name
 from .trainer import Callback, Trainer
 
 
@@ -285,3 +285,13 @@ def read_metrics(run_dir: Path) -> list[dict]:
             if isinstance(row, dict) and isinstance(row.get("step"), int):
                 out.append(row)
     return out
+
+
+def sample_frames(run_dir: Path, suffix: str) -> list[Path]:
+    """The run's `samples/step-NNNNNNN<suffix>` files in step order (files of other names, a
+    user's notes, say, are not frames)."""
+    folder = Path(run_dir) / "samples"
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.name.endswith(suffix) and STEP_DIR.fullmatch(p.name[:-len(suffix)]))
