@@ -207,7 +207,7 @@ def _is_number(text: str) -> bool:
 def _check_numeric_text(typed: pd.DataFrame) -> None:
     """A text column whose filled cells are mostly numbers holds a typo, not categories."""
     for name in typed.columns:
-        s = typed[name]
+        s = typed[name].reset_index(drop=True)   # row positions (pandas may index by a column)
         if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
             continue
         filled = s.dropna().astype(str)
