@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import gankit
+from gankit.errors import GanKitWarning
 from gankit.rundir import RunLock
 from gankit.train.callbacks import Evaluate
 from helpers import one_error, run
@@ -108,3 +109,20 @@ def test_a_diverging_run_stops_by_default_and_the_suggested_resume_works(capsys)
                        str(stopped + 4), "--no-progress")
     assert code in (0, 1), err   # it may diverge again, but the command is accepted
     assert "error" not in err
+
+
+def test_a_streak_of_d_winning_goes_on_counting_across_a_resume():
+    from types import SimpleNamespace
+
+    from gankit.health import WIN_RECORDS
+    from gankit.train.callbacks import HealthGuard
+    winning = {"d_loss": 0.01, "g_loss": 9.0, "d_real": 0.999, "d_fake": 0.001}
+    past = [{"step": 10 * (i + 1), **winning} for i in range(WIN_RECORDS - 1)]
+    guard = HealthGuard(None, None, "ns", stop_on_divergence=True, past=past)
+    trainer = SimpleNamespace(stop_reason=None)
+    with pytest.warns(GanKitWarning, match="diverged"):
+        guard.on_log(trainer, {"step": 10 * WIN_RECORDS, **winning})
+    assert (trainer.stop_reason or "").startswith("diverged")
+    fresh = HealthGuard(None, None, "ns", stop_on_divergence=True)
+    fresh.on_log(trainer := SimpleNamespace(stop_reason=None), {"step": 10, **winning})
+    assert trainer.stop_reason is None
