@@ -182,7 +182,7 @@ class GAN:
                             load_data: Callable[[], None]) -> "GAN":
         """An app's run rebuilt from its latest checkpoint (see load_run): the weights alone, or
         with `load_data()` (which sets the training data) the trainer at its step, data order
-        and RNG states, metrics.jsonl cut back to that step."""
+        and RNG states (metrics.jsonl is cut back to that step when training goes on)."""
         _, tensors, meta = load_latest(run_dir)
         self._loaded_step = meta["step"]
         if weights_only:

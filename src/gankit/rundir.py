@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import torch
 
 from ._version import __version__
@@ -81,10 +82,18 @@ def data_fingerprint(data: Any) -> dict[str, Any]:
     nonempty = [p for p in parts if len(p)]
     h = hashlib.sha256()
     for item in (nonempty[0][0], nonempty[-1][-1]) if nonempty else ():
-        t = item.detach().cpu().contiguous() if torch.is_tensor(item) else torch.as_tensor(item)
-        h.update(f"{t.dtype}{list(t.shape)}".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+        for t in _leaves(item):
+            t = t.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{list(t.shape)}".encode())
+            h.update((t.float() if t.dtype == torch.bfloat16 else t).numpy().tobytes())
     return {"count": count, "first_last_sha256": h.hexdigest()[:16]}
+
+
+def _leaves(item: Any) -> list[torch.Tensor]:
+    """The tensors of one item: itself, or those of a pair (pix2pix's (A, B)) and so on."""
+    if isinstance(item, (tuple, list)):
+        return [t for part in item for t in _leaves(part)]
+    return [item if torch.is_tensor(item) else torch.as_tensor(np.asarray(item))]
 
 
 def check_same_data(run_dir: Path, data: Any, allow_change: bool) -> None:
