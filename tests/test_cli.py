@@ -133,9 +133,15 @@ def test_missing_and_corrupt_runs(capsys, tmp_path, trained):
 
 
 def test_corrupt_checkpoint(capsys, trained, tmp_path):
-    ckpt = trained / "checkpoints" / "step-0000004" / "G_ema.safetensors"
-    ckpt.write_bytes(b"\x00" * 20)
-    fail(capsys, "sample", trained, "--output", tmp_path / "x.npz", match="corrupt")
+    """A damaged latest checkpoint: the one before it is used, with one warning line; with none
+    intact left, one error line."""
+    ckpts = sorted((trained / "checkpoints").glob("step-*"))
+    (ckpts[-1] / "G_ema.safetensors").write_bytes(b"\x00" * 20)
+    code, _, err = run(capsys, "sample", trained, "--output", tmp_path / "x.npz")
+    assert code == 0 and err.count("gankit: warning:") == 1 and f"using {ckpts[-2].name}" in err
+    for c in ckpts[:-1]:
+        (c / "G_ema.safetensors").write_bytes(b"\x00" * 20)
+    fail(capsys, "sample", trained, "--output", tmp_path / "y.npz", match="no intact checkpoint")
 
 
 def test_console_entry_point_runs():

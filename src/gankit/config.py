@@ -14,8 +14,6 @@ import typing
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-import numpy as np
-
 from .errors import ConfigError
 
 
@@ -42,7 +40,7 @@ def _checked_value(f: dataclasses.Field, value: Any) -> Any:
             return None
         raise ConfigError(f"{flag} needs a value")
     if kind is bool:
-        if not isinstance(value, (bool, np.bool_)):
+        if not _is_bool(value):
             raise ConfigError(f"{flag} is a switch (true or false), got {value!r}")
         return bool(value)
     if kind is str:
@@ -50,7 +48,7 @@ def _checked_value(f: dataclasses.Field, value: Any) -> Any:
             raise ConfigError(f"{flag} must be text, got {value!r}")
         return value
     number = numbers.Integral if kind is int else numbers.Real
-    if not isinstance(value, number) or isinstance(value, (bool, np.bool_)):
+    if not isinstance(value, number) or _is_bool(value):
         raise ConfigError(f"{flag} must be a {'whole ' if kind is int else ''}number, got "
                           f"{value!r}")
     value = kind(value)
@@ -64,6 +62,11 @@ def _checked_value(f: dataclasses.Field, value: Any) -> Any:
     if "below" in meta and value >= meta["below"]:
         raise ConfigError(f"{flag} must be below {meta['below']:g}, got {value:g}")
     return value
+
+
+def _is_bool(value: Any) -> bool:
+    """Python's bool or NumPy's (without importing NumPy: `gankit --help` stays light)."""
+    return isinstance(value, bool) or type(value).__name__ == "bool_"
 
 
 @dataclass(frozen=True)
