@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +163,23 @@ def test_help_does_not_import_torch_or_pandas():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_outputs_that_cannot_be_written_as_asked_are_one_line_and_untouched(capsys, trained):
+    Path("NOTES").write_text("mine")
+    Path("d.npz").mkdir()
+    fail(capsys, "sample", trained, "--output", "NOTES", match="existing file")
+    fail(capsys, "sample", trained, "--output", "d.npz", match="is a directory")
+    assert Path("NOTES").read_text() == "mine" and not any(Path("d.npz").iterdir())
+
+
+def test_synth_save_never_writes_into_a_run_or_a_foreign_folder(capsys, trained):
+    Path("t.csv").write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(40)))
+    before = (trained / "metrics.jsonl").read_bytes()
+    fail(capsys, "synth", "t.csv", "--num", "5", "--output", "o.csv", "--save", trained,
+         match="is a gankit run")
+    Path("mine").mkdir()
+    (Path("mine") / "notes.txt").write_text("x")
+    fail(capsys, "synth", "t.csv", "--num", "5", "--output", "o.csv", "--save", "mine",
+         match="not empty")
+    assert (trained / "metrics.jsonl").read_bytes() == before and not Path("o.csv").exists()
