@@ -73,7 +73,7 @@ def main() -> None:
     p.add_argument("--n-train", type=int, nargs="+", default=[60000])
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/edges/edge_info.json"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/edges/classkept/edge_info.json"))
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     jobs = [(v, n) for v in args.variants for n in args.n_train]
