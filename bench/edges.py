@@ -21,6 +21,7 @@ translate`) are translated and scored:
 Rows to beat: the edge maps themselves, and 1,000 real training items (the FID floor).
 
     python bench/edges.py [--minutes 5 15] [--arms pix2pix l1] [--parallel 2] [--set width=16]
+                          [--threshold 0.25] [--soft]   (the edge maps: gankit edges' options)
 """
 from __future__ import annotations
 
@@ -35,16 +36,20 @@ from pathlib import Path
 N_TEST = 1000
 
 
-def build(out: Path, n_train: int) -> Path:
+def build(out: Path, n_train: int, threshold: float, soft: bool) -> Path:
+    """The paired folder, made once for these edge options (remade when they differ)."""
     data = out / "data"
     if (data / "pairs.json").exists():
-        return data
+        made = json.loads((data / "pairs.json").read_text())
+        if (made["threshold"], made.get("soft", False)) == (threshold, soft) \
+                and made["counts"].get("train") == n_train:
+            return data
     from gankit.data import load_dataset
     from gankit.data.edges import write_edge_pairs
     train, test = (load_dataset("fashion-mnist", split) for split in ("train", "test"))
     write_edge_pairs(data, {"train": train.images[:n_train], "test": test.images[:N_TEST]},
                      {"train": train.labels[:n_train], "test": test.labels[:N_TEST]},
-                     overwrite=True)
+                     threshold=threshold, overwrite=True, soft=soft)
     return data
 
 
@@ -80,9 +85,9 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
                     **({"loss": "none"} if arm == "l1" else {}), **extra)
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
-    edges = _scale(edge_maps(test))
+    edges = _scale(edge_maps(test, args.threshold, args.soft))
     trainer, spent, rows = tr._get_trainer(), 0.0, []
-    name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()])
+    name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()] + edge_name(args))
     for mark in sorted(m * 60 for m in args.minutes):
         spent = train_until(trainer, mark, spent)
         out = tr.task.translate(edges)
@@ -96,14 +101,22 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
 
 
-def reference_rows(data: Path) -> list[dict]:
+def edge_name(args: argparse.Namespace) -> list[str]:
+    """What names rows made from edge maps other than the defaults ([] for the defaults)."""
+    from gankit.data.edges import THRESHOLD
+    return ([f"threshold{args.threshold:g}"] if args.threshold != THRESHOLD else []) + \
+        (["soft"] if args.soft else [])
+
+
+def reference_rows(data: Path, args: argparse.Namespace) -> list[dict]:
     from gankit.apps.translate import _scale
     from gankit.data import load_dataset
     from gankit.data.edges import edge_maps
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
     train = load_dataset("fashion-mnist", "train")   # the last items: never in the pairs
-    return [{"arm": "edge maps (input)", **score(_scale(edge_maps(test)))},
+    return [{"arm": " ".join(["edge maps (input)"] + edge_name(args)),
+             **score(_scale(edge_maps(test, args.threshold, args.soft)))},
             {"arm": "real training items",   # other items: their L1 to the test items means nothing
              **{k: v for k, v in score(_scale(train.images[-N_TEST:]), train.labels[-N_TEST:]).items()
                 if k != "l1"}}]
@@ -116,22 +129,30 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--n-train", type=int, default=10000)
     p.add_argument("--set", action="append", default=[], help="an option for both arms, k=v")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="edge maps: share of the strongest gradient that makes a line "
+                        "(default: gankit edges' own)")
+    p.add_argument("--soft", action="store_true", help="edge maps: line strength as gray levels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("bench/runs/edges"))
     p.add_argument("--arm", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.threshold is None:
+        from gankit.data.edges import THRESHOLD
+        args.threshold = THRESHOLD
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
         return run_arm(args.arm, args)
     t0 = time.time()
-    data = build(args.out, args.n_train)
+    data = build(args.out, args.n_train, args.threshold, args.soft)
     from cpu_budget import run_arms
     base = [sys.executable, __file__, "--out", str(args.out), "--seed", str(args.seed),
-            "--minutes", *map(str, args.minutes)] + [a for kv in args.set for a in ("--set", kv)]
+            "--minutes", *map(str, args.minutes), "--threshold", str(args.threshold)] + \
+        (["--soft"] if args.soft else []) + [a for kv in args.set for a in ("--set", kv)]
     run_arms(base, [(arm,) for arm in args.arms], args.parallel)
     import torch
-    rows = reference_rows(data)
+    rows = reference_rows(data, args)
     for f in sorted(args.out.glob("*.json")):
         if f.name != "results.json":
             rows += json.loads(f.read_text())

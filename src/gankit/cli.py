@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("output", type=Path, help="the folder to write (new or empty)")
     ed.add_argument("--threshold", type=float, default=0.25, help="a line is where the gradient "
                     "passes this share of the image's strongest (default 0.25)")
+    ed.add_argument("--soft", action="store_true", help="keep line strength as gray levels "
+                    "(white at the threshold, black at the strongest) instead of black lines")
     ed.add_argument("--limit", type=int, default=None, help="at most N images of each split")
     ed.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT")
     from .tabular.cli import add_commands
@@ -379,7 +381,8 @@ def cmd_edges(args: argparse.Namespace) -> int:
         splits[split] = d.images[:args.limit]
         if d.labels is not None:
             labels[split] = d.labels[:args.limit]
-    counts = write_edge_pairs(args.output, splits, labels or None, args.threshold, args.overwrite)
+    counts = write_edge_pairs(args.output, splits, labels or None, args.threshold, args.overwrite,
+                              soft=args.soft)
     print(f"wrote {', '.join(f'{n} {s}' for s, n in counts.items())} pairs to {args.output}; "
           f"train on them with: gankit train --task pix2pix --dataset {args.output}",
           file=sys.stderr)

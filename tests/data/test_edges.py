@@ -30,6 +30,19 @@ def test_lines_follow_the_outline_and_flat_pictures_have_none():
     assert torch.equal(edge_maps(square(value=40)), e[None, None])
 
 
+def test_soft_edges_keep_line_strength_on_the_same_lines():
+    img = square(size=20, lo=5, hi=15)
+    img[..., 8:12, 8:12] = 120   # a fainter inner square: weaker lines
+    hard, soft = edge_maps(img)[0, 0], edge_maps(img, soft=True)[0, 0]
+    assert torch.equal(soft < 255, hard == 0)              # lines in the same places
+    assert soft.min() == 0 and len(soft.unique()) > 3       # black at the strongest, grays between
+    outer, inner = soft[4, 10], soft[7:13, 7:13][hard[7:13, 7:13] == 0].float().mean()
+    assert outer < inner < 255                              # the fainter square's lines are lighter
+    assert (edge_maps(torch.full((1, 1, 8, 8), 9, dtype=torch.uint8), soft=True) == 255).all()
+    half = edge_maps(img // 2, soft=True)   # relative to the picture's strongest, as hard lines are
+    assert (half.int() - soft.int()).abs().max() <= 1
+
+
 def test_bad_inputs_are_one_error():
     with pytest.raises(DataError):
         edge_maps(torch.zeros(2, 2, 8, 8, dtype=torch.uint8))
@@ -59,8 +72,9 @@ def test_write_edge_pairs_makes_a_pix2pix_folder_and_refuses_to_overwrite(tmp_pa
     with pytest.raises(ConfigError, match="not a gankit edges folder"):   # even with overwrite
         write_edge_pairs(tmp_path / "mine", {"train": imgs}, overwrite=True)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
-    write_edge_pairs(tmp_path / "p", {"train": imgs[:1]}, overwrite=True)   # replaces its own
+    write_edge_pairs(tmp_path / "p", {"train": imgs[:1]}, overwrite=True, soft=True)   # its own
     assert len(list((tmp_path / "p").rglob("*.png"))) == 2
+    assert json.loads((tmp_path / "p" / "pairs.json").read_text())["soft"] is True
 
 
 def test_cli_writes_pairs_from_a_labeled_folder_and_says_no_in_one_line(capsys, tmp_path):
@@ -76,5 +90,7 @@ def test_cli_writes_pairs_from_a_labeled_folder_and_says_no_in_one_line(capsys, 
     assert code == 0 and "4 train, 4 test pairs" in err
     assert read_pair_labels(tmp_path / "pairs", "test").tolist() == [0, 0, 0, 1]
     assert "--overwrite" in one_error(capsys, "edges", tmp_path / "imgs", tmp_path / "pairs")
+    code, _, _ = run(capsys, "edges", tmp_path / "imgs", tmp_path / "soft", "--soft", "--limit", 2)
+    assert code == 0 and json.loads((tmp_path / "soft" / "pairs.json").read_text())["soft"]
     assert "unknown dataset" in one_error(capsys, "edges", tmp_path / "none", tmp_path / "x")
     assert "--limit" in one_error(capsys, "edges", tmp_path / "imgs", tmp_path / "y", "--limit", 0)

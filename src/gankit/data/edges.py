@@ -7,7 +7,9 @@ An edge map is drawn the way edges2shoes-style datasets look: dark lines on whit
 where the Sobel gradient of the image's lightness is strong: above a share (`threshold`) of the
 image's own strongest gradient, so faint and bold images both get their outline and their main
 inner lines. The image is first smoothed by a 3 x 3 binomial filter so that pixel noise and JPEG
-artefacts do not become lines.
+artefacts do not become lines. Lines are black by default (binary, as edges2shoes' post-processed
+HED edges are); `soft=True` keeps their strength as gray levels instead (white at the threshold,
+black at the strongest gradient), which hands the translator more of the picture.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ THRESHOLD = 0.25   # share of the image's strongest gradient that makes a line
 CHUNK = 1024       # images turned into edge maps at once
 
 
-def edge_maps(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tensor:
-    """uint8 images [N, C, H, W] -> uint8 edge maps [N, 1, H, W]: 0 on a line, 255 elsewhere."""
+def edge_maps(images: torch.Tensor, threshold: float = THRESHOLD, soft: bool = False
+              ) -> torch.Tensor:
+    """uint8 images [N, C, H, W] -> uint8 edge maps [N, 1, H, W]: 0 on a line, 255 elsewhere
+    (soft: 255 at or below the threshold, down to 0 at the image's strongest gradient)."""
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise DataError(f"edge maps need images [N, C, H, W] with 1 or 3 channels, got "
                         f"{list(images.shape)}")
@@ -42,13 +46,17 @@ def edge_maps(images: torch.Tensor, threshold: float = THRESHOLD) -> torch.Tenso
     grad = F.conv2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), kernels)  # [N, 2, H, W]
     mag = grad.pow(2).sum(1, keepdim=True).sqrt()
     peak = mag.amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    if soft:   # strength above the threshold, 0..1 -> 255..0; a flat image stays white
+        ink = ((mag / peak - threshold) / (1 - threshold)).clamp(0, 1) * (peak > 1e-3)
+        return (255 - (ink * 255).round()).to(torch.uint8)
     lines = (mag > threshold * peak) & (peak > 1e-3)   # a flat image has no lines
     return torch.where(lines, 0, 255).to(torch.uint8)
 
 
 def write_edge_pairs(out: Union[str, Path], splits: dict[str, torch.Tensor],
                      labels: Optional[dict[str, torch.Tensor]] = None,
-                     threshold: float = THRESHOLD, overwrite: bool = False) -> dict:
+                     threshold: float = THRESHOLD, overwrite: bool = False,
+                     soft: bool = False) -> dict:
     """A pix2pix folder from images: OUT/A/SPLIT/NNNNNN.png (edge maps) and OUT/B/SPLIT/NNNNNN.png
     (the images), for each split ("train", "test") of uint8 images [N, C, H, W]. With `labels`,
     OUT/labels.json records each file's class. Returns the counts written."""
@@ -64,13 +72,13 @@ def write_edge_pairs(out: Union[str, Path], splits: dict[str, torch.Tensor],
             raise ConfigError(f"{out} already holds edge pairs; pass --overwrite to replace them")
         for side in ("A", "B"):
             shutil.rmtree(out / side, ignore_errors=True)
-    record: dict = {"threshold": threshold, "counts": {}, "labels": {}}
+    record: dict = {"threshold": threshold, "soft": soft, "counts": {}, "labels": {}}
     for split, images in splits.items():
         for side in ("A", "B"):
             (out / side / split).mkdir(parents=True, exist_ok=True)
         for start in range(0, len(images), CHUNK):   # bounds the float working memory
             chunk = images[start:start + CHUNK]
-            edges = edge_maps(chunk, threshold).permute(0, 2, 3, 1).numpy()   # [n, H, W, 1]
+            edges = edge_maps(chunk, threshold, soft).permute(0, 2, 3, 1).numpy()   # [n, H, W, 1]
             pictures = chunk.permute(0, 2, 3, 1).numpy()                      # [n, H, W, C]
             for i in range(len(chunk)):
                 name = f"{start + i:06d}.png"
