@@ -23,6 +23,9 @@ def one_thread():
 @pytest.fixture(autouse=True)
 def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("GANKIT_OFFLINE", "1")
+    # Threads as each test sets them, and no "machine is busy" line on a loaded test machine
+    # (tests/train/test_speed.py checks that choice itself).
+    monkeypatch.setenv("GANKIT_THREADS", "0")
     monkeypatch.setenv("GANKIT_DATA", str(tmp_path / "gankit-data"))
     monkeypatch.chdir(tmp_path)
 

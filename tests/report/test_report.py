@@ -93,8 +93,8 @@ def test_healthy_run_report_is_clean_and_leaves_the_run_untouched(healthy, tmp_p
 
 def test_diverged_run_shows_the_divergence_warning_and_stops(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--out", tmp_path / "bad", "--steps", "200", "--lr", "5",
-                       "--stop-on-divergence", *TINY)
-    assert code == 0, err
+                       *TINY)   # stopping is the default
+    assert code == 1, err
     assert "gankit: warning: diverged" in err and "stopped: diverged" in err
     ckpts = tmp_path / "bad" / "checkpoints"
     state = json.loads((ckpts / (ckpts / "latest").read_text().strip() / "state.json").read_text())

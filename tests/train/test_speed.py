@@ -150,3 +150,21 @@ def test_speed_flags_parse():
     assert args["train.compile"] == "auto" and args["train.precision"] == "bf16"
     args = vars(build_parser().parse_args(["train", "--compile", "max-autotune"]))
     assert args["train.compile"] == "max-autotune" and "train.memory_format" not in args
+
+
+def test_a_busy_machine_trains_on_one_thread_and_says_so_once(monkeypatch):
+    monkeypatch.delenv("GANKIT_THREADS")
+    before = torch.get_num_threads()
+    monkeypatch.setattr(speed, "busy_cores", lambda: 9.0)
+    gan = _digits("busy")
+    seen = []
+    gan.task.phases[0].loss = (lambda inner: lambda real: (seen.append(torch.get_num_threads()),
+                                                            inner(real))[1])(gan.task.phases[0].loss)
+    with pytest.warns(GanKitWarning, match="machine is busy"):
+        gan.fit(steps=2, progress=False)
+    assert set(seen) == {1} and torch.get_num_threads() == before   # restored after fit
+    monkeypatch.setattr(speed, "busy_cores", lambda: 0.0)
+    assert speed.fit_threads(torch.device("cpu")) is None
+    monkeypatch.setenv("GANKIT_THREADS", "x")
+    with pytest.raises(ConfigError):
+        speed.fit_threads(torch.device("cpu"))

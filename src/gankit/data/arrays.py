@@ -61,7 +61,7 @@ def _read_npy(f: BinaryIO, size: int, name: str) -> np.ndarray:
     elif version in ((2, 0), (3, 0)):
         shape, fortran, dtype = fmt.read_array_header_2_0(f)
     else:
-        raise DataError(f"{name}: unknown .npy format version {version}")
+        raise DataError(f"cannot read {name}: unknown .npy format version {version}")
     if dtype.hasobject:
         raise DataError(f"{name} holds object arrays, which are never unpickled; save plain "
                         f"numeric arrays")

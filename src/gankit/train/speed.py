@@ -141,18 +141,20 @@ def busy_cores(samples: int = 3, interval: float = 0.02) -> float:
 
 
 def fit_threads(device: torch.device) -> Optional[str]:
-    """The CPU threads of a training run: GANKIT_THREADS when set; else one thread when other
-    work already keeps every core busy (a thread that waits for a descheduled sibling at each
-    operation's barrier makes every step many times slower; see bench/load.py), else PyTorch's
-    own choice. Returns a one-line hint when the machine is oversubscribed."""
+    """The CPU threads of a training run: GANKIT_THREADS when set (0: as they are); else one
+    thread when other work already keeps every core busy (a thread that waits for a descheduled
+    sibling at each operation's barrier makes every step many times slower; see bench/load.py),
+    else PyTorch's own choice. Returns a one-line hint when the machine is oversubscribed."""
     if device.type != "cpu":
         return None
     asked = os.environ.get("GANKIT_THREADS")
-    if asked:
+    if asked:   # N threads; 0: leave this process's own setting alone (as the tests do)
         try:
-            torch.set_num_threads(max(int(asked), 1))
+            n = int(asked)
         except ValueError:
             raise ConfigError(f"GANKIT_THREADS={asked!r} is not a whole number") from None
+        if n > 0:
+            torch.set_num_threads(n)
         return None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     busy = busy_cores()
