@@ -214,6 +214,9 @@ class GAN:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
         ends first (`until` = an absolute step). With none given: 3,000 steps."""
         trainer = self._get_trainer()
+        # Settings a resume may change take effect now, not only when the trainer was built.
+        trainer.log_every = self.config.train.log_every
+        trainer.autocast = speed.autocast_for(self.config.train.precision, self.device)
         ends = [until] if until is not None else []
         if steps is not None:
             ends.append(trainer.step + int(steps))

@@ -126,3 +126,10 @@ def test_a_streak_of_d_winning_goes_on_counting_across_a_resume():
     fresh = HealthGuard(None, None, "ns", stop_on_divergence=True)
     fresh.on_log(trainer := SimpleNamespace(stop_reason=None), {"step": 10, **winning})
     assert trainer.stop_reason is None
+
+
+def test_settings_that_may_change_on_resume_take_effect(trained, capsys):
+    assert run(capsys, "train", "--resume", trained, "--steps", "9", "--log-every", "1",
+               "--no-progress")[0] == 0
+    steps = [json.loads(line)["step"] for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6, 7, 8, 9]
