@@ -41,8 +41,8 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                                metavar=f.name.upper(), help=help_text, **extra)
 
 
-TRUST_HELP = ("with --resume: import the plugin code the run's config.json names (only for a run "
-              "you trust: a run directory's files are otherwise never run as code)")
+TRUST_HELP = ("import the plugin code the run's config.json names (only for a run you trust: a "
+              "run directory's files are otherwise never run as code)")
 
 
 def _add_plugin_flags(p: argparse.ArgumentParser) -> None:
@@ -50,8 +50,7 @@ def _add_plugin_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugins", metavar="SPEC", help="import these modules or .py files first "
                    "(the ones the run was trained with); opening a run never imports them by "
                    "itself")
-    p.add_argument("--trust-plugins", action="store_true", help="import the plugin code the "
-                   "run's config.json names (only for a run you trust)")
+    p.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "one-second sounds from a folder of WAV files or of class folders (--model mel, "
                    "the default, wavegan or specgan; conditional by default on class folders, "
                    "--no-conditional; --audio-length)")
-    t.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
+    t.add_argument("--trust-plugins", action="store_true", help="with --resume: " + TRUST_HELP)
     t.add_argument("--allow-data-change", action="store_true", help="with --resume: go on even "
                    "though the data differs from what the run trained on (its item count or "
                    "first and last items)")

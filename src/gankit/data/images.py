@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from gankit.data.arrays import read_arrays
 from gankit.errors import DataError, GanKitWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -227,7 +228,7 @@ def load_array(
     An .npz holds `images` (+ `labels`), or Keras-style `x_train`/`y_train`/`x_test`/`y_test`, or one array.
     """
     path = Path(path)
-    arrays = _load_arrays(path)
+    arrays = read_arrays(path)   # checked before anything is allocated; never unpickles
     images, labels, all_labels = _pick_split(arrays, split, path)
     tensor = images_to_tensor(images, str(path))
     label_tensor = None if labels is None else _labels_to_tensor(labels, len(tensor), str(path))
@@ -266,11 +267,6 @@ def _pick_split(
         f"{path}: expected an array named 'images' (or x_train/x_test, or a single array); "
         f"found {', '.join(sorted(arrays))}"
     )
-
-
-def _load_arrays(path: Path) -> dict[str, np.ndarray]:
-    from gankit.data.arrays import read_arrays
-    return read_arrays(path)
 
 
 def images_to_tensor(array: np.ndarray, name: str) -> torch.Tensor:
