@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import sys
 import warnings
@@ -445,7 +446,13 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
         load_plugins(cfg.model.plugins)
     check_plugins(run_dir, cfg)
     if cfg.task in APP_TASKS:
-        gan = app_module(cfg.task).load_task_run(run_dir, cfg, device, weights_only)
+        # a task that can train on data passed from Python takes it again as `dataset`
+        load_task_run = app_module(cfg.task).load_task_run
+        more = {"dataset": dataset} if dataset is not None else {}
+        if more and "dataset" not in inspect.signature(load_task_run).parameters:
+            raise ConfigError(f"a {cfg.task} run reads its data from {cfg.data.dataset}; "
+                              f"dataset= is for runs trained on data passed from Python")
+        gan = load_task_run(run_dir, cfg, device, weights_only, **more)
         gan.allow_data_change = allow_data_change
         return gan
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))

@@ -159,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="AtoB (default), or BtoA for a cyclegan run (pix2pix and colorize "
                     "learn A to B only)")
     tr.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    cl = sub.add_parser("classify", help="classify images with a semi-supervised run: a label "
+                        "and each class's probability per item")
+    cl.add_argument("run", type=Path)
+    cl.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
+                    help="image files (resized to the run's size), folders of them, or .npy/.npz "
+                    "arrays (`images` or `x`: one item per row)")
+    cl.add_argument("--output", type=Path, help="FILE.csv (item, label, class, p_<class>...) or "
+                    "FILE.npz (`labels`, `probs`, `names`, `classes`); default: CSV on stdout")
+    cl.add_argument("--overwrite", action="store_true", help="replace an existing output")
     r = sub.add_parser("report", help="one self-contained HTML page about a run: curves, samples "
                        "over training, interpolations, memorization and health checks")
     r.add_argument("run", type=Path)
@@ -193,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "average")
     x.add_argument("--force", "--overwrite", dest="force", action="store_true",
                    help="replace an existing FILE and FILE.json")
-    for opens_a_run in (s, a, e, tr, r, c, x):
+    for opens_a_run in (s, a, e, tr, cl, r, c, x):
         _add_plugin_flags(opens_a_run)
     return p
 
@@ -444,6 +453,20 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    from .api import load_run
+    from .apps.semi import TASK, classify_items, write_predictions
+    gan = load_run(args.run, weights_only=True)
+    if gan.config.task != TASK:
+        raise ConfigError(f"{args.run} is a {gan.config.task} run; `gankit classify` takes a "
+                          f"{TASK} run (gankit train --task {TASK})")
+    names, probs = classify_items(gan, args.inputs)
+    write_predictions(names, probs, gan.classes, args.output, args.overwrite)
+    if args.output is not None:
+        print(f"wrote {len(names)} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
     path = build_report(args.run, args.output, force=args.force,
@@ -518,7 +541,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "impute": run_impute, "synth": run_synth, "report": cmd_report,
                 "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate,
                 "augment": cmd_augment, "audio-data": cmd_audio_data,
-                "edges": cmd_edges}
+                "edges": cmd_edges, "classify": cmd_classify}
     try:
         _import_plugins(args)
         return commands[args.command](args)

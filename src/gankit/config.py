@@ -88,6 +88,12 @@ class DataConfig(_Checked):
                                   "training items' lengths, at most 64 characters or 32 words", low=1)
     vocab_size: Optional[int] = _opt(None, "text: keep the N most frequent units, the rest become "
                                      "an unknown mark; default: every character, or 5000 words", low=2)
+    labels_per_class: Optional[int] = _opt(None, "--task semi-supervised: keep the labels of N "
+                                           "training images per class, drawn by --seed (recorded "
+                                           "in the run's labeled.json); the rest train unlabeled",
+                                           low=1)
+    labeled: str = _opt("", "--task semi-supervised: a file naming the training items that keep "
+                        "their labels (indices, one per line); the rest train unlabeled")
     audio_length: Optional[int] = _opt(None, "audio: clip length in samples at 16 kHz, a multiple "
                                        "of 1024; longer clips are cut, shorter ones padded with "
                                        "silence; default 16384 (about 1 s)", low=1024)
@@ -99,7 +105,8 @@ class ModelConfig(_Checked):
                       "Python, see --plugins)")
     z_dim: int = _opt(64, "size of the generator's noise vector", low=1)
     width: Optional[int] = _opt(None, "base channel width (dcgan and resnet, default 32) or hidden "
-                                "size (mlp, default 256)", low=1)
+                                "size (mlp, default 256; --task semi-supervised: the "
+                                "classifier's first layer, default 1000)", low=1)
     d_norm: Optional[str] = _opt(None, "normalization in the discriminator: batch, none or "
                                  "spectral; default: batch for dcgan, spectral for resnet")
     conditional: bool = _opt(False, "class-conditional GAN on labeled data: G takes a class, "

@@ -17,21 +17,25 @@ SPLITS: tuple[str, ...] = ("train", "test")
 
 
 def load_dataset(
-    source: str, split: str = "train", resolution: int | None = None, channels: int | None = None
+    source: str, split: str = "train", resolution: int | None = None, channels: int | None = None,
+    unlabeled: bool = False,
 ) -> ImageData:
     """Load one split of a dataset as uint8 images [N, C, H, W] (+ int64 labels [N] when it has classes).
 
     `source` is a name in DATASETS (names win over same-named paths; write ./mnist for a folder), an
     image folder, or a .npy/.npz file. `resolution` resizes to R x R (shorter side, then center crop;
     folders: their own size, at most 64); `channels` (1 or 3) converts gray <-> RGB. Train and test never mix.
+    `unlabeled`: a .npz's labels may be -1 (unknown), for semi-supervised training.
     """
     _check_args(split, resolution, channels)
     if source in DATASETS:
         return conform(load_named(source, split), resolution, channels)
     path = Path(source).expanduser()
     if path.is_dir() or (path.is_file() and path.suffix.lower() in (".npy", ".npz")):
-        loader = load_folder if path.is_dir() else load_array
-        data = loader(path, split, resolution, channels)
+        if path.is_dir():
+            data = load_folder(path, split, resolution, channels)
+        else:
+            data = load_array(path, split, resolution, channels, unlabeled=unlabeled)
         data.name = str(source)  # the path as the user wrote it
         return data
     if path.is_file():

@@ -221,7 +221,8 @@ MAX_CLASSES = 100_000
 
 
 def load_array(
-    path: str | Path, split: str = "train", resolution: int | None = None, channels: int | None = None
+    path: str | Path, split: str = "train", resolution: int | None = None, channels: int | None = None,
+    unlabeled: bool = False,
 ) -> ImageData:
     """Load images (uint8 or float in [0, 1]; [N,H,W], [N,H,W,C] or [N,C,H,W]) from a .npy or .npz file.
 
@@ -231,7 +232,7 @@ def load_array(
     arrays = read_arrays(path)   # checked before anything is allocated; never unpickles
     images, labels, all_labels = _pick_split(arrays, split, path)
     tensor = images_to_tensor(images, str(path))
-    label_tensor = None if labels is None else _labels_to_tensor(labels, len(tensor), str(path))
+    label_tensor = None if labels is None else _labels_to_tensor(labels, len(tensor), str(path), unlabeled)
     classes = None
     if label_tensor is not None:
         # classes from every split's labels, so train and test agree on how many there are
@@ -302,8 +303,9 @@ def _to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     raise DataError(f"{name}: images of dtype {array.dtype}; {expected}")
 
 
-def _labels_to_tensor(labels: np.ndarray, n: int, name: str) -> torch.Tensor:
-    """Integer class labels [N] (or [N, 1], as Keras saves them) → int64 tensor [N]."""
+def _labels_to_tensor(labels: np.ndarray, n: int, name: str, unlabeled: bool = False) -> torch.Tensor:
+    """Integer class labels [N] (or [N, 1], as Keras saves them) → int64 tensor [N]; with `unlabeled`,
+    -1 marks an item without a label."""
     labels = np.asarray(labels)
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
@@ -311,6 +313,9 @@ def _labels_to_tensor(labels: np.ndarray, n: int, name: str) -> torch.Tensor:
         raise DataError(f"{name}: labels have shape {labels.shape}; expected [{n}] (one per image)")
     integral = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and np.isfinite(labels).all()
                                              and np.all(np.mod(labels, 1) == 0))
-    if not integral or (n and labels.min() < 0):
-        raise DataError(f"{name}: labels must be non-negative integers (got dtype {labels.dtype})")
+    if not integral:
+        raise DataError(f"{name}: labels must be integers (got dtype {labels.dtype})")
+    if n and labels.min() < (-1 if unlabeled else 0):
+        raise DataError(f"{name}: labels must be 0 or more{' (or -1: unlabeled)' if unlabeled else ''}, "
+                        f"got {labels.min():g}")
     return torch.from_numpy(labels.astype(np.int64))

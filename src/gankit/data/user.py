@@ -38,12 +38,13 @@ def _stack_dataset(ds: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     return x, labels
 
 
-def user_samples(data: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+def user_samples(data: Any, unlabeled: bool = False) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """(samples, labels): uint8 images [N, C, H, W], or float32 vectors [N, ...]. `data` may be
-    a pair (samples, labels) with labels whole numbers 0..K-1, one per sample."""
+    a pair (samples, labels) with labels whole numbers 0..K-1, one per sample (with `unlabeled`,
+    -1 where a sample has none)."""
     if isinstance(data, tuple) and len(data) == 2:
         x, _ = user_samples(data[0])
-        return x, _user_labels(data[1], len(x))
+        return x, _user_labels(data[1], len(x), unlabeled)
     labels = None
     if isinstance(data, torch.utils.data.Dataset) and not isinstance(data, torch.Tensor):
         x, labels = _stack_dataset(data)
@@ -90,7 +91,7 @@ def _as_images(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.uint8).contiguous()
 
 
-def _user_labels(y: Any, n: int) -> torch.Tensor:
+def _user_labels(y: Any, n: int, unlabeled: bool = False) -> torch.Tensor:
     try:
         t = torch.as_tensor(np.asarray(y))
     except (TypeError, ValueError) as e:
@@ -102,6 +103,7 @@ def _user_labels(y: Any, n: int) -> torch.Tensor:
             or t.dtype == torch.bool:
         raise DataError("labels must be whole class numbers 0, 1, 2, ...")
     t = t.long()
-    if n and int(t.min()) < 0:
-        raise DataError(f"labels must be 0 or more, got {int(t.min())}")
+    if n and int(t.min()) < (-1 if unlabeled else 0):
+        raise DataError(f"labels must be 0 or more{' (or -1: unlabeled)' if unlabeled else ''}, "
+                        f"got {int(t.min())}")
     return t

@@ -6,7 +6,8 @@ the GAN's fit/step/config/run_dir. The core imports those modules only through t
 """
 APP_TASKS: dict[str, str] = {"pix2pix": "gankit.apps.translate", "colorize": "gankit.apps.translate",
                              "cyclegan": "gankit.apps.translate", "text": "gankit.apps.text",
-                             "audio": "gankit.apps.audio"}
+                             "audio": "gankit.apps.audio",
+                             "semi-supervised": "gankit.apps.semi"}
 TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")
 
 
