@@ -106,7 +106,7 @@ class ModelConfig(_Checked):
     z_dim: int = _opt(64, "size of the generator's noise vector", low=1)
     width: Optional[int] = _opt(None, "base channel width (dcgan and resnet, default 32) or hidden "
                                 "size (mlp, default 256; --task semi-supervised: the "
-                                "classifier's first layer, default 1000)", low=1)
+                                "classifier's first layer, default 500)", low=1)
     d_norm: Optional[str] = _opt(None, "normalization in the discriminator: batch, none or "
                                  "spectral; default: batch for dcgan, spectral for resnet")
     conditional: bool = _opt(False, "class-conditional GAN on labeled data: G takes a class, "

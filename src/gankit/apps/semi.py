@@ -34,7 +34,7 @@ from torch import nn
 from ..api import GAN
 from ..config import RunConfig, with_options
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
-from ..nets.semi import SemiClassifier, SemiGenerator, noise_layers
+from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
@@ -44,8 +44,8 @@ TASK = "semi-supervised"
 UNLABELED = -1
 UNLABELED_FOLDER = "unlabeled"
 MODELS = ("ssl-mlp",)
-DEFAULT_WIDTH = 1000
-# The paper's MNIST recipe: batch 100, Adam(3e-3, 0.5), z 100, no EMA (the classifier is the product).
+# The paper's MNIST recipe (batch 100, Adam(3e-3, 0.5), z 100) at half its width (see nets/semi.py);
+# no EMA of G: the classifier is the product.
 TASK_DEFAULTS = {TASK: {"model": {"model": "ssl-mlp", "z_dim": 100},
                         "train": {"batch_size": 100, "lr": 3e-3, "ema_halflife": 0.0,
                                   "sample_every": 1000}}}
@@ -334,15 +334,11 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     if m.model not in MODELS:
         raise ConfigError(f"--task {TASK} has the model(s) {', '.join(MODELS)}, not {m.model!r}")
     torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-    w = m.width or DEFAULT_WIDTH   # D: w, w/2, w/4, w/4, w/4 (the paper's 1000-500-250-250-250)
+    w = m.width or DEFAULT_WIDTH   # D: w, w/2, w/4, w/4, w/4
     G = SemiGenerator(cfg.data_shape, m.z_dim, max(w // 2, 1))
     D = SemiClassifier(cfg.data_shape, cfg.num_classes, classifier_sizes(w))
     return G, D
 
-
-def classifier_sizes(width: int) -> tuple[int, ...]:
-    """The classifier's hidden layers for --width W."""
-    return (width, *(max(width // d, 1) for d in (2, 4, 4, 4)))
 
 
 def _scale(x: torch.Tensor) -> torch.Tensor:

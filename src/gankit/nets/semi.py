@@ -34,17 +34,28 @@ class GaussianNoise(nn.Module):
         return x + self.std * noise
 
 
+# The classifier's first layer. The paper's MNIST net has 1000 (1000-500-250-250-250); half of it
+# reached a higher accuracy per CPU-minute on Fashion-MNIST with 10 labels per class (74.1% against
+# 72.0% after 4 CPU-minutes, 73.6% against 69.2% after 1.5), running 2.3x the steps.
+DEFAULT_WIDTH = 500
+
+
+def classifier_sizes(width: int = DEFAULT_WIDTH) -> tuple[int, ...]:
+    """The hidden layers for a first layer of `width`: w, w/2, w/4, w/4, w/4 (the paper's shape)."""
+    return (width, *(max(width // d, 1) for d in (2, 4, 4, 4)))
+
+
 class SemiClassifier(nn.Module):
     """x [N, *shape] -> class logits [N, K]; `features(x)` -> (logits, last hidden layer [N, F]).
 
-    `hidden` fully connected layers with weight normalization and ReLU (the paper's MNIST net is
-    1000-500-250-250-250), Gaussian noise of `input_noise` on the input and `noise` after each
-    hidden layer."""
+    `hidden` fully connected layers (default: classifier_sizes()) with weight normalization and
+    ReLU, Gaussian noise of `input_noise` on the input and `noise` after each hidden layer."""
 
     def __init__(self, shape: tuple[int, ...], classes: int,
-                 hidden: tuple[int, ...] = (1000, 500, 250, 250, 250),
+                 hidden: Optional[tuple[int, ...]] = None,
                  input_noise: float = 0.3, noise: float = 0.5):
         super().__init__()
+        hidden = hidden or classifier_sizes()
         self.classes = classes
         layers: list[nn.Module] = [nn.Flatten(), GaussianNoise(input_noise)]
         size = math.prod(shape)
@@ -82,4 +93,5 @@ def noise_layers(net: nn.Module) -> list[GaussianNoise]:
     return [m for m in net.modules() if isinstance(m, GaussianNoise)]
 
 
-__all__ = ["GaussianNoise", "SemiClassifier", "SemiGenerator", "noise_layers"]
+__all__ = ["DEFAULT_WIDTH", "GaussianNoise", "SemiClassifier", "SemiGenerator", "classifier_sizes",
+           "noise_layers"]
