@@ -25,8 +25,17 @@ def describe_run(run_dir: Path) -> dict[str, Any]:
         "last_log": records[-1] if records else None,
         "checkpoints": [p.name for p in list_checkpoints(run_dir)], "latest": ckpt.name,
         "latest_samples": str(samples[-1]) if samples else None,
-        "config": cfg.to_dict(), "meta": meta,
+        "config": cfg.to_dict(), "meta": meta, **_labeled(run_dir),
     }
+
+
+def _labeled(run_dir: Path) -> dict[str, Any]:
+    """A semi-supervised run's labeled items: how many, of how many classes."""
+    try:
+        doc = json.loads((run_dir / "labeled.json").read_text())
+        return {"labeled": len(doc["indices"]), "classes": list(doc["classes"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -34,7 +43,9 @@ def format_info(info: dict[str, Any]) -> str:
     lines = [
         f"run:      {info['run']}",
         f"model:    {info['model']} (z_dim {info['config']['model']['z_dim']}), loss {info['loss']}",
-        f"data:     {info['dataset']}, samples of shape {info['data_shape']}",
+        f"data:     {info['dataset']}, samples of shape {info['data_shape']}"
+        + (f"; {info['labeled']} labeled items of {len(info['classes'])} classes"
+           if "labeled" in info else ""),
         f"training: batch {t['batch_size']}, lr {t['lr']}, seed {t['seed']}",
         f"progress: step {info['step']} ({info['images_seen']} images) in "
         f"{info['train_seconds'] / 60:.1f} min",

@@ -149,6 +149,7 @@ def test_folder_of_class_folders_beside_unlabeled(tmp_path):
     ([0, 1, 2] * 4 + [-1] * 60 + [-2], r"0 or more \(or -1: unlabeled\), got -2"),
     ([0, 1] * 6 + [-1] * 60 + [2, -1], None),                  # class 2 once: fine
     ([0, 1] * 6 + [-1] * 60 + [3], "class '2' has no labeled example"),
+    ([-1] * 72, "labeled examples of at least 2 classes"),
 ])
 def test_bad_labels_are_one_error(tmp_path, labels, match):
     path = _npz(tmp_path / "d.npz", labels)
@@ -202,6 +203,7 @@ def test_cli_train_classify_eval(tmp_path, capsys):
             ["0.png", "1.png", "2.png"]
     one_error(capsys, "classify", out, imgs, "--output", tmp_path / "p.npz", match="--overwrite")
     one_error(capsys, "classify", out, tmp_path / "nope", match="no such file")
+    assert "; 20 labeled items of 10 classes" in run(capsys, "info", out)[1]
     code, text, _ = run(capsys, "eval", out, "--json")
     assert code == 0 and 0 <= json.loads(text)["accuracy"]["value"] <= 1
     assert run(capsys, "train", "--resume", out, "--steps", "12", "--no-progress")[0] == 0

@@ -114,6 +114,9 @@ def read_labeled_file(path: Union[str, Path], n: int) -> torch.Tensor:
 def check_labels(labels: torch.Tensor, classes: list[str]) -> None:
     """Labels are class numbers 0..K-1 or -1 (unknown), every class has a labeled example."""
     k = len(classes)
+    if k < 2 or not (labels >= 0).any():
+        raise DataError(f"a classifier needs labeled examples of at least 2 classes; this data "
+                        f"has {int((labels >= 0).sum())} labeled item(s) of {k} class(es)")
     bad = labels[(labels < UNLABELED) | (labels >= k)]
     if bad.numel():
         raise DataError(f"label {int(bad[0])} is outside the class range: labels are 0..{k - 1}, "

@@ -1,0 +1,55 @@
+"""Probe a semi-supervised GAN recipe on one thread for a CPU budget, printing test accuracy every
+60 CPU-seconds (the probes behind the task's defaults: bench/runs/semi/probes.json).
+
+    python bench/semi_probe.py DATASET K MINUTES SEED [key=value ...]
+
+keys: any SemiGAN option (width=500, lr=1e-3, ...), and three changes not in the task, tried and not
+adopted: ent=W (the entropy of D's class probabilities on unlabeled images added to D's loss, as
+in Dai et al. 2017), dema=DECAY (also score an exponential moving average of D's weights),
+decay=1 (learning rates fall linearly to 0 over the budget), in_noise=STD (the noise on D's input)."""
+import sys, time, json, copy, shutil
+import torch
+torch.set_num_threads(1)
+import gankit.apps.semi as S
+ds, K, minutes, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+opts = {}
+for kv in sys.argv[5:]:
+    k, v = kv.split("="); opts[k] = json.loads(v) if v[0].isdigit() or v[0] in "-[" else v
+ent, dema, decay = opts.pop("ent", 0.0), opts.pop("dema", 0.0), opts.pop("decay", 0)
+in_noise = opts.pop("in_noise", None)   # std of the noise on D's input (the task: 0.3)
+orig = S.SemiTask.d_loss
+def d_loss(self, batch):
+    loss, stats = orig(self, batch)
+    if ent:
+        lu = self.D(batch[0]).float(); p = torch.softmax(lu, 1)
+        h = -(p * torch.log_softmax(lu, 1)).sum(1).mean(); stats["ent"] = h; loss = loss + ent * h
+    return loss, stats
+S.SemiTask.d_loss = d_loss
+out = f"/tmp/gankit-probe-{'-'.join(sys.argv[1:])}".replace("=", "")[:200]
+shutil.rmtree(out, ignore_errors=True)
+clf = S.SemiGAN(ds, labels_per_class=K, seed=seed, out=out, log_every=10**6, sample_every=10**9, checkpoint_every=10**9, checkpoint_minutes=0, **opts)
+if in_noise is not None:
+    from gankit.nets.semi import noise_layers
+    noise_layers(clf.task.D)[0].std = in_noise
+tr = clf._get_trainer()
+D_ema = copy.deepcopy(clf.task.D) if dema else None
+base_lr = [g["lr"] for o in clf.task.optimizers.values() for g in o.param_groups]
+t0 = time.process_time(); log = []; nxt = 30
+def acc(net):
+    D = clf.task.D; clf.task.D = net; a = clf.evaluate()["accuracy"]; clf.task.D = D; return a
+budget = minutes * 60
+while True:
+    used = time.process_time() - t0
+    if used >= budget: break
+    if decay:
+        f = max(1 - used / budget, 0.0)
+        for o, lr0 in zip([g for o in clf.task.optimizers.values() for g in o.param_groups], base_lr): o["lr"] = lr0 * f
+    tr._train_step()
+    if D_ema is not None:
+        with torch.no_grad():
+            for pe, p in zip(D_ema.parameters(), clf.task.D.parameters()): pe.lerp_(p, 1 - dema)
+    if used > nxt:
+        nxt += 60; row = (round(used), tr.step, round(acc(clf.task.D), 4)) + ((round(acc(D_ema), 4),) if D_ema is not None else ())
+        log.append(row); print(row, flush=True)
+final = {"acc": acc(clf.task.D), "acc_ema": acc(D_ema) if D_ema is not None else None}
+print(json.dumps({"args": sys.argv[1:], "steps": tr.step, **final, "log": log}), flush=True)
