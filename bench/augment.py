@@ -39,8 +39,9 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from cpu_budget import finish_jobs
 
 ARMS = ("real", "real+classical", "real+GAN", "real+classical+GAN", "GAN only")
 CLF_BATCH = 64
@@ -317,15 +318,10 @@ def main() -> None:
     import torch
     t0 = time.time()
     jobs = [(d, k, s) for d in args.datasets for k in args.ks for s in range(args.seeds)]
-    done = {job: finished(*job, args) for job in jobs}
-    todo = [job for job in jobs if done[job] is None]
-    if not args.collect and todo:
-        print(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished; running "
-              f"{len(todo)}", flush=True)
-        with ThreadPoolExecutor(args.parallel) as pool:
-            done.update(zip(todo, pool.map(lambda job: run_job(job, args), todo)))
+    done, pending = finish_jobs(jobs, lambda job: finished(*job, args),
+                                lambda job: run_job(job, args), args.parallel, args.collect)
     results = [r for r in done.values() if r is not None]
-    missing = [job_name(*job) for job, r in done.items() if r is None]
+    missing = [job_name(*job) for job in pending]
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
     print(f"\nTest-split accuracy (%) of one fixed CNN ({args.clf_steps} steps of batch "

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from gankit.train.trainer import Callback, Trainer
 
@@ -61,3 +61,17 @@ def parse_options(pairs: Sequence[str]) -> dict:
             except ValueError:
                 continue
     return out
+
+
+def finish_jobs(jobs: Sequence[Any], finished: Callable[[Any], Any], run: Callable[[Any], Any],
+                parallel: int, collect: bool) -> tuple[dict, list]:
+    """Run the jobs that have no finished result yet (`finished(job)` is None), `parallel` side by
+    side, unless `collect`; ({job: result or None}, the jobs still without one)."""
+    done = {job: finished(job) for job in jobs}
+    todo = [job for job in jobs if done[job] is None]
+    if not collect and todo:
+        print(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished; running "
+              f"{len(todo)}", flush=True)
+        with ThreadPoolExecutor(parallel) as pool:
+            done.update(zip(todo, pool.map(run, todo)))
+    return done, [job for job, r in done.items() if r is None]

@@ -53,13 +53,12 @@ import platform
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from augment import _acc, classical, train_gan
-from cpu_budget import train_until
+from cpu_budget import finish_jobs, train_until
 
 ARMS = ("labels", "classical", "pseudo", "ssl-gan", "gan-aug")
 EXTRA_ARMS = ("labels-lr1e-3",)
@@ -373,15 +372,10 @@ def main() -> None:
     t0 = time.time()
     jobs = [(d, k, s, a, m) for d in args.datasets for k in args.ks for s in range(args.seeds)
             for m in args.minutes for a in args.arms]
-    done = {job: finished(job, args) for job in jobs}
-    todo = [job for job in jobs if done[job] is None]
-    if not args.collect and todo:
-        print(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already finished; running "
-              f"{len(todo)}", flush=True)
-        with ThreadPoolExecutor(args.parallel) as pool:
-            done.update(zip(todo, pool.map(lambda job: run_job(job, args), todo)))
+    done, pending = finish_jobs(jobs, lambda job: finished(job, args),
+                                lambda job: run_job(job, args), args.parallel, args.collect)
     results = [r for r in done.values() if r is not None]
-    missing = [job_name(*job) for job, r in done.items() if r is None]
+    missing = [job_name(*job) for job in pending]
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
     print(f"\nTest-split accuracy (%), mean ± std over seeds, of one classifier net "
           f"(SemiClassifier, the task's default sizes; ssl-gan: its D) per arm, each arm given "
