@@ -8,7 +8,9 @@
 Three models. `--model mel` (the default) is an image GAN on log-mel spectrograms: each clip is
 a `--resolution` x `--resolution` image (64 x 64: 64 mel bands, 64 frames), made by the image
 path's DCGAN nets (gankit.nets.dcgan, BatchNorm in D) with its recipe: the non-saturating loss,
-one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32; its spectrograms
+one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32, plus a lazy R1 penalty
+(MEL_R1, every 16 steps) and a learning rate falling linearly to 0 at the run's end
+(`--lr-decay linear`: without them notes drifted worse after 5 CPU-minutes); its spectrograms
 become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It was chosen by
 measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates waveforms and
 `--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both nets), each with
@@ -67,8 +69,9 @@ PREVIEW = 16               # clips in each samples/step-*.png and .wav
 GAP = 0.25                 # seconds of silence between the clips of a preview WAV
 WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
            "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}, "model": {"z_dim": 100}}
-RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1},
-                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999},
+MEL_R1 = 1.0               # lazy R1 (every 16 steps) on the mel model's D
+RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1, "r1_gamma": MEL_R1},
+                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999, "lr_decay": "linear"},
                    "model": {"z_dim": 64}},
            "wavegan": WGAN_GP, "specgan": WGAN_GP}
 TASK_DEFAULTS = {"audio": RECIPES[DEFAULT_MODEL]}   # the default model's; see task_defaults
@@ -363,9 +366,11 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if m.conditional and m.cond != "projection":
         raise ConfigError("a conditional audio GAN uses a projection discriminator (--cond "
                           "projection)")
-    if cfg.loss.augment or cfg.loss.r1_gamma:
-        raise ConfigError("--augment and --r1-gamma are image options; the audio GANs have "
-                          "neither")
+    if cfg.loss.augment:
+        raise ConfigError("--augment is an image option; the audio GANs have none")
+    if (cfg.loss.r1_gamma or cfg.loss.r2_gamma) and model != "mel":
+        raise ConfigError(f"--r1-gamma and --r2-gamma are the mel model's; {model} has the "
+                          f"gradient penalty of WGAN-GP")
     d_norm = (m.d_norm or "batch") if model == "mel" else m.d_norm
     return cfg.replace(model=dataclasses.replace(m, model=model, d_norm=d_norm,
                                                  width=m.width or DEFAULT_WIDTH[model]))
