@@ -11,8 +11,11 @@ Arms:
 
     default    exactly what `gankit train --task audio --dataset DIR` trains, no other flag: the
                mel model (a DCGAN on 64x64 log-mel spectrograms, non-saturating loss, Adam 4e-4,
-               width 32, batch 64), conditional since the bundled sets have class folders; its
-               clips are drawn for every class equally often, so it also gets a label accuracy
+               lazy R1 1, width 32, batch 64), conditional since the bundled sets have class
+               folders; its clips are drawn for every class equally often, so it also gets a
+               label accuracy. Its learning rate decays to 0 at the run's end, so each of
+               --minutes is a run of its own, as `--max-time` would make it (the end being
+               where the CPU budget runs out)
     wavegan    gankit's WaveGAN (unconditional, as in Donahue et al. 2019's SC09 experiments;
                the GANs below never see a label): WGAN-GP, 5 critic steps, Adam(1e-4, 0.5, 0.9), phase shuffle 2,
                model size --width (the paper: 64)
@@ -119,20 +122,30 @@ def run_arm(args: argparse.Namespace) -> None:
     if arm in ("default", "wavegan", "specgan"):
         from cpu_budget import train_until
         from gankit.apps.audio import AudioGAN
-        gan = (AudioGAN(path, seed=args.seed) if arm == "default" else
-               AudioGAN(path, model=arm, width=args.width, seed=args.seed,
-                        batch_size=args.batch_size, conditional=False))
+        def new_gan() -> AudioGAN:
+            return (AudioGAN(path, seed=args.seed) if arm == "default" else
+                    AudioGAN(path, model=arm, width=args.width, seed=args.seed,
+                             batch_size=args.batch_size, conditional=False))
+        gan = new_gan()
         trainer = gan._get_trainer()
         labels = gan.labels_for(None, args.num)   # conditional: every class equally often
+        # A run whose learning rate decays to 0 at its end is a run of its own per budget (as
+        # `--max-time` makes it); others go on from one mark to the next.
+        decays = gan.config.train.lr_decay != "none"
         spent = 0.0
-        for mark in args.minutes:
-            spent = train_until(trainer, mark * 60, spent)
+        for i, mark in enumerate(args.minutes):
+            if decays and i:
+                gan, spent = new_gan(), 0.0
+                trainer = gan._get_trainer()
+            spent = train_until(trainer, mark * 60, spent, decay=gan)
             t0 = time.process_time()
             clips = gan.sample(args.num, seed=args.seed, labels=labels)
             m = gan.config.model
             save(clips, mark, {"cpu_s": spent, "steps": trainer.step, "width": m.width,
                                "model_name": m.model, "conditional": m.conditional,
                                "batch_size": gan.config.train.batch_size, "lr": gan.config.train.lr,
+                               "lr_decay": gan.config.train.lr_decay,
+                               "r1_gamma": gan.config.loss.r1_gamma,
                                "sample_cpu_s": time.process_time() - t0}, labels)
     elif arm == "baseline":
         t0 = time.process_time()
