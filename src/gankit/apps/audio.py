@@ -8,13 +8,12 @@
 Three models. `--model mel` (the default) is an image GAN on log-mel spectrograms: each clip is
 a `--resolution` x `--resolution` image (64 x 64: 64 mel bands, 64 frames), made by the image
 path's DCGAN nets (gankit.nets.dcgan, BatchNorm in D) with its recipe: the non-saturating loss,
-one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32, plus a lazy R1 penalty
-(MEL_R1, every 16 steps) and a learning rate falling linearly to 0 at the run's end
-(`--lr-decay linear`: without them notes drifted worse after 5 CPU-minutes); its spectrograms
-become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It was chosen by
-measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates waveforms and
-`--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both nets), each with
-its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
+one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32 (on instrument notes
+`--r1-gamma 1 --lr-decay linear` stops a late drift, at a cost on spoken digits: docs/audio.md);
+its spectrograms become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It
+was chosen by measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates
+waveforms and `--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both
+nets), each with its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
 Adam(1e-4, 0.5, 0.9), noise of 100 dimensions, phase shuffle 2 in WaveGAN's D, `--width` 16
 (the paper: 64, sixteen times the compute of the nets' widest layers; too slow for a CPU). The
 recipe follows the model: flags the user gives win over it (`task_defaults`).
@@ -69,9 +68,8 @@ PREVIEW = 16               # clips in each samples/step-*.png and .wav
 GAP = 0.25                 # seconds of silence between the clips of a preview WAV
 WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
            "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}, "model": {"z_dim": 100}}
-MEL_R1 = 1.0               # lazy R1 (every 16 steps) on the mel model's D
-RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1, "r1_gamma": MEL_R1},
-                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999, "lr_decay": "linear"},
+RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1},
+                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999},
                    "model": {"z_dim": 64}},
            "wavegan": WGAN_GP, "specgan": WGAN_GP}
 TASK_DEFAULTS = {"audio": RECIPES[DEFAULT_MODEL]}   # the default model's; see task_defaults
