@@ -12,7 +12,10 @@ Arms:
     default    exactly what `gankit train --task audio --dataset DIR` trains, no other flag: the
                mel model (a DCGAN on 64x64 log-mel spectrograms, non-saturating loss, Adam 4e-4,
                width 32, batch 64), conditional since the bundled sets have class folders; its
-               clips are drawn for every class equally often, so it also gets a label accuracy
+               clips are drawn for every class equally often, so it also gets a label accuracy.
+               --set KEY=VALUE (repeatable) gives it options, and names its rows by them; with
+               lr_decay=linear each of --minutes is a run of its own, its learning rate reaching
+               0 where its CPU budget runs out (as `--max-time` makes it)
     wavegan    gankit's WaveGAN (unconditional, as in Donahue et al. 2019's SC09 experiments;
                the GANs below never see a label): WGAN-GP, 5 critic steps, Adam(1e-4, 0.5, 0.9), phase shuffle 2,
                model size --width (the paper: 64)
@@ -33,7 +36,7 @@ go to OUT/NAME-ARM-MIN/.
 
     python bench/audio.py [--data spoken-digits notes] [--models default wavegan ...]
                           [--minutes 5 10] [--parallel 1] [--num 1000] [--width 16]
-                          [--out bench/runs/audio]
+                          [--set r1_gamma=1 ...] [--out bench/runs/audio]
 
 --width and --batch-size are WaveGAN's and SpecGAN's; the default arm takes no option.
 """
@@ -47,7 +50,7 @@ import sys
 import time
 from pathlib import Path
 
-from cpu_budget import run_arms
+from cpu_budget import parse_options, run_arms
 
 ARMS = ("default", "wavegan", "specgan", "baseline", "real")
 KEEP = 3          # WAVs kept per arm and mark
@@ -102,16 +105,17 @@ def run_arm(args: argparse.Namespace) -> None:
     from gankit.data.audio import load_audio
     name, arm = args.arm
     path = data_dir(name, args)
+    given = parse_options(args.set) if arm == "default" else {}
     audio = load_audio(path)
     (args.out / "clips").mkdir(exist_ok=True)
 
     def save(clips, mark: float, info: dict, labels=None) -> None:  # noqa: ANN001
-        tag = f"{name}-{arm}-{mark:g}"
+        tag = f"{name}-{arm}{set_tag(given)}-{mark:g}"
         pcm = np.round(clips.clamp(-1, 1).numpy() * 32767).astype(np.int16)
         extra = {} if labels is None else {"labels": labels.numpy()}   # the classes asked for
         np.savez(args.out / "clips" / f"{tag}.npz", audio=pcm, rate=audio.rate, **extra)
         keep(clips, args.out / tag, audio.rate)
-        row = {"data": name, "model": arm, "minutes": mark, **info,
+        row = {"data": name, "model": arm, "minutes": mark, **info, "set": given,
                "n_train": len(audio.train), "n_held": len(audio.held)}
         (args.out / f"{tag}.json").write_text(json.dumps(row, indent=1))
         print(f"{tag}: {info}", flush=True)
@@ -119,20 +123,30 @@ def run_arm(args: argparse.Namespace) -> None:
     if arm in ("default", "wavegan", "specgan"):
         from cpu_budget import train_until
         from gankit.apps.audio import AudioGAN
-        gan = (AudioGAN(path, seed=args.seed) if arm == "default" else
-               AudioGAN(path, model=arm, width=args.width, seed=args.seed,
-                        batch_size=args.batch_size, conditional=False))
+        def new_gan() -> AudioGAN:
+            return (AudioGAN(path, seed=args.seed, **given) if arm == "default" else
+                    AudioGAN(path, model=arm, width=args.width, seed=args.seed,
+                             batch_size=args.batch_size, conditional=False))
+        gan = new_gan()
         trainer = gan._get_trainer()
         labels = gan.labels_for(None, args.num)   # conditional: every class equally often
+        # A run whose learning rate decays to 0 at its end is a run of its own per budget (as
+        # `--max-time` makes it); others go on from one mark to the next.
+        decays = gan.config.train.lr_decay != "none"
         spent = 0.0
-        for mark in args.minutes:
-            spent = train_until(trainer, mark * 60, spent)
+        for i, mark in enumerate(args.minutes):
+            if decays and i:
+                gan, spent = new_gan(), 0.0
+                trainer = gan._get_trainer()
+            spent = train_until(trainer, mark * 60, spent, decay=gan)
             t0 = time.process_time()
             clips = gan.sample(args.num, seed=args.seed, labels=labels)
             m = gan.config.model
             save(clips, mark, {"cpu_s": spent, "steps": trainer.step, "width": m.width,
                                "model_name": m.model, "conditional": m.conditional,
                                "batch_size": gan.config.train.batch_size, "lr": gan.config.train.lr,
+                               "lr_decay": gan.config.train.lr_decay,
+                               "r1_gamma": gan.config.loss.r1_gamma,
                                "sample_cpu_s": time.process_time() - t0}, labels)
     elif arm == "baseline":
         t0 = time.process_time()
@@ -184,6 +198,8 @@ def main() -> None:
     p.add_argument("--num", type=int, default=1000, help="clips drawn from each model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parallel", type=int, default=1, help="arms run side by side")
+    p.add_argument("--set", action="append", default=[], help="an option of the default arm, "
+                   "KEY=VALUE (its rows are named by them)")
     p.add_argument("--sets", type=Path, help="a folder holding already built sets (NAME/)")
     p.add_argument("--out", type=Path, default=Path("bench/runs/audio"))
     p.add_argument("--collect", action="store_true", help="only score what OUT holds and print "
@@ -203,12 +219,14 @@ def main() -> None:
                 "--seed", str(args.seed), "--out", str(args.out)]
         if args.sets is not None:
             base += ["--sets", str(args.sets)]
+        base += [a for kv in args.set for a in ("--set", kv)]
         run_arms(base, jobs, args.parallel)
     import torch
     torch.set_num_threads(max(args.parallel, 1))
     rows = [score(f, args) for f in sorted(args.out.glob("*.json")) if f.name != "results.json"]
     order = {a: i for i, a in enumerate(ARMS)}
-    rows.sort(key=lambda r: (r["data"], order[r["model"]], r["minutes"]))
+    rows.sort(key=lambda r: (r["data"], order[r["model"]], set_tag(r.get("set", {})),
+                             r["minutes"]))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n{args.num} clips per row; WaveGAN and SpecGAN unconditional, model size "
           f"d={args.width}, batch {args.batch_size}; the default as `gankit train --task audio` "
@@ -229,8 +247,14 @@ def arm_name(row: dict) -> str:
     """The table's name of an arm (the default: its model, and whether it was conditional)."""
     if row["model"] != "default":
         return row["model"]
+    given = "".join(f", {k}={v}" for k, v in row.get("set", {}).items())
     return f"default ({row.get('model_name', 'mel')}" + (
-        ", conditional)" if row.get("conditional") else ")")
+        ", conditional" if row.get("conditional") else "") + given + ")"
+
+
+def set_tag(extra: dict) -> str:
+    """The part of a row's file name that names the options --set gave its arm."""
+    return "".join(f"+{k}{v}" for k, v in extra.items())
 
 
 if __name__ == "__main__":

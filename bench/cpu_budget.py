@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
+from gankit.train.callbacks import LRDecay
 from gankit.train.trainer import Callback, Trainer
 
 
@@ -28,10 +29,25 @@ class CPUBudget(Callback):
             trainer.stop_reason = "budget"
 
 
-def train_until(trainer: Trainer, limit: float, spent: float = 0.0) -> float:
-    """Train (with no other callbacks) until `limit` CPU seconds in all; returns the seconds used."""
+class CPUDecay(LRDecay):
+    """--lr-decay linear over a CPU budget: the run's end is where the budget runs out."""
+
+    def __init__(self, optimizers: dict, train: Any, budget: CPUBudget):
+        super().__init__(optimizers, train)
+        self.budget = budget
+
+    def progress(self, trainer: Trainer) -> float:
+        return min(self.budget.used() / self.budget.limit, 1.0)
+
+
+def train_until(trainer: Trainer, limit: float, spent: float = 0.0, decay: Any = None) -> float:
+    """Train (with no other callbacks) until `limit` CPU seconds in all; returns the seconds used.
+    `decay`: the GAN whose --lr-decay, if any, is to end at `limit` (what a run of that length
+    does)."""
     budget = CPUBudget(limit, spent)
     trainer.callbacks = [budget]
+    if decay is not None and decay.config.train.lr_decay != "none":
+        trainer.callbacks.append(CPUDecay(decay.task.optimizers, decay.config.train, budget))
     trainer.fit(sys.maxsize)
     return budget.used()
 

@@ -82,7 +82,7 @@ def test_resumable_fields_may_change(section, name):
     assert name in {"steps", "epochs", "max_time", "log_every", "sample_every", "checkpoint_every",
                     "keep_checkpoints", "device", "eval_every", "eval_metrics", "eval_num",
                     "precision", "compile", "memory_format", "early_stop_patience",
-                    "stop_on_divergence", "checkpoint_minutes", "lr", "lr_d", "plugins"}
+                    "stop_on_divergence", "checkpoint_minutes", "lr", "lr_d", "lr_decay", "plugins"}
     saved = RunConfig()
     current = getattr(saved.train if section == "train" else getattr(saved, section), name)
     new = "cpu" if isinstance(current, str) else 987654

@@ -170,6 +170,8 @@ class GAN:
             cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
+        if t.lr_decay != "none":
+            out.append(cb.LRDecay(self.task.optimizers, t, total, max_time))
         out.append(preview)
         if t.eval_every:
             out.append(cb.Evaluate(run, t.eval_every, score, key=key,
@@ -228,6 +230,9 @@ class GAN:
         total = min(ends)
         if self.config.train.early_stop_patience and not self.config.train.eval_every:
             raise ConfigError("--early-stop-patience needs --eval-every N (it counts evaluations)")
+        if self.config.train.lr_decay != "none" and self.dist.enabled:
+            raise ConfigError("--lr-decay is for one process (the ranks of a torchrun would "
+                              "each decay on their own clocks); use --lr-decay none")
         if self.dist.is_main:   # only rank 0 writes the run directory
             self._start_run_dir()
             trainer.callbacks = self._callbacks(total, max_time, progress)
@@ -323,6 +328,8 @@ class GAN:
         out: list[cb.Callback] = [guard, cb.MetricsLog(run / "metrics.jsonl")]
         if progress is not False:
             out.append(cb.Progress(total, max_time, bar=progress))
+        if t.lr_decay != "none":
+            out.append(cb.LRDecay(self.task.optimizers, t, total, max_time))
         out += [cb.TensorBoard(run / "tensorboard"),
                 cb.SampleGrid(run / "samples", t.sample_every,
                               lambda: self.task.generate(preview_z, labels=preview_y), real=real),

@@ -171,6 +171,9 @@ class TrainConfig(_Checked):
     beta2: float = _opt(0.999, "Adam beta2", low=0.0, below=1.0)
     ema_halflife: float = _opt(10_000.0, "half-life of the generator's moving average, in images "
                                "(0 disables the average)", low=0.0)
+    lr_decay: str = _opt("none", "learning-rate schedule: none, or linear: from --lr (and --lr-d) "
+                         "down to 0 at the run's end, where --steps, --epochs or --max-time puts "
+                         "it (--max-time: this invocation's time)", resumable=True)
     seed: int = _opt(0, "random seed: same seed on CPU, same run")
     log_every: int = _opt(50, "log losses every N steps", resumable=True, low=1)
     sample_every: int = _opt(500, "write a sample grid every N steps", resumable=True, low=1)

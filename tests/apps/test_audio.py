@@ -342,6 +342,9 @@ def test_cli_bad_audio_input(tmp_path, capsys):
               match="mel spectrogram's side")
     one_error(capsys, *base, "--dataset", str(root), "--model", "wavegan", "--resolution", "64",
               match="mel model's spectrogram size")
+    one_error(capsys, *base, "--dataset", str(root), "--model", "wavegan", "--r1-gamma", "1",
+              match="mel model's")
+    one_error(capsys, *base, "--dataset", str(root), "--augment", "color", match="image option")
     flat = tmp_path / "flat"
     flat.mkdir()
     write_wav(flat / "a.wav", tone(300, 4096))

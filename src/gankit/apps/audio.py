@@ -8,11 +8,12 @@
 Three models. `--model mel` (the default) is an image GAN on log-mel spectrograms: each clip is
 a `--resolution` x `--resolution` image (64 x 64: 64 mel bands, 64 frames), made by the image
 path's DCGAN nets (gankit.nets.dcgan, BatchNorm in D) with its recipe: the non-saturating loss,
-one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32; its spectrograms
-become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It was chosen by
-measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates waveforms and
-`--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both nets), each with
-its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
+one D step per G step, Adam(MEL_LR, 0.5, 0.999), an EMA of G, `--width` 32 (on instrument notes
+`--r1-gamma 1 --lr-decay linear` stops a late drift, at a cost on spoken digits: docs/audio.md);
+its spectrograms become audio through the mel filterbank's pseudo-inverse and Griffin-Lim. It
+was chosen by measured quality per CPU-minute (docs/audio.md). `--model wavegan` generates
+waveforms and `--model specgan` 128 x 128 linear log spectrograms (gankit.nets.audio has both
+nets), each with its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
 Adam(1e-4, 0.5, 0.9), noise of 100 dimensions, phase shuffle 2 in WaveGAN's D, `--width` 16
 (the paper: 64, sixteen times the compute of the nets' widest layers; too slow for a CPU). The
 recipe follows the model: flags the user gives win over it (`task_defaults`).
@@ -363,9 +364,11 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if m.conditional and m.cond != "projection":
         raise ConfigError("a conditional audio GAN uses a projection discriminator (--cond "
                           "projection)")
-    if cfg.loss.augment or cfg.loss.r1_gamma:
-        raise ConfigError("--augment and --r1-gamma are image options; the audio GANs have "
-                          "neither")
+    if cfg.loss.augment:
+        raise ConfigError("--augment is an image option; the audio GANs have none")
+    if (cfg.loss.r1_gamma or cfg.loss.r2_gamma) and model != "mel":
+        raise ConfigError(f"--r1-gamma and --r2-gamma are the mel model's; {model} has the "
+                          f"gradient penalty of WGAN-GP")
     d_norm = (m.d_norm or "batch") if model == "mel" else m.d_norm
     return cfg.replace(model=dataclasses.replace(m, model=model, d_norm=d_norm,
                                                  width=m.width or DEFAULT_WIDTH[model]))

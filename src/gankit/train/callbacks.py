@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from .. import health
-from ..errors import GanKitWarning
+from ..errors import ConfigError, GanKitWarning
 from ..viz import make_grid, plot_curves, save_png, to_uint8
 from .state import STEP_DIR, atomic_write_text, read_best, save_checkpoint, step_name
 from .trainer import Callback, Trainer
@@ -87,6 +87,42 @@ class Progress(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+LR_DECAYS = ("none", "linear")
+
+
+class LRDecay(Callback):
+    """Linear learning-rate decay: each optimizer's rate (--lr for G, --lr-d or --lr for the
+    rest) times 1 - progress, reaching 0 at the run's end. Progress is the larger of step /
+    `total` (an absolute step: a resumed run goes on where it was) and this invocation's share
+    of `max_time` seconds; with neither known there is no end to decay to, and rates stay."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], train: Any,
+                 total: Optional[int] = None, max_time: Optional[float] = None):
+        from .optim import lr_for
+        if train.lr_decay not in LR_DECAYS:
+            raise ConfigError(f"--lr-decay is none or linear, not {train.lr_decay!r}")
+        self.optimizers = optimizers
+        self.base = {name: lr_for(name, train) for name in optimizers}
+        self.total = total if total is not None and total < 2 ** 62 else None
+        self.max_time, self.start = max_time, 0.0
+
+    def progress(self, trainer: Trainer) -> float:
+        p = trainer.step / self.total if self.total else 0.0
+        if self.max_time:
+            p = max(p, (trainer.elapsed - self.start) / self.max_time)
+        return min(max(p, 0.0), 1.0)
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.start = trainer.elapsed
+        self.on_step(trainer)
+
+    def on_step(self, trainer: Trainer) -> None:
+        scale = 1.0 - self.progress(trainer)
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base[name] * scale
 
 
 class TensorBoard(Callback):
