@@ -36,12 +36,11 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from cpu_budget import finish_jobs
+from cpu_budget import add_job_flags, finish_jobs, run_logged
 
 ARMS = ("real", "real+classical", "real+GAN", "real+classical+GAN", "GAN only")
 CLF_BATCH = 64
@@ -245,13 +244,10 @@ def run_job(job: tuple[str, int, int], args: argparse.Namespace):
            str(args.out), "--ks", str(k), "--gan-minutes", str(gan_minutes(args, k)),
            "--gan-preset", args.gan_preset, "--clf-steps", str(args.clf_steps), "--synthetic-ratio",
            str(args.synthetic_ratio)]
-    t0 = time.monotonic()
-    with open(args.out / f"{name}.log", "w") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        print(f"{name}: failed (exit {proc.returncode}); see {args.out / name}.log", flush=True)
+    wall = run_logged(cmd, env, args.out / f"{name}.log", name)
+    if wall is None:
         return None
-    print(f"{name}: done in {(time.monotonic() - t0) / 60:.1f} min wall", flush=True)
+    print(f"{name}: done in {wall:.1f} min wall", flush=True)
     return finished(dataset, k, seed, args)
 
 
@@ -302,11 +298,7 @@ def main() -> None:
                    help=f"classifier steps of batch {CLF_BATCH}, the same in every arm")
     p.add_argument("--synthetic-ratio", type=float, default=0.5,
                    help="share of synthetic items in each epoch of the real+GAN arms")
-    p.add_argument("--parallel", type=int, default=2, help="jobs side by side")
-    p.add_argument("--out", type=Path, default=Path("bench/runs/augment"))
-    p.add_argument("--collect", action="store_true",
-                   help="train nothing: print the table from the finished jobs in --out")
-    p.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    add_job_flags(p, "bench/runs/augment", parallel=2, worker_args=3)
     args = p.parse_args()
     if len(args.gan_minutes) not in (1, len(args.ks)):
         p.error(f"--gan-minutes takes one value or one per K ({len(args.ks)})")

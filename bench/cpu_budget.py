@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from gankit.train.callbacks import LRDecay
 from gankit.train.trainer import Callback, Trainer
@@ -91,3 +91,27 @@ def finish_jobs(jobs: Sequence[Any], finished: Callable[[Any], Any], run: Callab
         with ThreadPoolExecutor(parallel) as pool:
             done.update(zip(todo, pool.map(run, todo)))
     return done, [job for job, r in done.items() if r is None]
+
+
+def add_job_flags(p: Any, out: str, parallel: int, worker_args: int) -> None:
+    """The flags of a benchmark made of one-process jobs: --parallel, --out, --collect and the
+    hidden --worker (a job's own arguments)."""
+    import argparse
+    from pathlib import Path
+    p.add_argument("--parallel", type=int, default=parallel, help="jobs side by side")
+    p.add_argument("--out", type=Path, default=Path(out))
+    p.add_argument("--collect", action="store_true",
+                   help="train nothing: print the table from the finished jobs in --out")
+    p.add_argument("--worker", nargs=worker_args, help=argparse.SUPPRESS)
+
+
+def run_logged(cmd: Sequence[str], env: dict, log: Any, name: str) -> Optional[float]:
+    """Run a job's process with its output in `log`; its wall minutes, or None (said) if it
+    failed."""
+    t0 = time.monotonic()
+    with open(log, "w") as f:
+        proc = subprocess.run(list(cmd), stdout=f, stderr=subprocess.STDOUT, env=env)
+    if proc.returncode != 0:
+        print(f"{name}: failed (exit {proc.returncode}); see {log}", flush=True)
+        return None
+    return (time.monotonic() - t0) / 60

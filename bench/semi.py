@@ -50,15 +50,13 @@ import hashlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from augment import _acc, classical, train_gan
-from cpu_budget import finish_jobs, train_until
+from cpu_budget import add_job_flags, finish_jobs, run_logged, train_until
 
 ARMS = ("labels", "classical", "pseudo", "ssl-gan", "gan-aug")
 EXTRA_ARMS = ("labels-lr1e-3",)
@@ -316,15 +314,11 @@ def run_job(job: tuple, args: argparse.Namespace) -> dict | None:
            "--out", str(args.out), "--lr", str(args.lr), "--threshold", str(args.threshold),
            "--gan-preset", args.gan_preset, "--gan-share", str(args.gan_share),
            "--synthetic-ratio", str(args.synthetic_ratio)]
-    t0 = time.monotonic()
-    with open(args.out / f"{name}.log", "w") as f:
-        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        print(f"{name}: failed (exit {proc.returncode}); see {args.out / name}.log", flush=True)
+    wall = run_logged(cmd, env, args.out / f"{name}.log", name)
+    if wall is None:
         return None
     result = finished(job, args)
-    print(f"{name}: {100 * result['accuracy']:.1f}% in {(time.monotonic() - t0) / 60:.1f} min "
-          f"wall", flush=True)
+    print(f"{name}: {100 * result['accuracy']:.1f}% in {wall:.1f} min wall", flush=True)
     return result
 
 
@@ -357,11 +351,7 @@ def main() -> None:
     p.add_argument("--gan-share", type=float, default=0.5, help="gan-aug: budget share of the GAN")
     p.add_argument("--synthetic-ratio", type=float, default=0.5,
                    help="gan-aug: share of synthetic items in each epoch")
-    p.add_argument("--parallel", type=int, default=1, help="jobs side by side")
-    p.add_argument("--out", type=Path, default=Path("bench/runs/semi"))
-    p.add_argument("--collect", action="store_true",
-                   help="train nothing: print the table from the finished jobs in --out")
-    p.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    add_job_flags(p, "bench/runs/semi", parallel=1, worker_args=5)
     args = p.parse_args()
     os.environ.setdefault("GANKIT_OFFLINE", "1")   # mnist: the shipped digits unless cached
     args.out.mkdir(parents=True, exist_ok=True)
