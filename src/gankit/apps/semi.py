@@ -243,7 +243,8 @@ def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -
 
 class SemiTask:
     """Named nets {"G", "D"}, one Adam each, phases D (classify + real vs fake) and G (feature
-    matching). The fake batch is drawn once per step and reused by both phases."""
+    matching, against D as the D phase left it). D's phase draws its fake batch without G's
+    graph; G's phase draws a fresh one."""
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
         t = cfg.train
