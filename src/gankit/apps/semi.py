@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN
+from ..api import GAN, USER_DATA
 from ..config import RunConfig, with_options
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
 from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
@@ -379,7 +379,7 @@ class SemiGAN(GAN):
         cfg = cfg.replace(data=data_cfg, data_shape=tuple(data.x.shape[1:]),
                           num_classes=len(data.classes))
         self._setup(cfg, None, None)
-        self._semi, self.data_note = data, data.note
+        self._semi, self._classes, self.data_note = data, data.classes, data.note
         self._data, self._labels = data.x, data.labels
         self.run_dir: Optional[Path] = None
         self._out = Path(out) if out is not None else None
@@ -395,21 +395,40 @@ class SemiGAN(GAN):
 
     @property
     def classes(self) -> list[str]:
-        return self._semi.classes
+        return self._classes
+
+    @property
+    def semi(self) -> SemiData:
+        """The run's data with its labeled items; a loaded run reads it when first needed (to
+        train on, or to score), not to classify."""
+        if self._semi is None:
+            self._load_data()
+        return self._semi
+
+    def _load_data(self) -> None:
+        """A loaded run's data (load_task_run): its labeled items are labeled.json's."""
+        cfg, source = self.config, self._source
+        if isinstance(source, str) and source == USER_DATA:
+            raise DataError("this run was trained on data passed from Python; pass it again, "
+                            "labels included: gankit.load_run(DIR, dataset=(x, labels))")
+        semi = load_semi_data(source, cfg.data, cfg.train.seed, labeled_idx=self._labeled_idx)
+        if tuple(semi.x.shape[1:]) != tuple(cfg.data_shape) or semi.classes != self._classes:
+            raise DataError(f"the data now has items of shape {list(semi.x.shape[1:])} and "
+                            f"classes {semi.classes}; the run was trained on "
+                            f"{list(cfg.data_shape)} and {self._classes}")
+        self._semi, self._data, self._labels, self.data_note = semi, semi.x, semi.labels, semi.note
 
     # --- training ----------------------------------------------------------------------------
     def _get_trainer(self) -> Trainer:
         if self._trainer is not None:
             return self._trainer
         t = self.config.train
-        if self._data is None:
-            raise DataError("this run was trained on data passed from Python; pass it again, "
-                            "labels included: gankit.load_run(DIR, dataset=(x, labels))")
+        semi = self.semi
         if len(self._data) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
                               f"({len(self._data)} items)")
         x = self._data.to(self.device)
-        sampler = SemiSampler(x, self._semi.labeled.to(self.device),
+        sampler = SemiSampler(x, semi.labeled.to(self.device),
                               self._labels.to(self.device), t.batch_size, t.seed, _scale)
         return self._one_process_trainer(sampler)
 
@@ -462,15 +481,15 @@ class SemiGAN(GAN):
 
     def reference(self, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
         """(samples, labels) of the split a score is measured on."""
+        semi = self.semi
         if split == "test":
-            semi = self._semi
             if semi.test_x is None or not len(semi.test_x):
                 raise DataError(f"{self.config.data.dataset} has no labeled test split to "
                                 f"measure accuracy on (a folder needs train/ and test/)")
             return semi.test_x, semi.test_labels
         full = load_semi_data(self.config.data.dataset, dataclasses.replace(
             self.config.data, labels_per_class=None, labeled=""), 0) \
-            if self.config.data.dataset != "<user data>" else self._semi
+            if self.config.data.dataset != USER_DATA else semi
         keep = full.labels >= 0
         return full.x[keep], full.labels[keep]
 
@@ -482,7 +501,7 @@ class SemiGAN(GAN):
         proto = {"metric": "accuracy", "extractor": "the run's classifier",
                  "n_real": scores["n"], "n_fake": 0, "seed": seed,
                  "reference": self.config.data.dataset, "reference_split": split,
-                 "labeled": len(self._semi.labeled), "gankit_version": __version__}
+                 "labeled": len(self.semi.labeled), "gankit_version": __version__}
         return {"accuracy": MetricResult("accuracy", scores["accuracy"], {}, proto)}
 
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
@@ -522,22 +541,12 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     gan = SemiGAN.__new__(SemiGAN)
     gan._setup(cfg, None, None)
     gan.run_dir, gan._out = run_dir, run_dir
-    source = cfg.data.dataset if dataset is None else dataset
-    if source == "<user data>":
-        n = max(doc["indices"]) + 1
-        gan._semi = SemiData(torch.empty(0, *cfg.data_shape), torch.full((n,), UNLABELED),
-                             doc["classes"])
-        gan._data = gan._labels = gan.data_note = None
+    gan._source = cfg.data.dataset if dataset is None else dataset
+    gan._classes, gan._labeled_idx = doc["classes"], torch.tensor(doc["indices"])
+    gan._semi = gan._data = gan._labels = gan.data_note = None
+    if isinstance(gan._source, str) and gan._source == USER_DATA:
         weights_only = True   # no data to go on training with; fit() says to pass it again
-    else:
-        semi = load_semi_data(source, cfg.data, cfg.train.seed,
-                              labeled_idx=torch.tensor(doc["indices"]))
-        if tuple(semi.x.shape[1:]) != tuple(cfg.data_shape) or semi.classes != doc["classes"]:
-            raise DataError(f"the data now has items of shape {list(semi.x.shape[1:])} and "
-                            f"classes {semi.classes}; the run was trained on "
-                            f"{list(cfg.data_shape)} and {doc['classes']}")
-        gan._semi, gan._data, gan._labels, gan.data_note = semi, semi.x, semi.labels, semi.note
-    return gan._resume_one_process(run_dir, weights_only, lambda: None)
+    return gan._resume_one_process(run_dir, weights_only, gan._load_data)
 
 
 # ---------------------------------------------------------------- gankit classify
@@ -548,10 +557,11 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
     size and channels), a folder of them, or a .npy/.npz (its `images`, `x` or only array; one item
     per row, in any layout `predict` takes)."""
     from ..data.arrays import read_arrays
-    from ..data.images import IMAGE_SUFFIXES, ImageData, _decode_image, conform
+    from ..data.images import ImageData, _image_files, conform
+    from .translate import _read
     shape = clf.config.data_shape
     if src.is_dir():
-        files = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = _image_files(src)
         parts = [_read_items(clf, f) for f in files]
         return ([f.relative_to(src).as_posix() for f in files],
                 torch.cat([x for _, x in parts]) if parts else torch.empty(0, *shape))
@@ -567,10 +577,9 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
         raise DataError(f"{src}: no such file or folder")
     if len(shape) != 3:
         raise DataError(f"{src}: this classifier takes vectors of shape {list(shape)}, not images")
-    try:
-        img = torch.from_numpy(_decode_image(src)).permute(2, 0, 1).contiguous()
-    except (OSError, ValueError, SyntaxError):
-        raise DataError(f"{src}: not a readable image") from None
+    img = _read(src)   # uint8 [C, H, W], or None
+    if img is None:
+        raise DataError(f"{src}: not a readable image")
     img = conform(ImageData(img[None], None, str(src), None), shape[-1], shape[0]).images
     return [src.name], clf._inputs(img)
 

@@ -28,7 +28,8 @@ from torch import nn
 
 from ..api import GAN
 from ..config import RunConfig, with_options
-from ..data.images import IMAGE_SUFFIXES, _decode_image, median_short_side
+from ..data.images import _decode_image, median_short_side
+from ..data.images import _image_files as _files   # image files under a folder, sorted
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
@@ -58,10 +59,6 @@ class Pictures:
     train: list
     held: list
     note: str
-
-
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _read(path: Path) -> Optional[torch.Tensor]:
