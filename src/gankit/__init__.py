@@ -9,7 +9,7 @@ def __getattr__(name: str):
         from . import api
         return getattr(api, name)
     if name == "export_generator":
-        from .ship import export_generator
+        from .export import export_generator
         return export_generator
     if name == "load_dataset":
         from .data import load_dataset

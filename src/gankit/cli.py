@@ -347,7 +347,7 @@ def _report_end(gan: Any) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .api import load_run
-    from .export import write_samples
+    from .outputs import write_samples
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
@@ -508,7 +508,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .ship import export_generator
+    from .export import export_generator
     path = export_generator(args.run, args.format, args.output, force=args.force,
                             ema=not args.no_ema)
     check = json.loads(Path(f"{path}.json").read_text())["verification"]

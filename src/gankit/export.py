@@ -1,86 +1,339 @@
-"""Writing samples out: .npz arrays, a PNG grid, or a folder of PNGs; never over a file by accident."""
+"""Shipping a trained generator: one self-contained file that runs without gankit.
+
+    gankit export runs/mnist-dcgan-001                  # ./mnist-dcgan-001-generator.onnx
+    gankit export RUN --format torchscript --output g.ts.pt
+
+    gankit.export_generator("runs/mnist-dcgan-001", "onnx", output="generator.onnx")
+
+The file holds the EMA generator (the raw one with `ema=False`) in eval mode, on the CPU, with a
+dynamic batch dimension: inputs `z` float32 [N, z_dim] (standard normal noise) and, for a
+conditional run, `labels` int64 [N]; output `images` float32 [N, C, H, W] in [-1, 1], or `samples`
+[N, ...] for vector data (the names `gankit sample` uses in a .npz). Before the file is kept it is
+loaded back with the runtime a user would use (onnxruntime, or torch.jit.load) and run at several
+batch sizes against gankit's own sampling; FILE.json beside it records the inputs, outputs, how to
+turn outputs into uint8 pixels, and the difference measured.
+
+(`outputs.py` writes samples; this module writes the generator itself.)
+"""
 from __future__ import annotations
 
+import contextlib
+import importlib
+import json
+import logging
 import os
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 import torch
+from torch import nn
 
-from .errors import ConfigError
-from .viz import make_grid, save_png, to_uint8
+from ._version import __version__
+from .errors import ConfigError, ExportError, RunError
+from .nets.layers import is_image_shape
+from .rundir import read_config
+from .train.state import atomic_write_text
 
-
-def refuse_overwrite(path: Path, overwrite: bool) -> None:
-    """Never replace a file the user already has unless they said so."""
-    if Path(path).exists() and not overwrite:
-        raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
-
-
-def check_output_kind(output: Path) -> None:
-    """A FILE.npz/.png/.txt that is a directory, or a suffix-less name (a directory's) that is a
-    file: neither can be written as asked, so say so instead of failing half-way."""
-    if output.is_dir() and output.suffix.lower() in (".npz", ".png", ".txt", ".wav"):
-        raise ConfigError(f"--output {output} is a directory, not a {output.suffix} file")
-    if output.exists() and not output.is_dir() and output.suffix == "":
-        raise ConfigError(f"--output {output} is an existing file; a name without a suffix is a "
-                          f"directory of files: choose a new one, or FILE.npz / FILE.png")
+FORMATS = {"onnx": ".onnx", "torchscript": ".ts.pt"}
+# Outputs are tanh images in [-1, 1] (a uint8 step is 1/127.5 ~ 8e-3), so 1e-4 is far below
+# anything visible yet far above float32 reordering noise (measured 1e-9 to 1e-6 on CPU).
+# Unbounded vector outputs get the same tolerance relative to their magnitude.
+TOLERANCE = 1e-4
+CHECK_BATCHES = (1, 3, 5)   # none equal to the example batch below: proves N is not baked in
+EXAMPLE_BATCH = 2           # torch.export specializes sizes 0 and 1, so the example uses 2
+INSTALL_HINT = "pip install 'gankit[export]'"
 
 
-def write_samples(samples: torch.Tensor, output: Path, overwrite: bool = False,
-                  labels: Optional[torch.Tensor] = None) -> Path:
-    """samples: images [N, C, H, W] in [-1, 1], vectors [N, ...], or a text run's items (a list
-    of strings, which go to FILE.txt, one a line).
+class _Unconditional(nn.Module):
+    """The exported graph: z -> images. A module of its own so that the file's input is named
+    exactly `z` (ONNX and TorchScript both take argument names from forward)."""
 
-    FILE.npz gets `images` (uint8 [N, H, W, C]) or, for vectors, `samples` (float32), and the
-    class `labels` (int64 [N]) of a conditional GAN; FILE.png a grid; a path without suffix (or an
-    existing directory) one PNG per image, named with its class when there are labels.
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.G(z)
+
+
+class _Conditional(nn.Module):
+    """(z, labels) -> images; gankit calls a conditional G as G(z, y)."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.G(z, labels)
+
+
+def default_output(run_dir: Union[str, Path], fmt: str) -> Path:
+    """./<run name>-generator.onnx (or .ts.pt): in the current directory, because exporting must
+    never add files to the run directory."""
+    return Path(f"{Path(run_dir).resolve().name}-generator{FORMATS[fmt]}")
+
+
+def sidecar_path(output: Path) -> Path:
+    return output.with_name(output.name + ".json")
+
+
+def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
+                     output: Union[str, Path, None] = None, force: bool = False,
+                     ema: bool = True) -> Path:
+    """Write the run's generator as one ONNX or TorchScript file, checked, plus FILE.json.
+
+    `output` defaults to ./<run name>-generator.onnx (.ts.pt for TorchScript); an existing
+    directory gets that name inside it. An existing file (or its .json) is replaced only with
+    `force`. Returns the path written. Raises RunError (missing, corrupt or custom-net run),
+    ConfigError (bad format or output) or ExportError (missing packages, export failed, or the
+    file does not reproduce the generator).
     """
-    output = Path(output)
-    if not output.parent.is_dir():
-        raise ConfigError(f"--output {output}: no such directory {output.parent}")
-    check_output_kind(output)
-    if isinstance(samples, list):   # items of a text run
-        return write_text_items(samples, output, overwrite)
-    if output.suffix.lower() == ".txt":
-        raise ConfigError("these samples are images or vectors, not text: write them to .npz, "
-                          ".png or a directory")
-    is_dir = output.is_dir() or output.suffix == ""
-    if not is_dir or (output.exists() and any(output.iterdir())):
-        refuse_overwrite(output, overwrite)
-    images = samples.dim() == 4
-    if output.suffix.lower() == ".npz":
-        arrays = {"images": to_uint8(samples)} if images else {"samples": samples.numpy()}
-        if labels is not None:
-            arrays["labels"] = labels.numpy().astype(np.int64)
-        tmp = output.with_name(f".{output.name}.tmp.npz")
-        np.savez_compressed(tmp, **arrays)
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown format {fmt!r}: use onnx or torchscript")
+    if fmt == "onnx":   # before loading anything: a missing package is the most likely problem
+        _require_onnx()
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)   # RunError for a missing, non-run or corrupt directory
+    if cfg.task != "image-gan":
+        raise RunError(f"{run_dir} is a {cfg.task} run: export works on image GANs (noise -> "
+                       f"image) so far")
+    if cfg.model.model == "custom":
+        raise RunError(f"{run_dir} was trained with your own nets, which gankit cannot rebuild "
+                       f"from the run directory: load it with gankit.load_run(RUN, generator=..., "
+                       f"discriminator=...) and export gan.task.sampler_net with torch.onnx")
+    output = _resolve_output(run_dir, fmt, output, force)
+
+    from .api import load_run
+    gan = load_run(run_dir, device="cpu", weights_only=True)
+    task = gan.task
+    used_ema = bool(ema and task.G_ema is not None)
+    G = task.G_ema if used_ema else task.G
+    conditional = bool(cfg.model.conditional)
+    module = (_Conditional(G) if conditional else _Unconditional(G)).eval()
+    data_shape = tuple(int(s) for s in cfg.data_shape)
+    out_name = "images" if is_image_shape(data_shape) else "samples"
+    example = _inputs(task.z_dim, cfg.num_classes if conditional else 0, EXAMPLE_BATCH, seed=1)
+
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}{FORMATS[fmt]}")
+    try:
+        if fmt == "onnx":
+            info = _export_onnx(module, example, tmp, out_name)
+            run = _onnx_runner(tmp, out_name)
+        else:
+            info = _export_torchscript(module, example, tmp)
+            run = _torchscript_runner(tmp)
+
+        def reference(z: torch.Tensor, y: Optional[torch.Tensor]) -> np.ndarray:
+            return task.generate(z, ema=used_ema, labels=y).numpy()
+
+        check = verify(run, reference, task.z_dim, cfg.num_classes if conditional else 0,
+                       data_shape)
+        doc = describe(fmt=fmt, run_dir=run_dir, step=gan.step, ema=used_ema, cfg=cfg,
+                       z_dim=task.z_dim, out_name=out_name, output=output, info=info, check=check)
         os.replace(tmp, output)
-        return output
-    if not images:
-        raise ConfigError(f"these samples are vectors of shape {list(samples.shape[1:])}, not "
-                          f"images: write them to a .npz file")
-    if output.suffix.lower() == ".png":
-        save_png(make_grid(to_uint8(samples)), output)
-        return output
-    if not is_dir:
-        raise ConfigError(f"unknown output type {output.suffix!r}: use .npz, .png or a directory")
-    output.mkdir(parents=True, exist_ok=True)
-    for i, img in enumerate(to_uint8(samples)):
-        name = f"{i:06d}.png" if labels is None else f"{i:06d}-class{int(labels[i])}.png"
-        save_png(img, output / name)
+    finally:
+        tmp.unlink(missing_ok=True)
+    # After the model: a description never exists without the file it describes.
+    atomic_write_text(sidecar_path(output), json.dumps(doc, indent=2) + "\n")
     return output
 
 
-def write_text_items(items: list[str], output: Path, overwrite: bool = False) -> Path:
-    """Generated text items to FILE.txt, one a line (UTF-8)."""
+def _require_onnx() -> None:
+    missing = []
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ExportError(f"ONNX export needs the {', '.join(missing)} package"
+                          f"{'s' if len(missing) > 1 else ''}: {INSTALL_HINT}")
+
+
+def _resolve_output(run_dir: Path, fmt: str, output: Union[str, Path, None], force: bool) -> Path:
+    if output is None:
+        output = default_output(run_dir, fmt)
     output = Path(output)
-    if output.suffix.lower() != ".txt":
-        raise ConfigError(f"a text run's samples are text: write them to a .txt file (one item "
-                          f"per line), not {output.suffix or 'a directory'}")
-    refuse_overwrite(output, overwrite)
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text("".join(f"{item}\n" for item in items), encoding="utf-8")
-    os.replace(tmp, output)
+    if output.is_dir():
+        output = output / default_output(run_dir, fmt).name
+    if not output.parent.is_dir():
+        raise ConfigError(f"cannot write {output}: the directory {output.parent} does not exist")
+    if run_dir.resolve() in output.resolve().parents:   # e.g. `gankit export .` inside the run
+        raise ConfigError(f"{output} is inside the run directory {run_dir}, which exporting never "
+                          f"changes: choose another --output")
+    name = output.name.lower()
+    if (fmt == "torchscript" and name.endswith(".onnx")) or (
+            fmt == "onnx" and name.endswith((".pt", ".pth", ".ts"))):
+        raise ConfigError(f"{output} is named like the other format; with --format {fmt} use a "
+                          f"name ending in {FORMATS[fmt]}")
+    for path in (output, sidecar_path(output)):
+        if path.exists() and not force:
+            raise ConfigError(f"{path} already exists; pass --force to replace it")
     return output
+
+
+def _inputs(z_dim: int, num_classes: int, n: int, seed: int,
+            ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Standard-normal latents [n, z_dim] (what the generator was trained on) and, for a
+    conditional generator, class labels [n] drawn from every class."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, z_dim, generator=gen)
+    y = torch.randint(0, num_classes, (n,), generator=gen) if num_classes else None
+    return z, y
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporters' chatter for the duration of an export: deprecation notices, notes
+    about optional packages (torchvision) and shape-naming remarks are not the user's business,
+    and whether the result is right is checked afterwards by running it."""
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _export_onnx(module: nn.Module, example: tuple, path: Path, out_name: str) -> dict[str, Any]:
+    """torch.onnx.export with the torch.export-based ("dynamo") exporter: the default since
+    torch 2.9, the one PyTorch maintains (the TorchScript-based exporter is deprecated). Weights
+    are stored inside the file (external_data=False): one self-contained .onnx, and the temporary
+    name it is written under cannot leak into an external-data reference."""
+    z, y = example
+    args = (z,) if y is None else (z, y)
+    names = ["z"] if y is None else ["z", "labels"]
+    batch = torch.export.Dim("batch")
+    try:
+        with _quiet(), torch.no_grad():
+            torch.onnx.export(module, args, str(path), input_names=names, output_names=[out_name],
+                              dynamic_shapes={n: {0: batch} for n in names}, dynamo=True,
+                              external_data=False, verbose=False)
+    except Exception as e:  # noqa: BLE001 - whatever it raises, the file cannot be made
+        raise ExportError(f"torch.onnx could not export this generator ({_first_line(e)}); "
+                          f"--format torchscript may work") from None
+    import onnx
+    model = onnx.load(str(path), load_external_data=False)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    return {"exporter": f"torch.onnx.export(dynamo=True), torch {torch.__version__}",
+            "opset": opset, "ir_version": model.ir_version}
+
+
+def _export_torchscript(module: nn.Module, example: tuple, path: Path) -> dict[str, Any]:
+    """torch.jit.trace: gankit's generators have no data-dependent control flow, so a trace
+    records the whole computation; the batch size is read from the input at run time (checked
+    by `verify` at batch sizes other than the example's)."""
+    z, y = example
+    args = (z,) if y is None else (z, y)
+    try:
+        with _quiet(), torch.no_grad():
+            traced = torch.jit.trace(module, args)
+            traced.save(str(path))
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(f"torch.jit.trace could not trace this generator ({_first_line(e)}); "
+                          f"--format onnx may work") from None
+    return {"exporter": f"torch.jit.trace, torch {torch.__version__}"}
+
+
+Runner = Callable[[torch.Tensor, Optional[torch.Tensor]], np.ndarray]
+
+
+def _onnx_runner(path: Path, out_name: str) -> Runner:
+    import onnxruntime as ort
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:  # noqa: BLE001
+        raise ExportError(f"onnxruntime cannot load the exported file ({_first_line(e)})") from None
+
+    def run(z: torch.Tensor, y: Optional[torch.Tensor]) -> np.ndarray:
+        feed = {"z": z.numpy()}
+        if y is not None:
+            feed["labels"] = y.numpy()
+        return session.run([out_name], feed)[0]
+    return run
+
+
+def _torchscript_runner(path: Path) -> Runner:
+    with _quiet():   # torch.jit.load warns that TorchScript is deprecated, on every call
+        loaded = torch.jit.load(str(path), map_location="cpu")
+
+    def run(z: torch.Tensor, y: Optional[torch.Tensor]) -> np.ndarray:
+        with torch.no_grad():
+            out = loaded(z) if y is None else loaded(z, y)
+        return out.float().numpy()
+    return run
+
+
+def verify(run: Runner, reference: Callable[[torch.Tensor, Optional[torch.Tensor]], np.ndarray],
+           z_dim: int, num_classes: int, data_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Run the exported file and gankit's sampling on the same inputs at each of CHECK_BATCHES;
+    ExportError unless shapes match and the largest difference is within tolerance."""
+    worst, scale = 0.0, 1.0
+    for i, n in enumerate(CHECK_BATCHES):
+        z, y = _inputs(z_dim, num_classes, n, seed=100 + i)
+        try:
+            got = np.asarray(run(z, y))
+        except Exception as e:  # noqa: BLE001 - failing at this batch size: unusable
+            raise ExportError(f"the exported generator fails at batch size {n} "
+                              f"({_first_line(e)})") from None
+        want = reference(z, y)
+        if got.shape != (n, *data_shape) or got.dtype != np.float32:
+            raise ExportError(f"the exported generator returns {got.dtype} {list(got.shape)} at "
+                              f"batch size {n}, expected float32 {[n, *data_shape]}")
+        worst = max(worst, float(np.abs(got - want).max()))
+        scale = max(scale, float(np.abs(want).max()))
+    if not worst <= TOLERANCE * scale:   # `not <=`: a NaN difference fails too
+        raise ExportError(f"the exported generator differs from PyTorch by up to {worst:.3g} "
+                          f"(tolerance {TOLERANCE * scale:.3g}); nothing was written")
+    return {"batch_sizes": list(CHECK_BATCHES), "max_abs_diff": worst,
+            "tolerance": TOLERANCE * scale}
+
+
+def describe(*, fmt: str, run_dir: Path, step: int, ema: bool, cfg: Any, z_dim: int,
+             out_name: str, output: Path, info: dict[str, Any], check: dict[str, Any],
+             ) -> dict[str, Any]:
+    """FILE.json: everything needed to use the file without gankit."""
+    data_shape = [int(s) for s in cfg.data_shape]
+    image = out_name == "images"
+    inputs = [{"name": "z", "dtype": "float32", "shape": ["N", z_dim],
+               "distribution": "standard normal, N(0, 1), independent entries"}]
+    num_classes = int(cfg.num_classes) if cfg.model.conditional else None
+    if num_classes is not None:
+        inputs.append({"name": "labels", "dtype": "int64", "shape": ["N"],
+                       "range": [0, num_classes - 1]})
+    runtime = (f"onnxruntime {importlib.import_module('onnxruntime').__version__}"
+               if fmt == "onnx" else f"torch.jit.load, torch {torch.__version__}")
+    return {
+        "format": fmt,
+        "file": output.name,
+        **info,
+        "gankit_version": __version__,
+        "run": str(run_dir.resolve()),
+        "step": int(step),
+        "ema": ema,
+        "model": cfg.model.model,
+        "dataset": cfg.data.dataset,
+        "conditional": num_classes is not None,
+        "z_dim": z_dim,
+        "num_classes": num_classes,
+        "inputs": inputs,
+        "output": {"name": out_name, "dtype": "float32", "shape": ["N", *data_shape],
+                   "layout": "NCHW" if image else None},
+        "image_shape": data_shape if image else None,
+        "vector_shape": None if image else data_shape,
+        "value_range": [-1.0, 1.0] if image else None,
+        "to_uint8": ("numpy.clip((x + 1) * 127.5, 0, 255).round().astype(numpy.uint8), then "
+                     "transpose(0, 2, 3, 1) for [N, H, W, C] pictures") if image else None,
+        "batch": "dynamic: any N >= 1",
+        "verification": {"runtime": runtime, **check},
+    }

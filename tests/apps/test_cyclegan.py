@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from gankit.apps.cyclegan import CycleGAN, HistoryPool, ResnetGenerator
+from gankit.apps.cyclegan import CycleGAN, HistoryPool
+from gankit.nets.cyclegan import ResNetTranslator
 from helpers import run
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
@@ -30,7 +31,7 @@ def test_history_pool_fills_then_mixes_old_and_new():
 
 
 def test_resnet_generator_keeps_the_size():
-    G = ResnetGenerator(1, 3, width=4, n_blocks=2)
+    G = ResNetTranslator(1, 3, width=4, n_blocks=2)
     assert G(torch.zeros(2, 1, 28, 28)).shape == (2, 3, 28, 28)
     assert G(torch.zeros(1, 1, 32, 20)).shape == (1, 3, 32, 20)
 

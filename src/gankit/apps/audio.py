@@ -246,9 +246,9 @@ class AudioGAN(GAN):
         """Write clips: a folder gets one WAV each (named with their class when there are
         labels) and spectrograms.png; FILE.wav gets them one after another with short gaps;
         FILE.npz gets `audio` float32 [N, L], `rate` and `labels`."""
-        from ..export import refuse_overwrite
+        from ..outputs import refuse_overwrite
         from ..viz import save_png
-        from ..export import check_output_kind
+        from ..outputs import check_output_kind
         output = Path(output)
         if not output.parent.is_dir():
             raise ConfigError(f"--output {output}: no such directory {output.parent}")

@@ -8,7 +8,7 @@ them with a user's real labeled data.
         train.set_epoch(epoch)          # fresh synthetic images each epoch
         for xb, yb in loader: ...
 
-Not to be confused with gankit.augment, the differentiable augmentations D sees while a GAN trains.
+Not to be confused with gankit.diffaugment, the differentiable augmentations D sees while a GAN trains.
 """
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ def describe(report: dict) -> str:
 
 def check_output(output: Path, overwrite: bool) -> None:
     """Fail before any work on an output that is not a .npz, exists, or has no folder."""
-    from ..export import refuse_overwrite
+    from ..outputs import refuse_overwrite
     output = Path(output)
     if output.suffix.lower() != ".npz":
         raise ConfigError(f"--output must be a .npz file, got {output}")

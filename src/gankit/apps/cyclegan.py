@@ -22,6 +22,7 @@ from torch import nn
 
 from ..config import RunConfig
 from ..errors import ConfigError, DataError
+from ..nets.cyclegan import ResNetTranslator
 from ..nets.unet import PatchDiscriminator
 from ..objectives import get_objective
 from ..train.optim import adam_for
@@ -30,41 +31,6 @@ from ..train.trainer import Phase, Trainer
 from .translate import LEGACY_WIDTH, Translator, _files, _fit, _read, _scale, random_crops, run_padded
 
 POOL = 50
-
-
-class ResBlock(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.InstanceNorm2d(c),
-                                  nn.ReLU(), nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3),
-                                  nn.InstanceNorm2d(c))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-class ResnetGenerator(nn.Module):
-    """c7s1-w, d2w, d4w, n_blocks x R4w, u2w, uw, c7s1-c_out (Johnson et al. 2016); sizes that are
-    multiples of 4 come back unchanged."""
-
-    def __init__(self, c_in: int, c_out: int, width: int = 32, n_blocks: int = 6):
-        super().__init__()
-        w = width
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(c_in, w, 7), nn.InstanceNorm2d(w),
-                                   nn.ReLU()]
-        for mult in (1, 2):
-            layers += [nn.Conv2d(w * mult, w * mult * 2, 3, 2, 1), nn.InstanceNorm2d(w * mult * 2),
-                       nn.ReLU()]
-        layers += [ResBlock(4 * w) for _ in range(n_blocks)]
-        for mult in (4, 2):
-            layers += [nn.ConvTranspose2d(w * mult, w * mult // 2, 3, 2, 1, output_padding=1),
-                       nn.InstanceNorm2d(w * mult // 2), nn.ReLU()]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(w, c_out, 7), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-        self.depth = 2   # translate pads inputs to a multiple of 2**depth
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
 
 
 class HistoryPool:
@@ -285,7 +251,7 @@ class CycleGAN(Translator):
         width = cfg.model.width or LEGACY_WIDTH
         torch.manual_seed(cfg.train.seed)
         n_layers = 3 if size >= 32 else 2
-        nets = {"G_AB": ResnetGenerator(c_a, c_b, width), "G_BA": ResnetGenerator(c_b, c_a, width),
+        nets = {"G_AB": ResNetTranslator(c_a, c_b, width), "G_BA": ResNetTranslator(c_b, c_a, width),
                 "D_A": PatchDiscriminator(c_a, width, n_layers), "D_B": PatchDiscriminator(c_b, width, n_layers)}
         self._one_process_setup(cfg, "translation")
         self.task = CycleTask(nets, cfg, self.device)

@@ -597,7 +597,7 @@ def write_predictions(names: list[str], probs: torch.Tensor, classes: list[str],
                       output: Optional[Path], overwrite: bool = False) -> None:
     """CSV (file, label, class, p_<class>...) to `output` or stdout, or a .npz with `labels`
     (int64 [N]), `probs` (float32 [N, K]), `names` and `classes`."""
-    from ..export import refuse_overwrite
+    from ..outputs import refuse_overwrite
     labels = probs.argmax(1)
     if output is not None:
         if output.suffix.lower() not in (".csv", ".npz"):

@@ -638,7 +638,7 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
                     overwrite: bool = False, direction: str = "AtoB") -> tuple[int, int]:
     """Translate image files (or folders of them, or .npz `images`) into `output/`, same names as
     PNG; returns (written, skipped unreadable)."""
-    from ..export import refuse_overwrite
+    from ..outputs import refuse_overwrite
     from ..viz import save_png
     output = Path(output)
     if output.exists() and not output.is_dir():

@@ -47,7 +47,7 @@ def _progress(args: argparse.Namespace) -> bool:
 def run_impute(args: argparse.Namespace) -> int:
     """Impute IN.csv into OUT.csv; cells that were not missing keep their exact text."""
     from ..data.tabular import read_csv_table
-    from ..export import refuse_overwrite
+    from ..outputs import refuse_overwrite
     from .gain import GAINImputer
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
     typed, raw = read_csv_table(args.input)
@@ -120,7 +120,7 @@ def run_synth(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     from ..data.tabular import read_csv_table
-    from ..export import refuse_overwrite
+    from ..outputs import refuse_overwrite
     from ..train.state import atomic_write_text
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
     if getattr(args, "save", None) is not None:   # refused before training, not after

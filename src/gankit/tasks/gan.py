@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..augment import diff_augment, parse_policy
+from ..diffaugment import diff_augment, parse_policy
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..objectives import get_objective

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gankit.augment import (AUGMENTATIONS, color, cutout, cutout_boxes, diff_augment, parse_policy,
+from gankit.diffaugment import (AUGMENTATIONS, color, cutout, cutout_boxes, diff_augment, parse_policy,
                             translation, translation_shifts)
 from gankit.errors import ConfigError
 

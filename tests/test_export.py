@@ -307,8 +307,8 @@ def test_missing_onnxruntime_says_how_to_install(runs, tmp_path, capsys, monkeyp
 def test_failed_verification_leaves_nothing_behind(runs, tmp_path, monkeypatch, fmt):
     if fmt == "onnx":
         needs_onnx()
-    import gankit.ship
-    monkeypatch.setattr(gankit.ship, "TOLERANCE", -1.0)   # no file can pass
+    import gankit.export
+    monkeypatch.setattr(gankit.export, "TOLERANCE", -1.0)   # no file can pass
     mine = tmp_path / f"g{'.onnx' if fmt == 'onnx' else '.ts.pt'}"
     mine.write_bytes(b"the user's")
     with pytest.raises(ExportError, match="differs from PyTorch.*nothing was written"):
