@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import DEFAULT_STEPS, DataConfig, RunConfig, with_options
+from .config import DEFAULT_STEPS, RunConfig, with_options
+from .data.training import USER_DATA, dataset_name, load_training_data
 from .errors import ConfigError, DataError, GanKitWarning, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
@@ -37,7 +38,6 @@ from .train import distributed, speed
 from .train.state import load_latest
 from .train.trainer import BatchSampler, Trainer
 
-USER_DATA = "<user data>"
 PREVIEW = 64   # samples in each preview grid
 
 
@@ -53,34 +53,6 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def load_training_data(source: Any, data: DataConfig, split: str = "train",
-                       ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[str]]:
-    """(samples, labels, note) of a split, prepared as the run's config says: uint8 images
-    [N, C, H, W] or float vectors [N, ...]."""
-    from .data.user import user_samples
-    if not isinstance(source, (str, Path)):
-        x, labels = user_samples(source)
-        return x, labels, None
-    from .data import load_dataset
-    resolution = data.resolution
-    if resolution is None and str(source) == "digits":
-        resolution = 32   # 8x8 is too small for a conv net; 32 is the nearest size dcgan builds
-    d = load_dataset(str(source), split=split, resolution=resolution, channels=data.channels)
-    return d.images, d.labels, d.note
-
-
-def _dataset_name(dataset: Any) -> str:
-    """What config.json records: a built-in name, or a path made absolute so that the run can be
-    resumed, sampled and evaluated from any directory."""
-    if not isinstance(dataset, (str, Path)):
-        return USER_DATA
-    from .data import DATASETS
-    path = Path(dataset).expanduser()
-    if str(dataset) not in DATASETS and path.exists():
-        return str(path.resolve())
-    return str(dataset)
-
-
 class GAN:
     """A GAN, its data and its run directory. Options are the fields of the config dataclasses
     (`z_dim`, `width`, `resolution`, `channels`, `batch_size`, `lr`, `seed`, `device`,
@@ -94,7 +66,7 @@ class GAN:
                  **options: Any):
         if (generator is None) != (discriminator is None):
             raise ConfigError("pass both generator= and discriminator=, or neither")
-        name = _dataset_name(dataset)
+        name = dataset_name(dataset)
         if generator is not None:
             model = "custom"
         named = {k: v for k, v in (("model", model), ("loss", loss)) if v is not None}

@@ -107,7 +107,7 @@ def evaluate_run(gan: Any, num: int, metrics: Iterable[str], split: str = "test"
     labels = gan.balanced_labels(num) if conditional else None   # what gan.sample drew
     results = evaluate_images(fake, dataset, metrics, split, extractor, seed, labels)
     if "dloss" in metrics:
-        from .api import load_training_data
+        from .data.training import load_training_data
         data = {}
         for s in {split, "train"}:
             x, y, _ = load_training_data(dataset, gan.config.data, s)

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN, USER_DATA
+from ..api import GAN
+from ..data.training import USER_DATA, dataset_name
 from ..config import RunConfig, with_options
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
 from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
@@ -366,12 +367,11 @@ class SemiGAN(GAN):
 
     def __init__(self, dataset: Any, *, labels: Any = None, out: Union[str, Path, None] = None,
                  config: Optional[RunConfig] = None, **options: Any):
-        from ..api import _dataset_name
         if config is None:
             options = self._task_options(options, TASK_DEFAULTS[TASK])
             config = with_options(RunConfig(), **options)
         cfg = config.replace(task=TASK, data=dataclasses.replace(
-            config.data, dataset=_dataset_name(dataset)))
+            config.data, dataset=dataset_name(dataset)))
         data = load_semi_data(dataset, cfg.data, cfg.train.seed, labels)
         data_cfg = cfg.data
         if data.x.dim() == 4 and data_cfg.resolution is None:   # recorded: the size it trained at

@@ -107,7 +107,7 @@ class RunFacts:
         return self.gan.sample(N_FAKE, seed=SEED)
 
     def _memorization(self) -> None:
-        from ..api import load_training_data
+        from ..data.training import load_training_data
         from ..evaluation import default_extractor
         dataset = self.cfg.data.dataset
         if dataset.startswith("<"):
@@ -303,7 +303,7 @@ class RunFacts:
 
     def _vectors(self) -> str:
         """Runs on vectors: 2-D points as a scatter plot; tables as marginals + correlations."""
-        from ..api import load_training_data
+        from ..data.training import load_training_data
         fake = self.gan.sample(2000, seed=SEED).reshape(2000, -1).numpy()
         try:
             real = load_training_data(self.cfg.data.dataset, self.cfg.data)[0]
