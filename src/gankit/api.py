@@ -37,6 +37,7 @@ from .train import callbacks as cb
 from .train import distributed, speed
 from .train.state import load_latest
 from .train.trainer import BatchSampler, Trainer
+from .viz import from_uint8
 
 PREVIEW = 64   # samples in each preview grid
 
@@ -230,7 +231,7 @@ class GAN:
         if len(x) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
                               f"({len(x)} samples)")
-        scale = (lambda b: b.float() / 127.5 - 1.0) if x.dtype == torch.uint8 else (lambda b: b)
+        scale = from_uint8 if x.dtype == torch.uint8 else (lambda b: b)
         gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
         labels = None
         if self.config.model.conditional:
@@ -317,7 +318,7 @@ class GAN:
     def _real_preview(self) -> torch.Tensor:
         """PREVIEW training samples spread over the data, as the generator outputs them."""
         x = self._data[:: max(len(self._data) // PREVIEW, 1)][:PREVIEW]
-        return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
+        return from_uint8(x)
 
     def _scorer(self) -> Callable[[], dict[str, float]]:
         """The numbers --eval-every logs: each metric's value (precision/recall/... separately)."""

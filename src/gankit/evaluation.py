@@ -14,6 +14,7 @@ from .data.arrays import read_arrays
 from .errors import ConfigError, DataError
 from .metrics import METRICS, MetricResult, evaluate, shipped_extractors
 from .metrics.features import Extractor, MetricError, load_extractor
+from .viz import from_uint8
 
 ALL = ("fid", "kid", "pr", "classes", "dloss")
 ALIASES = {"pr": "prdc", "prdc": "prdc", "precision": "prdc", "recall": "prdc"}
@@ -68,8 +69,8 @@ def held_out_d_loss(gan: Any, split_data: dict[str, tuple[torch.Tensor, Optional
 
     def logits(x: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         x = x.to(gan.device)
-        x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x
-        return gan.task._critic(x, None if y is None else y.to(gan.device))[0]
+        x = from_uint8(x)
+        return gan.task.critic(x, None if y is None else y.to(gan.device))[0]
 
     def mean_softplus(x: torch.Tensor, y: Optional[torch.Tensor], sign: float) -> float:
         chunks = range(0, len(x), 500)

@@ -15,6 +15,12 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
+def from_uint8(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any layout) -> float32 in [-1, 1], the library's image format; floats (e.g.
+    vectors, or images already scaled) come back as float32, unchanged."""
+    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
+
+
 def make_grid(images: np.ndarray, nrow: Optional[int] = None, pad: int = 2) -> np.ndarray:
     """uint8 [N, H, W, C] -> one uint8 [rows*(H+pad)+pad, cols*(W+pad)+pad, C] picture."""
     n, h, w, c = images.shape

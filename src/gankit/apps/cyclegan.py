@@ -28,7 +28,8 @@ from ..objectives import get_objective
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
-from .translate import LEGACY_WIDTH, Translator, _files, _fit, _read, _scale, random_crops, run_padded
+from .translate import LEGACY_WIDTH, Translator, image_files, fit_short_side, read_image, random_crops, run_padded
+from ..viz import from_uint8
 
 POOL = 50
 
@@ -155,7 +156,7 @@ class UnpairedSampler:
 
     def _batch(self, pics: list) -> torch.Tensor:
         crops = random_crops(pics, self.size, self.batch_size, self.gen)
-        return _scale(torch.stack([c[0] for c in crops])).to(self.device)
+        return from_uint8(torch.stack([c[0] for c in crops])).to(self.device)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self._batch(self.a), self._batch(self.b)
@@ -216,15 +217,15 @@ def load_domains(cfg: RunConfig) -> Domains:
     load = max(size, round(size * 1.125))   # crops jitter over an eighth of the picture
     sides, held, bad = [], [], 0
     for side in ("A", "B"):
-        files = _files(root / side)
+        files = image_files(root / side)
         imgs = []
         for f in files:
-            img = _read(f)
+            img = read_image(f)
             if img is None:
                 bad += 1
             else:
                 # downscaled to `load`; never upscaled beyond the crop (28-px images train at 28)
-                imgs.append(_fit(img, max(size, min(load, min(img.shape[1:])))))
+                imgs.append(fit_short_side(img, max(size, min(load, min(img.shape[1:])))))
         if not imgs:
             raise DataError(f"{root / side}: no readable images")
         c = max(i.shape[0] for i in imgs)
@@ -280,7 +281,7 @@ class CycleGAN(Translator):
                 h, w = img.shape[1:]
                 top, left = (h - s) // 2, (w - s) // 2
                 crops.append(img[:, top:top + s, left:left + s])
-            out.append(_scale(torch.stack(crops)))
+            out.append(from_uint8(torch.stack(crops)))
         return out[0], out[1]
 
     def _triptych(self) -> torch.Tensor:
@@ -298,14 +299,14 @@ class CycleGAN(Translator):
 
     def translate(self, images: Any, direction: str = "AtoB") -> np.ndarray:
         from ..viz import to_uint8
-        from .translate import _as_list
+        from .translate import as_image_list
         if direction not in ("AtoB", "BtoA"):
             raise ConfigError(f"direction must be AtoB or BtoA, got {direction!r}")
         net = self.task.G_AB if direction == "AtoB" else self.task.G_BA
         want = self.config.data_shape[0 if direction == "AtoB" else 1]
         outs = []
-        for img in _as_list(images):
-            x = _scale(img[None])
+        for img in as_image_list(images):
+            x = from_uint8(img[None])
             if x.shape[1] != want:
                 if x.shape[1] == 1:
                     x = x.expand(-1, want, -1, -1)
@@ -321,7 +322,7 @@ class CycleGAN(Translator):
         if not len(a) or not len(b):
             a, b = self._pictures.train
         t = self.task
-        xa, xb = (_scale(torch.stack(list(side[:200]))) for side in (a, b))
+        xa, xb = (from_uint8(torch.stack(list(side[:200]))) for side in (a, b))
         aba = t.translate(t.translate(xa, net=t.G_AB), net=t.G_BA)
         bab = t.translate(t.translate(xb, net=t.G_BA), net=t.G_AB)
         return {"l1": float(((aba - xa).abs().mean() + (bab - xb).abs().mean()) / 2),

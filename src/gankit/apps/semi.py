@@ -40,6 +40,7 @@ from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
 from ..train.trainer import BatchSampler, Phase, Trainer
+from ..viz import from_uint8
 
 TASK = "semi-supervised"
 UNLABELED = -1
@@ -292,7 +293,7 @@ class SemiTask:
     def end_step(self, step: int, nimg: int) -> None:
         pass
 
-    def _critic(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
+    def critic(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(D's real-vs-fake logit [N] = lse of its class logits, the class logits [N, K]): what
         the report's held-out D loss reads, as it reads an image GAN's D."""
@@ -344,11 +345,6 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     D = SemiClassifier(cfg.data_shape, cfg.num_classes, classifier_sizes(w))
     return G, D
 
-
-
-def _scale(x: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> floats in [-1, 1]; float vectors stay as they are."""
-    return x.float() / 127.5 - 1.0 if x.dtype == torch.uint8 else x.float()
 
 
 # ---------------------------------------------------------------- the run
@@ -429,7 +425,7 @@ class SemiGAN(GAN):
                               f"({len(self._data)} items)")
         x = self._data.to(self.device)
         sampler = SemiSampler(x, semi.labeled.to(self.device),
-                              self._labels.to(self.device), t.batch_size, t.seed, _scale)
+                              self._labels.to(self.device), t.batch_size, t.seed, from_uint8)
         return self._one_process_trainer(sampler)
 
     def _start_run_dir(self) -> None:
@@ -461,7 +457,7 @@ class SemiGAN(GAN):
         if tuple(samples.shape[1:]) != tuple(self.config.data_shape):
             raise DataError(f"items of shape {list(samples.shape[1:])}; this classifier takes "
                             f"{list(self.config.data_shape)}")
-        return _scale(samples)
+        return from_uint8(samples)
 
     def predict_proba(self, x: Any) -> torch.Tensor:
         """Class probabilities [N, K] (each row sums to 1) of images (uint8, or floats in [0, 1];
@@ -476,7 +472,7 @@ class SemiGAN(GAN):
         """Accuracy of the classifier on the data's test split (or "train": every training item
         whose label the data has; the labeled ones were seen)."""
         x, y = self.reference(split)
-        pred = self.task.logits(_scale(x)).argmax(1)
+        pred = self.task.logits(from_uint8(x)).argmax(1)
         return {"accuracy": float((pred == y).float().mean()), "n": len(y)}
 
     def reference(self, split: str = "test") -> tuple[torch.Tensor, torch.Tensor]:
@@ -557,11 +553,11 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
     size and channels), a folder of them, or a .npy/.npz (its `images`, `x` or only array; one item
     per row, in any layout `predict` takes)."""
     from ..data.arrays import read_arrays
-    from ..data.images import ImageData, _image_files, conform
-    from .translate import _read
+    from ..data.images import ImageData, image_files, conform
+    from .translate import read_image
     shape = clf.config.data_shape
     if src.is_dir():
-        files = _image_files(src)
+        files = image_files(src)
         parts = [_read_items(clf, f) for f in files]
         return ([f.relative_to(src).as_posix() for f in files],
                 torch.cat([x for _, x in parts]) if parts else torch.empty(0, *shape))
@@ -577,7 +573,7 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
         raise DataError(f"{src}: no such file or folder")
     if len(shape) != 3:
         raise DataError(f"{src}: this classifier takes vectors of shape {list(shape)}, not images")
-    img = _read(src)   # uint8 [C, H, W], or None
+    img = read_image(src)   # uint8 [C, H, W], or None
     if img is None:
         raise DataError(f"{src}: not a readable image")
     img = conform(ImageData(img[None], None, str(src), None), shape[-1], shape[0]).images

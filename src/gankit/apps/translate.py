@@ -28,8 +28,7 @@ from torch import nn
 
 from ..api import GAN
 from ..config import RunConfig, with_options
-from ..data.images import _decode_image, median_short_side
-from ..data.images import _image_files as _files   # image files under a folder, sorted
+from ..data.images import decode_image, image_files, median_short_side
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
@@ -38,6 +37,7 @@ from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase, Trainer
 from . import color
+from ..viz import from_uint8
 
 TASKS = ("pix2pix", "colorize", "cyclegan")
 # Data- and device-sized defaults (see prepare_config and default_size): the crop is the data's own
@@ -61,14 +61,14 @@ class Pictures:
     note: str
 
 
-def _read(path: Path) -> Optional[torch.Tensor]:
+def read_image(path: Path) -> Optional[torch.Tensor]:
     try:
-        return torch.from_numpy(_decode_image(path)).permute(2, 0, 1).contiguous()
+        return torch.from_numpy(decode_image(path)).permute(2, 0, 1).contiguous()
     except (OSError, ValueError, SyntaxError):   # unreadable: counted by the caller
         return None
 
 
-def _fit(img: torch.Tensor, short: int) -> torch.Tensor:
+def fit_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
     """Resize so the shorter side is `short` (aspect kept, antialiased)."""
     c, h, w = img.shape
     s = short / min(h, w)
@@ -82,7 +82,7 @@ def _fit(img: torch.Tensor, short: int) -> torch.Tensor:
 
 def _split(files: list[Path], root: Path) -> tuple[list[Path], list[Path]]:
     if (root / "train").is_dir() and (root / "test").is_dir():
-        return _files(root / "train"), _files(root / "test")
+        return image_files(root / "train"), image_files(root / "test")
     held = files[HOLD_EVERY - 1::HOLD_EVERY] if len(files) >= 2 else []
     if len(files) >= 2 and not held:
         held = files[-1:]
@@ -95,7 +95,7 @@ def load_photos(root: Path, short: int) -> Pictures:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder of photographs")
-    files = _files(root)
+    files = image_files(root)
     if not files:
         raise DataError(f"{root}: no image files (.png, .jpg, .jpeg) in it")
     train_f, held_f = _split(files, root)
@@ -103,13 +103,13 @@ def load_photos(root: Path, short: int) -> Pictures:
     out: dict[str, list] = {"train": [], "held": []}
     for name, group in (("train", train_f), ("held", held_f)):
         for f in group:
-            img = _read(f)
+            img = read_image(f)
             if img is None:
                 bad += 1
             elif img.shape[0] != 3:
                 gray += 1
             else:
-                out[name].append(_fit(img, short))
+                out[name].append(fit_short_side(img, short))
     if not out["train"]:
         raise DataError(f"{root}: no color photographs to learn color from ({len(files)} files: "
                         f"{gray} grayscale, {bad} unreadable)")
@@ -125,8 +125,8 @@ def load_pairs(root: Path, size: int) -> Pictures:
     if not root.is_dir():
         raise DataError(f"{root}: no such folder of paired images")
     if (root / "A").is_dir() and (root / "B").is_dir():
-        a_files = {f.relative_to(root / "A").with_suffix("").as_posix(): f for f in _files(root / "A")}
-        b_files = {f.relative_to(root / "B").with_suffix("").as_posix(): f for f in _files(root / "B")}
+        a_files = {f.relative_to(root / "A").with_suffix("").as_posix(): f for f in image_files(root / "A")}
+        b_files = {f.relative_to(root / "B").with_suffix("").as_posix(): f for f in image_files(root / "B")}
         only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
         if only_a or only_b:
             show = ", ".join(([f"A/{n}" for n in only_a[:3]] + [f"B/{n}" for n in only_b[:3]]))
@@ -138,7 +138,7 @@ def load_pairs(root: Path, size: int) -> Pictures:
         pairs_of = [(a_files[n], b_files[n]) for n in names]
         source = "A/ and B/"
     else:
-        files = _files(root)
+        files = image_files(root)
         if not files:
             raise DataError(f"{root}: no image files; expected A/ and B/ subfolders or side-by-side "
                             f"AB images")
@@ -152,8 +152,8 @@ def load_pairs(root: Path, size: int) -> Pictures:
     out: dict[str, list] = {"train": [], "held": []}
     bad = 0
     for fa, fb in pairs_of:
-        a = _read(fa)
-        b = _read(fb) if fb is not None else None
+        a = read_image(fa)
+        b = read_image(fb) if fb is not None else None
         if fb is None and a is not None:   # side by side: left half A, right half B
             if a.shape[2] < 2:
                 a = None
@@ -198,10 +198,6 @@ def _pad_end(x: torch.Tensor, ph: int, pw: int) -> torch.Tensor:
         return x
     h, w = x.shape[-2:]
     return F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
-
-
-def _scale(x: torch.Tensor) -> torch.Tensor:
-    return x.float() / 127.5 - 1.0
 
 
 def colorize_pair(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -261,10 +257,10 @@ class CropSampler:
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         crops = random_crops(self.pictures, self.size, self.batch_size, self.gen)
-        a = _scale(torch.stack([c[0] for c in crops])).to(self.device)
+        a = from_uint8(torch.stack([c[0] for c in crops])).to(self.device)
         if self.task == "colorize":
             return colorize_pair(a)
-        return a, _scale(torch.stack([c[1] for c in crops])).to(self.device)
+        return a, from_uint8(torch.stack([c[1] for c in crops])).to(self.device)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {"sampler": self.gen.get_state()}, {}
@@ -411,10 +407,10 @@ class Translator(GAN):
             a_list.append(a[:, top:top + s, left:left + s])
             if b is not None:
                 b_list.append(b[:, top:top + s, left:left + s])
-        a = _scale(torch.stack(a_list))
+        a = from_uint8(torch.stack(a_list))
         if self.config.task == "colorize":
             return colorize_pair(a)
-        return a, _scale(torch.stack(b_list))
+        return a, from_uint8(torch.stack(b_list))
 
     def as_pictures(self, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """G's input and raw output -> the picture a person sees, [N, C, H, W] in [-1, 1]."""
@@ -451,10 +447,10 @@ class Translator(GAN):
         arrays of any sizes) -> translated uint8 [H, W, C] arrays (one array if all inputs share
         a size). Colorize takes color or gray inputs (only their lightness is used)."""
         from ..viz import to_uint8
-        items = _as_list(images)
+        items = as_image_list(images)
         outs = []
         for img in items:   # [C, H, W] uint8
-            x = _scale(img[None])
+            x = from_uint8(img[None])
             if self.config.task == "colorize":
                 x = color.rgb_to_ycbcr(x.expand(-1, 3, -1, -1))[:, :1] if x.shape[1] in (1, 3) \
                     else _bad_channels(x.shape[1], "1 or 3")
@@ -480,13 +476,13 @@ class Translator(GAN):
         for item in pics:
             a, b = item if self.config.task == "pix2pix" else (item, None)
             h, w = (a.shape[1] // m) * m, (a.shape[2] // m) * m   # whole windows of the net
-            a = _scale(a[None, :, :h, :w])
+            a = from_uint8(a[None, :, :h, :w])
             if self.config.task == "colorize":
                 truth = a
                 y, _ = colorize_pair(a)
                 out = self.as_pictures(y, self.task.translate(y))
             else:
-                truth = _scale(b[None, :, :h, :w])
+                truth = from_uint8(b[None, :, :h, :w])
                 out = self.task.translate(a)
             scores["l1"].append(float((out - truth).abs().mean()))
             scores["psnr"].append(float(color.psnr(out, truth)[0]))
@@ -505,7 +501,7 @@ def _bad_channels(c: int, want: str) -> torch.Tensor:
     raise DataError(f"an input image has {c} channels; this model takes {want}")
 
 
-def _as_list(images: Any) -> list[torch.Tensor]:
+def as_image_list(images: Any) -> list[torch.Tensor]:
     """Inputs -> list of uint8 [C, H, W] tensors."""
     if isinstance(images, torch.Tensor):
         if images.dim() == 3:
@@ -521,7 +517,7 @@ def _as_list(images: Any) -> list[torch.Tensor]:
                             f"{list(images.shape)}")
         return [torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1) for x in images]
     if isinstance(images, (list, tuple)):
-        return [t for x in images for t in _as_list(np.asarray(x) if not isinstance(x, torch.Tensor) else x)]
+        return [t for x in images for t in as_image_list(np.asarray(x) if not isinstance(x, torch.Tensor) else x)]
     raise DataError(f"translate takes uint8 images, got {type(images).__name__}")
 
 
@@ -579,7 +575,7 @@ def short_side(cfg: RunConfig) -> Optional[int]:
     of one half), or None when none can be read."""
     root = Path(cfg.data.dataset)
     paired = cfg.task != "colorize" and (root / "A").is_dir()
-    files = _files(root / "A") if paired else (_files(root) if root.is_dir() else [])
+    files = image_files(root / "A") if paired else (image_files(root) if root.is_dir() else [])
     return median_short_side(files, halves=cfg.task == "pix2pix" and not paired, peek=PEEK)
 
 
@@ -646,7 +642,7 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     jobs: list[tuple[str, Any]] = []
     for src in map(Path, inputs):
         if src.is_dir():
-            jobs += [(f.relative_to(src).with_suffix(".png").as_posix(), f) for f in _files(src)]
+            jobs += [(f.relative_to(src).with_suffix(".png").as_posix(), f) for f in image_files(src)]
         elif src.suffix.lower() == ".npz":
             from ..evaluation import load_samples
             imgs = load_samples(src)
@@ -662,7 +658,7 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     for name, src in jobs:
         target = output / name
         refuse_overwrite(target, overwrite)
-        img = _read(src) if isinstance(src, Path) else src
+        img = read_image(src) if isinstance(src, Path) else src
         if img is None:
             skipped += 1
             continue

@@ -107,7 +107,7 @@ def load_folder(
         if split == "test":
             raise DataError(f"{root} has no test split: add train/ and test/ subfolders")
         split_dirs = {"train": root}
-    files = {s: _image_files(d) for s, d in split_dirs.items()}
+    files = {s: image_files(d) for s, d in split_dirs.items()}
     base, paths = split_dirs[split], files[split]
     if not paths:
         raise DataError(f"no .png/.jpg/.jpeg images in {base}")
@@ -159,7 +159,7 @@ def folder_resolution(paths: list[Path], cap: int = FOLDER_RESOLUTION) -> int:
     return max([s for s in NET_SIDES if s <= short] or [NET_SIDES[0]])
 
 
-def _image_files(folder: Path) -> list[Path]:
+def image_files(folder: Path) -> list[Path]:
     """Image files under `folder`, recursively, in sorted order (so runs are reproducible)."""
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
@@ -178,7 +178,7 @@ def _read_images(
     bad: list[tuple[Path, str]] = []
     for path in paths:
         try:
-            pixels = _decode_image(path)  # [H, W, C] uint8, C = 1 for gray images
+            pixels = decode_image(path)  # [H, W, C] uint8, C = 1 for gray images
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
             bad.append((path, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue
@@ -197,7 +197,7 @@ def _read_images(
     return [(p, convert_channels(img.unsqueeze(0), target)[0]) for p, img in good]
 
 
-def _decode_image(path: Path) -> np.ndarray:
+def decode_image(path: Path) -> np.ndarray:
     """Read one image as uint8 [H, W, C]: C = 1 if it is gray (by mode, or RGB with R == G == B), else 3."""
     with Image.open(path) as img:
         img.load()  # decode now, so a truncated file fails here and not later

@@ -173,7 +173,7 @@ def evaluate(
         probs = _class_probs(ext, fake, data)
         results["classes"] = _classes_result(probs, data, proto("classes"))
         if labels is not None:
-            results["label_accuracy"] = _label_accuracy(probs, labels, proto("label_accuracy"))
+            results["label_accuracy"] = label_accuracy(probs, labels, proto("label_accuracy"))
     return results
 
 
@@ -195,7 +195,7 @@ def _class_probs(ext: Extractor, fake: torch.Tensor, data: ImageData) -> torch.T
     return ext.proba_from_features(fake)
 
 
-def _label_accuracy(probs: torch.Tensor, labels: torch.Tensor, proto: dict[str, Any]) -> MetricResult:
+def label_accuracy(probs: torch.Tensor, labels: torch.Tensor, proto: dict[str, Any]) -> MetricResult:
     """Share of samples classified as the class they were drawn for; per class and the worst."""
     labels = labels.to(torch.long).cpu()
     if len(labels) != len(probs) or int(labels.min()) < 0 or int(labels.max()) >= probs.shape[1]:

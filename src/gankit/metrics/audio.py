@@ -29,7 +29,7 @@ from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from gankit.data.audio import DEFAULT_LENGTH, fit_length, load_audio, log_spectrogram
-from gankit.metrics import MetricResult, _label_accuracy, protocol
+from gankit.metrics import MetricResult, label_accuracy, protocol
 from gankit.metrics.classes import class_coverage
 from gankit.metrics.features import (
     BATCH_SIZE,
@@ -332,7 +332,7 @@ def audio_scores(
 
     results = _class_results(ext, probs, seed, proto)
     if requested_labels is not None:
-        results["label_accuracy"] = _label_accuracy(probs, torch.as_tensor(requested_labels), proto("label_accuracy"))
+        results["label_accuracy"] = label_accuracy(probs, torch.as_tensor(requested_labels), proto("label_accuracy"))
     if real is not None:
         results["fid"] = MetricResult("fid", fid(real, fake), {}, proto("fid", len(real)))
     if train is not None:

@@ -23,6 +23,7 @@ from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from gankit.errors import GanKitError
+from ..viz import from_uint8
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = "manifest.json"
@@ -91,7 +92,7 @@ class Extractor(nn.Module):
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 or [-1, 1] float [B, C, H, W] → float32 [-1, 1] at this extractor's size and channels."""
-        x = images.float() / 127.5 - 1 if images.dtype == torch.uint8 else images.float()
+        x = from_uint8(images)
         if self.input_channels is not None:
             x = _convert_channels(x, self.input_channels)
         if self.input_size is not None:

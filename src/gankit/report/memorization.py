@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from ..errors import DataError, GanKitError
 from ..metrics.prdc import close_share, nearest
+from ..viz import from_uint8
 
 N_FAKE = 1000
 N_REFERENCE = 1000
@@ -48,7 +49,7 @@ class Memorization:
 
 def _pixels(x: torch.Tensor) -> torch.Tensor:
     """Images (uint8 or [-1, 1]) -> [N, C*16*16] pixel features in [-1, 1]."""
-    x = x.float() / 127.5 - 1 if x.dtype == torch.uint8 else x.float()
+    x = from_uint8(x)
     if x.shape[-1] > 16:
         x = F.adaptive_avg_pool2d(x, 16)
     return x.reshape(len(x), -1)

@@ -80,7 +80,7 @@ class GANTask:
     def _generate(self, net: nn.Module, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         return net(z, y) if self.conditional else net(z)
 
-    def _critic(self, x: torch.Tensor, y: Optional[torch.Tensor],
+    def critic(self, x: torch.Tensor, y: Optional[torch.Tensor],
                 ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """(logits [N], class logits [N, K] or None) of D on x, as fp32 (bf16 under --precision
         bf16): every objective computes in fp32."""
@@ -97,8 +97,8 @@ class GANTask:
         with torch.set_grad_enabled(g_step_now):   # keep G's graph only if the G phase runs now
             fake = self._generate(self.G, self.noise(real.shape[0]), y)
         self._fake, self._labels = (fake, y) if g_step_now else (None, None)
-        real_logits, real_cls = self._critic(self.augment(real), y)
-        fake_logits, fake_cls = self._critic(self.augment(fake.detach()), y)
+        real_logits, real_cls = self.critic(self.augment(real), y)
+        fake_logits, fake_cls = self.critic(self.augment(fake.detach()), y)
         loss = self.objective.d_loss(real_logits, fake_logits)
         stats = {"d_loss": loss, "d_real": torch.sigmoid(real_logits).mean(),
                  "d_fake": torch.sigmoid(fake_logits).mean()}
@@ -107,7 +107,7 @@ class GANTask:
             stats["d_cls"] = cls
             loss = loss + cls
         if self.objective.needs_penalty == "gp":
-            gp = gradient_penalty(lambda x: self._critic(x, y)[0], real, fake.detach(),
+            gp = gradient_penalty(lambda x: self.critic(x, y)[0], real, fake.detach(),
                                   self.generators["aux"])
             stats["gp"] = gp
             loss = loss + self.cfg.loss.gp_weight * gp
@@ -116,10 +116,10 @@ class GANTask:
     def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake, y = self._fake, self._labels
         self._fake = self._labels = None
-        logits, cls = self._critic(self.augment(fake), y)
+        logits, cls = self.critic(self.augment(fake), y)
         if self.objective.relativistic:   # each fake is judged against a real partner
             with torch.no_grad():
-                real_logits = self._critic(self.augment(self._split(batch)[0]), y)[0]
+                real_logits = self.critic(self.augment(self._split(batch)[0]), y)[0]
             loss = self.objective.g_loss(logits, real_logits)
         else:
             loss = self.objective.g_loss(logits)
@@ -135,12 +135,12 @@ class GANTask:
         lc, stats = self.cfg.loss, {}
         loss = torch.zeros((), device=real.device)
         if lc.r1_gamma > 0:
-            stats["r1"] = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(real))
+            stats["r1"] = r1_penalty(lambda x: self.critic(x, y)[0], self.augment(real))
             loss = loss + lc.r1_gamma / 2 * stats["r1"]
         if lc.r2_gamma > 0:
             with torch.no_grad():
                 fake = self._generate(self.G, self.noise(real.shape[0]), y)
-            stats["r2"] = r1_penalty(lambda x: self._critic(x, y)[0], self.augment(fake))
+            stats["r2"] = r1_penalty(lambda x: self.critic(x, y)[0], self.augment(fake))
             loss = loss + lc.r2_gamma / 2 * stats["r2"]
         return loss * lc.r1_every, stats
 
