@@ -128,7 +128,7 @@ def run_arm(args: argparse.Namespace) -> None:
                     AudioGAN(path, model=arm, width=args.width, seed=args.seed,
                              batch_size=args.batch_size, conditional=False))
         gan = new_gan()
-        trainer = gan._get_trainer()
+        trainer = gan.run.trainer
         labels = gan.labels_for(None, args.num)   # conditional: every class equally often
         # A run whose learning rate decays to 0 at its end is a run of its own per budget (as
         # `--max-time` makes it); others go on from one mark to the next.
@@ -137,7 +137,7 @@ def run_arm(args: argparse.Namespace) -> None:
         for i, mark in enumerate(args.minutes):
             if decays and i:
                 gan, spent = new_gan(), 0.0
-                trainer = gan._get_trainer()
+                trainer = gan.run.trainer
             spent = train_until(trainer, mark * 60, spent, decay=gan)
             t0 = time.process_time()
             clips = gan.sample(args.num, seed=args.seed, labels=labels)

@@ -64,7 +64,7 @@ def main() -> None:
                                  ([args.decay] if args.decay != "none" else []) or ["default"])
     args.out.mkdir(parents=True, exist_ok=True)
     gan = AudioGAN(args.sets / args.data, seed=args.seed, **extra)
-    trainer = gan._get_trainer()
+    trainer = gan.run.trainer
     audio = gan.reference("test")
     labels = gan.labels_for(None, args.num)
     ext = load_audio_classifier(args.data)

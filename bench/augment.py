@@ -167,7 +167,7 @@ def train_gan(x, y, args: argparse.Namespace, k: int, seed: int):
 
     gan = gankit.GAN(dataset=(x, y), conditional=True, preset=args.gan_preset, seed=seed,
                      batch_size=min(64, len(x)))
-    trainer = gan._get_trainer()   # as bench/zoo.py: train without writing a run directory
+    trainer = gan.run.trainer   # as bench/zoo.py: train without writing a run directory
 
     from cpu_budget import train_until
     used = train_until(trainer, gan_minutes(args, k) * 60)

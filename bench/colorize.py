@@ -118,13 +118,13 @@ def worker(arm: str, args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tr = Translator(args.photos, "colorize", resolution=SIZE, width=WIDTH, batch_size=BATCH,
                     seed=args.seed, log_every=100, **(ARMS[arm] or {}))
-    trainer = tr._get_trainer()
+    trainer = tr.run.trainer
 
     def pictures(t: Translator) -> list:
         """(input, output, truth) [1, 3, H, W] per held-out photo, whole windows of the net."""
         m = 2 ** t.task.G.depth
         rows = []
-        for img in t._pictures.held:
+        for img in t.pictures.held:
             h, w = (img.shape[1] // m) * m, (img.shape[2] // m) * m
             truth = _scale(img[None, :, :h, :w])
             y, _ = colorize_pair(truth)

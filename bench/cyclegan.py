@@ -60,7 +60,7 @@ def main() -> None:
     ext = default_extractor(args.dataset)
     test_a, test_b = (_scale(test_split(args.dataset, k)) for k in (ka, kb))
     feats = {k: ext.features(x) for k, x in (("A", test_a), ("B", test_b))}
-    trainer = cg._get_trainer()
+    trainer = cg.run.trainer
 
     def measure(label: str) -> dict:
         t = cg.task
@@ -92,7 +92,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     print(f"\n{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
-          f"{len(cg._pictures.train[0]):,} + {len(cg._pictures.train[1]):,} training images, "
+          f"{len(cg.pictures.train[0]):,} + {len(cg.pictures.train[1]):,} training images, "
           f"{len(test_a):,} + {len(test_b):,} test; {setting}; "
           f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "

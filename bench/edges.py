@@ -86,7 +86,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
     edges = _scale(edge_maps(test, args.threshold, args.soft))
-    trainer, spent, rows = tr._get_trainer(), 0.0, []
+    trainer, spent, rows = tr.run.trainer, 0.0, []
     name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()] + edge_name(args))
     for mark in sorted(m * 60 for m in args.minutes):
         spent = train_until(trainer, mark, spent)

@@ -241,8 +241,8 @@ def arm_ssl_gan(job: Job, t0: float) -> tuple[Any, dict]:
     gan = SemiGAN(job.dataset, labels_per_class=job.k, seed=job.seed)
     if gan._semi.labeled.tolist() != job.labeled.tolist():
         raise RuntimeError("SemiGAN labeled other items than choose_labeled drew")
-    train_until(gan._get_trainer(), job.budget)
-    return gan, {"steps": gan._get_trainer().step}
+    train_until(gan.run.trainer, job.budget)
+    return gan, {"steps": gan.run.trainer.step}
 
 
 ARM_FUNCS = {"labels": arm_labels, "classical": arm_classical, "pseudo": arm_pseudo,

@@ -6,7 +6,10 @@
 keys: any SemiGAN option (width=500, lr=1e-3, ...), and three changes not in the task, tried and not
 adopted: ent=W (the entropy of D's class probabilities on unlabeled images added to D's loss, as
 in Dai et al. 2017), dema=DECAY (also score an exponential moving average of D's weights),
-decay=1 (learning rates fall linearly to 0 over the budget), in_noise=STD (the noise on D's input)."""
+decay=1 (learning rates fall linearly to 0 over the budget), in_noise=STD (the noise on D's input),
+shift=P (real images moved by up to P pixels), cons=W (a Pi-model consistency term on unlabeled
+images), vat=EPS (virtual adversarial training on unlabeled images, radius EPS in [-1, 1] pixel
+units), nogan=1 (no GAN terms: labels + the other terms only, the ablation)."""
 import sys, time, json, copy, shutil
 import torch
 torch.set_num_threads(1)
@@ -17,21 +20,56 @@ for kv in sys.argv[5:]:
     k, v = kv.split("="); opts[k] = json.loads(v) if v[0].isdigit() or v[0] in "-[" else v
 ent, dema, decay = opts.pop("ent", 0.0), opts.pop("dema", 0.0), opts.pop("decay", 0)
 in_noise = opts.pop("in_noise", None)   # std of the noise on D's input (the task: 0.3)
+shift, cons = opts.pop("shift", 0), opts.pop("cons", 0.0)
+vat, nogan = opts.pop("vat", 0.0), opts.pop("nogan", 0)
+def _unit(d):
+    return d / (d.flatten(1).norm(dim=1).view(-1, *[1] * (d.dim() - 1)) + 1e-12)
+def vat_loss(D, x, eps, xi=1e-6):
+    """Virtual adversarial training (Miyato et al. 2018): KL(p(x) || p(x + r)) for the r of norm
+    eps that most changes D's class distribution, found by one power iteration."""
+    with torch.no_grad():
+        logp = torch.log_softmax(D(x).float(), 1)
+    d = (xi * _unit(torch.randn_like(x))).requires_grad_()
+    kl = (logp.exp() * (logp - torch.log_softmax(D(x + d).float(), 1))).sum(1).mean()
+    r = eps * _unit(torch.autograd.grad(kl, d)[0].detach())
+    return (logp.exp() * (logp - torch.log_softmax(D(x + r).float(), 1))).sum(1).mean()
+import torch.nn.functional as F
+def translate(x, p):
+    """Each image moved by a random whole number of pixels in -p..p on each axis, blank (-1) fill."""
+    n, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+    xp = F.pad(x, (p, p, p, p), value=-1.0)
+    dy, dx = torch.randint(0, 2 * p + 1, (n,)), torch.randint(0, 2 * p + 1, (n,))
+    rows = (dy[:, None] + torch.arange(H))[:, :, None]; cols = (dx[:, None] + torch.arange(W))[:, None, :]
+    return xp[torch.arange(n)[:, None, None], :, rows, cols].permute(0, 3, 1, 2)
 orig = S.SemiTask.d_loss
 def d_loss(self, batch):
-    loss, stats = orig(self, batch)
+    if shift:
+        xu, xl, yl = batch; batch = (translate(xu, shift), translate(xl, shift), yl)
+    if nogan:
+        xu, xl, yl = batch; ll = self.D(xl).float(); loss = F.cross_entropy(ll, yl)
+        stats = {"d_sup": loss, "train_acc": (ll.argmax(1) == yl).float().mean()}
+    else:
+        loss, stats = orig(self, batch)
+    if vat:
+        v = vat_loss(self.D, batch[0], vat); stats["vat"] = v; loss = loss + v
+    if cons:
+        xu = batch[0]; v = translate(xu, shift) if shift else xu
+        p1 = torch.softmax(self.D(xu).float(), 1); p2 = torch.softmax(self.D(v).float(), 1)
+        c = ((p1 - p2) ** 2).sum(1).mean(); stats["cons"] = c; loss = loss + cons * c
     if ent:
         lu = self.D(batch[0]).float(); p = torch.softmax(lu, 1)
         h = -(p * torch.log_softmax(lu, 1)).sum(1).mean(); stats["ent"] = h; loss = loss + ent * h
     return loss, stats
 S.SemiTask.d_loss = d_loss
+if nogan:   # no generator: its step costs nothing and changes nothing
+    S.SemiTask.g_loss = lambda self, batch: (torch.zeros((), requires_grad=True), {})
 out = f"/tmp/gankit-probe-{'-'.join(sys.argv[1:])}".replace("=", "")[:200]
 shutil.rmtree(out, ignore_errors=True)
 clf = S.SemiGAN(ds, labels_per_class=K, seed=seed, out=out, log_every=10**6, sample_every=10**9, checkpoint_every=10**9, checkpoint_minutes=0, **opts)
 if in_noise is not None:
     from gankit.nets.semi import noise_layers
     noise_layers(clf.task.D)[0].std = in_noise
-tr = clf._get_trainer()
+tr = clf.run.trainer
 D_ema = copy.deepcopy(clf.task.D) if dema else None
 base_lr = [g["lr"] for o in clf.task.optimizers.values() for g in o.param_groups]
 t0 = time.process_time(); log = []; nxt = 30

@@ -114,7 +114,7 @@ class Gankit:
         self.gan = gankit.GAN("dcgan", "fashion-mnist", batch_size=batch, device=str(device),
                               log_every=100, sample_every=10**9, checkpoint_every=10**9,
                               out=scratch / f"gankit-{batch}-{time.monotonic_ns()}", **options)
-        self.trainer = self.gan._get_trainer()
+        self.trainer = self.gan.run.trainer
         self.device = device
 
     def step(self) -> None:

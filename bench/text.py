@@ -248,7 +248,7 @@ def run_gan(data_path: Path, budget: float, num: int, seed: int, options: dict
     from cpu_budget import CPUBudget
     from gankit.apps.text import TextGAN
     gan = TextGAN(data_path, seed=seed, **options)   # trained here, no run directory
-    trainer, m = gan._get_trainer(), gan.config.model
+    trainer, m = gan.run.trainer, gan.config.model
     budget_cb, keep = CPUBudget(budget), KeepWarmStart(gan.task.mle_steps)
     trainer.callbacks = [budget_cb, keep]
     trainer.fit(sys.maxsize)

@@ -66,9 +66,9 @@ def main() -> None:
     gan = gankit.GAN(dataset="fashion-mnist", out=out, sample_every=2000, checkpoint_every=10**9,
                      log_every=200, **options)
     marks = Marks(gan, [m * 60 for m in args.minutes], out, args.n_eval)
-    trainer = gan._get_trainer()
-    gan._start_run_dir()
-    trainer.callbacks = gan._callbacks(10**9, None, False) + [marks]
+    trainer = gan.run.trainer
+    gan.run.start_run_dir()
+    trainer.callbacks = gan.run.hooks.callbacks(10**9, None, False) + [marks]
     trainer.fit(10**9)
     cfg = gan.config
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "

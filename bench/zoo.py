@@ -54,7 +54,7 @@ def worker(name: str, args: argparse.Namespace) -> dict:
     out = args.out / name
     out.mkdir(parents=True, exist_ok=True)
     gan = gankit.GAN(dataset=args.dataset, seed=args.seed, **CONFIGS[name])
-    trainer = gan._get_trainer()
+    trainer = gan.run.trainer
     conditional = gan.config.model.conditional
     marks = sorted(m * 60 for m in args.minutes)
     rows: list[dict] = []

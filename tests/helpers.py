@@ -1,9 +1,19 @@
 """Helpers the test modules share (pytest puts tests/ on sys.path: see pyproject.toml)."""
 from __future__ import annotations
 
+import math
+import random
+from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+import torch
+from PIL import Image
+
 from gankit.cli import main
+from gankit.data.audio import write_wav
+
+RATE = 16000   # the audio task's sample rate
 
 
 def run(capsys: Any, *argv: Any) -> tuple[int, str, str]:
@@ -42,3 +52,55 @@ def last_checkpoint_files(run: Any) -> dict[str, dict[str, Any]]:
     from gankit.train.state import list_checkpoints
     ckpt = list_checkpoints(run)[-1]
     return {f.stem: load_file(str(f)) for f in ckpt.glob("*.safetensors")}
+
+
+# --- small datasets of every kind, written to files ------------------------------------------
+
+def grammar_file(path, n: int = 2000, seed: int = 0):
+    """n strings of the language (ab|cd)+ with 1 to 4 pairs (30 strings in all), one a line."""
+    rng = random.Random(seed)
+    path.write_text("".join("".join(rng.choice(("ab", "cd")) for _ in range(rng.randint(1, 4)))
+                            + "\n" for _ in range(n)))
+    return path
+
+
+def digit_domains(root, n: int = 120):
+    """A/: digits; B/: other digits, inverted (unpaired). Returns the A images."""
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    imgs = [np.asarray(Image.fromarray((x * 255 / 16).astype(np.uint8)).resize((16, 16)))
+            for x in d.images[:2 * n]]
+    for side, group, f in (("A", imgs[:n], lambda x: x), ("B", imgs[n:], lambda x: 255 - x)):
+        (root / side).mkdir(parents=True)
+        for i, img in enumerate(group):
+            Image.fromarray(f(img)).save(root / side / f"{i:03d}.png")
+    return np.stack(imgs[:n])
+
+
+def tone(freq: float, n: int, rate: int = RATE, phase: float = 0.0, amp: float = 0.5) -> np.ndarray:
+    return (amp * np.sin(2 * math.pi * freq * np.arange(n) / rate + phase)).astype(np.float32)
+
+
+def tone_folder(root: Path, freqs=(300, 600, 1200), per_class: int = 30, n: int = 4096) -> Path:
+    rng = np.random.default_rng(0)
+    for f in freqs:
+        d = root / f"{f:04d}hz"
+        d.mkdir(parents=True)
+        for i in range(per_class):
+            write_wav(d / f"{i:03d}.wav", tone(f, n, phase=rng.uniform(0, 2 * math.pi)))
+    return root
+
+
+def blobs(n: int, size: int, seed: int) -> np.ndarray:
+    """n smooth random RGB pictures uint8 [n, size, size, 3]."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, size // 4, size // 4, generator=g)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def write_pairs(root, a: np.ndarray, b: np.ndarray) -> None:
+    for side, arr in (("A", a), ("B", b)):
+        (root / side).mkdir(parents=True)
+        for i, img in enumerate(arr):
+            Image.fromarray(img).save(root / side / f"{i:03d}.png")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,29 +16,15 @@ from gankit.data.audio import (griffin_lim, is_labeled, load_audio, log_mel, log
 from gankit.errors import ConfigError, DataError
 from gankit.nets.audio import (SpecGANDiscriminator, SpecGANGenerator, WaveGANDiscriminator,
                                WaveGANGenerator, phase_shuffle)
-from helpers import one_error, run
+from helpers import one_error, run, tone, tone_folder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 RATE = 16000
 
 
-def tone(freq: float, n: int, rate: int = RATE, phase: float = 0.0, amp: float = 0.5) -> np.ndarray:
-    return (amp * np.sin(2 * math.pi * freq * np.arange(n) / rate + phase)).astype(np.float32)
-
-
 def peak_hz(x: np.ndarray, rate: int = RATE) -> np.ndarray:
     """The dominant frequency of each clip [N, L]."""
     return np.abs(np.fft.rfft(x, axis=-1)).argmax(-1) * rate / x.shape[-1]
-
-
-def tone_folder(root: Path, freqs=(300, 600, 1200), per_class: int = 30, n: int = 4096) -> Path:
-    rng = np.random.default_rng(0)
-    for f in freqs:
-        d = root / f"{f:04d}hz"
-        d.mkdir(parents=True)
-        for i in range(per_class):
-            write_wav(d / f"{i:03d}.wav", tone(f, n, phase=rng.uniform(0, 2 * math.pi)))
-    return root
 
 
 # --- files -------------------------------------------------------------------------------------

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from gankit.apps.cyclegan import CycleGAN, HistoryPool
 from gankit.nets.cyclegan import ResNetTranslator
-from helpers import run
+from helpers import run, digit_domains
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
 
@@ -36,18 +35,6 @@ def test_resnet_generator_keeps_the_size():
     assert G(torch.zeros(1, 1, 32, 20)).shape == (1, 3, 32, 20)
 
 
-def digit_domains(root, n: int = 120):
-    """A/: digits; B/: other digits, inverted (unpaired). Returns the A images."""
-    d = load_digits()
-    imgs = [np.asarray(Image.fromarray((x * 255 / 16).astype(np.uint8)).resize((16, 16)))
-            for x in d.images[:2 * n]]
-    for side, group, f in (("A", imgs[:n], lambda x: x), ("B", imgs[n:], lambda x: 255 - x)):
-        (root / side).mkdir(parents=True)
-        for i, img in enumerate(group):
-            Image.fromarray(f(img)).save(root / side / f"{i:03d}.png")
-    return np.stack(imgs[:n])
-
-
 def test_cyclegan_learns_digits_to_inverted_digits(tmp_path):
     a = digit_domains(tmp_path / "data")
     # no identity loss: asking G_AB to leave B images alone contradicts inverting them
@@ -64,25 +51,6 @@ def test_cyclegan_learns_digits_to_inverted_digits(tmp_path):
     assert after["l1"] < before["l1"] / 2, (before, after)        # the cycle error drops
     # the learning rate decays linearly to 0 over the second half of --steps
     assert all(g["lr"] == 0 for opt in cg.task.optimizers.values() for g in opt.param_groups)
-
-
-def test_cyclegan_resume_is_exact_and_keeps_the_pool(tmp_path):
-    """Stopping at step 3 of a 6-step run and continuing from the checkpoint (pool, RNGs and the
-    learning-rate schedule included) ends where the uninterrupted run does."""
-    import gankit
-    digit_domains(tmp_path / "data", n=30)
-    opts = dict(resolution=16, batch_size=4, width=4, log_every=2, checkpoint_every=3,
-                sample_every=3, steps=6)
-    CycleGAN(tmp_path / "data", "cyclegan", out=tmp_path / "full", **opts).fit(steps=6, progress=False)
-    CycleGAN(tmp_path / "data", "cyclegan", out=tmp_path / "half", **opts).fit(steps=3, progress=False)
-    resumed = gankit.load_run(tmp_path / "half")
-    assert isinstance(resumed, CycleGAN) and resumed.step == 3
-    resumed.fit(until=6, progress=False)
-    from safetensors.torch import load_file
-    for name in ("G_AB", "G_BA", "D_A", "D_B", "pools", "opt_G_AB"):
-        x = load_file(str(tmp_path / "full/checkpoints/step-0000006" / f"{name}.safetensors"))
-        y = load_file(str(tmp_path / "half/checkpoints/step-0000006" / f"{name}.safetensors"))
-        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
 
 
 def test_cyclegan_bad_inputs_are_one_line(capsys, tmp_path):

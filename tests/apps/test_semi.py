@@ -27,7 +27,7 @@ SMALL = dict(width=250, **quiet())   # D 250-125-62-62-62 on the 8x8 digits: fas
 def labels_only_accuracy(clf: SemiGAN, steps: int) -> float:
     """The same classifier net, from the same seed, trained by cross-entropy on the labeled
     images alone for as many steps (Adam, the run's lr and betas)."""
-    semi, t = clf._semi, clf.config.train
+    semi, t = clf.semi, clf.config.train
     x, y = semi.x[semi.labeled].float() / 127.5 - 1, semi.labels[semi.labeled]
     torch.manual_seed(t.seed)
     net = SemiClassifier(clf.config.data_shape, 10, classifier_sizes(clf.config.model.width))
@@ -76,10 +76,10 @@ def test_labeled_subset_from_the_seed_recorded_and_kept_on_resume(tmp_path):
     half = SemiGAN("digits", labels_per_class=2, out=tmp_path / "half", seed=3, **SMALL)
     half.fit(steps=8, progress=False)
     doc = json.loads((tmp_path / "half" / "labeled.json").read_text())
-    assert doc["indices"] == half._semi.labeled.tolist() and len(doc["indices"]) == 20
+    assert doc["indices"] == half.semi.labeled.tolist() and len(doc["indices"]) == 20
     assert sorted(doc["labels"]) == sorted(list(range(10)) * 2)
     again = gankit.load_run(tmp_path / "half")
-    assert torch.equal(again._semi.labeled, full._semi.labeled)
+    assert torch.equal(again.semi.labeled, full.semi.labeled)
     again.fit(until=16, progress=False)
     a_files, b_files = last_checkpoint_files(tmp_path / "full"), last_checkpoint_files(tmp_path / "half")
     for net in ("G", "D"):
@@ -90,7 +90,7 @@ def test_labeled_subset_from_the_seed_recorded_and_kept_on_resume(tmp_path):
 def test_predict_and_predict_proba(tmp_path):
     clf = SemiGAN("digits", labels_per_class=2, out=tmp_path / "run", **SMALL)
     clf.fit(steps=5, progress=False)
-    x = clf._semi.test_x[:7]                                   # uint8 [7, 1, 8, 8]
+    x = clf.semi.test_x[:7]                                   # uint8 [7, 1, 8, 8]
     p = clf.predict_proba(x)
     assert p.shape == (7, 10) and torch.allclose(p.sum(1), torch.ones(7))
     assert torch.equal(clf.predict(x), p.argmax(1)) and clf.predict(x).dtype == torch.int64
@@ -116,14 +116,14 @@ def test_npz_with_minus_one_and_python_arrays(tmp_path):
     y = np.array([0, 1, 2] * 4 + [-1] * 60)
     path = _npz(tmp_path / "d.npz", y)
     clf = SemiGAN(path, out=tmp_path / "run", batch_size=16, **SMALL)
-    assert len(clf._semi.labeled) == 12 and clf.classes == ["0", "1", "2"]
+    assert len(clf.semi.labeled) == 12 and clf.classes == ["0", "1", "2"]
     clf.fit(steps=3, progress=False)
     assert 0 <= clf.evaluate()["accuracy"] <= 1
     arrays = np.load(path)
     py = SemiGAN(arrays["x_train"], labels=y, out=tmp_path / "py", batch_size=16, **SMALL)
     py.fit(steps=3, progress=False)
     again = gankit.load_run(tmp_path / "py", dataset=(arrays["x_train"], y))
-    assert again.step == 3 and torch.equal(again._semi.labeled, py._semi.labeled)
+    assert again.step == 3 and torch.equal(again.semi.labeled, py.semi.labeled)
     assert gankit.load_run(tmp_path / "py").predict(arrays["x_train"][:2]).shape == (2,)
 
 
@@ -139,8 +139,8 @@ def test_folder_of_class_folders_beside_unlabeled(tmp_path):
                 pixels = np.clip(g.normal(value, 20, (8, 8)), 0, 255).astype(np.uint8)
                 Image.fromarray(pixels).save(root / split / cls / f"{i}.png")
     clf = SemiGAN(root, out=tmp_path / "run", batch_size=8, **SMALL)
-    assert clf.classes == ["cats", "dogs"] and len(clf._semi.labeled) == 12
-    assert int((clf._semi.labels == -1).sum()) == 24
+    assert clf.classes == ["cats", "dogs"] and len(clf.semi.labeled) == 12
+    assert int((clf.semi.labels == -1).sum()) == 24
     clf.fit(steps=40, progress=False)
     assert clf.evaluate()["accuracy"] == 1.0                  # dark cats, bright dogs
 

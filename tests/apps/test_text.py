@@ -6,7 +6,6 @@ on good and bad files; the CLI from training to a .txt of samples, and its per-m
 from __future__ import annotations
 
 import math
-import random
 import re
 
 import pytest
@@ -15,7 +14,7 @@ import torch.nn.functional as F
 
 import gankit
 from gankit.apps.text import TextGAN, temperature
-from helpers import one_error, run
+from helpers import one_error, run, grammar_file
 from gankit.data.text import END, PAD, UNK, Vocab, load_text
 from gankit.errors import ConfigError, DataError
 from gankit.metrics.text import (distinct_items, distinct_n, ngram_jsd, novelty, text_scores,
@@ -27,14 +26,6 @@ GRAMMAR = re.compile(r"^(ab|cd)+$")
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def grammar_file(path, n: int = 2000, seed: int = 0):
-    """n strings of the language (ab|cd)+ with 1 to 4 pairs (30 strings in all), one a line."""
-    rng = random.Random(seed)
-    path.write_text("".join("".join(rng.choice(("ab", "cd")) for _ in range(rng.randint(1, 4)))
-                            + "\n" for _ in range(n)))
-    return path
 
 
 def share_valid(items):

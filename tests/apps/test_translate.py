@@ -11,7 +11,7 @@ from PIL import Image
 
 from gankit.apps import color
 from gankit.apps.translate import Translator, colorize_pair
-from helpers import one_error, run
+from helpers import one_error, run, blobs, write_pairs
 from gankit.errors import DataError
 from gankit.nets.unet import PatchDiscriminator, UNetGenerator
 
@@ -19,21 +19,6 @@ QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def blobs(n: int, size: int, seed: int) -> np.ndarray:
-    """n smooth random RGB pictures uint8 [n, size, size, 3]."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, 3, size // 4, size // 4, generator=g)
-    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    return (x * 255).round().byte().permute(0, 2, 3, 1).numpy()
-
-
-def write_pairs(root, a: np.ndarray, b: np.ndarray) -> None:
-    for side, arr in (("A", a), ("B", b)):
-        (root / side).mkdir(parents=True)
-        for i, img in enumerate(arr):
-            Image.fromarray(img).save(root / side / f"{i:03d}.png")
 
 
 @pytest.mark.parametrize("size", [64, 128, 256])
@@ -81,7 +66,7 @@ def test_pix2pix_learns_a_known_mapping(tmp_path):
     before = tr.evaluate()["l1"]
     tr.fit(steps=300, progress=False)
     after = tr.evaluate()["l1"]
-    held = [b for _, b in tr._pictures.held]
+    held = [b for _, b in tr.pictures.held]
     constant = float(np.mean([np.abs(b.float().numpy() / 127.5 - 1 - (255 - 127.5) / 127.5).mean()
                               for b in held]))            # always answering mid-gray
     assert after < 0.1 < before and after < constant / 3, (before, after, constant)
@@ -178,13 +163,13 @@ def test_28px_folders_train_at_their_own_size_with_cpu_defaults(tmp_path):
     tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "run", device="cpu")
     assert tr.config.data.resolution == 32 and tr.config.model.width == 16
     assert tr.config.train.batch_size == 16
-    a0, b0 = tr._pictures.train[0]
+    a0, b0 = tr.pictures.train[0]
     assert a0.shape == (3, 32, 32)                      # padded, not upscaled:
     assert torch.equal(a0[:, :28, :28], torch.from_numpy(a[0]).permute(2, 0, 1))
     cg = CycleGAN(tmp_path / "pairs", "cyclegan", out=tmp_path / "run2", device="cpu")
     c = cg.config
     assert (c.data.resolution, c.model.width, c.train.batch_size, c.loss.loss) == (28, 16, 16, "lsgan")
-    assert cg._pictures.train[0][0].shape == (3, 28, 28)
+    assert cg.pictures.train[0][0].shape == (3, 28, 28)
     # options given by the user win over the data-sized defaults, and are recorded
     cg = CycleGAN(tmp_path / "pairs", "cyclegan", out=tmp_path / "run3", width=8, batch_size=4,
                   resolution=16, device="cpu")

@@ -14,8 +14,8 @@ def _fit(ring, callbacks_hook, steps=20, **kw):
     x, _ = ring(256)
     gan = gankit.GAN("mlp", x, out="p", batch_size=32, log_every=10, sample_every=10**6,
                      checkpoint_every=10**6, **kw)
-    trainer = gan._get_trainer()
-    gan._start_run_dir()
+    trainer = gan.run.trainer
+    gan.run.start_run_dir()
     trainer.callbacks = callbacks_hook(gan)
     trainer.fit(steps)
     return gan

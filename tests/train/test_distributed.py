@@ -37,7 +37,7 @@ WORKER = textwrap.dedent("""
     params["noise"] = gan.task.noise(4)   # the rank's own noise stream
     save_file(params, f"{out}-rank{gan.dist.rank}.safetensors")
     print("rank", gan.dist.rank, "world", gan.dist.world, "step", gan.step, "nimg",
-          gan._trainer.nimg)
+          gan.run.trainer.nimg)
 """)
 
 
@@ -108,7 +108,7 @@ def test_ranks_agree_when_to_stop_at_sync_steps():
     """A time limit or a callback's stop on any rank stops every rank at the same step."""
     gan = gankit.GAN("dcgan", "digits", out="agree", batch_size=8, width=8, log_every=100,
                      sample_every=10**6, checkpoint_every=10**6)
-    trainer = gan._get_trainer()
+    trainer = gan.run.trainer
     asked = []
     # This rank never wants to stop; "another rank" does at the second agreement.
     trainer.stop_sync = lambda stop: asked.append((trainer.step, stop)) or len(asked) == 2

@@ -17,7 +17,7 @@ from helpers import digits_gan as _digits_gan, last_checkpoint_files as _files
 
 def _signal_inside_step(gan, at_step, *signals):
     """Send `signals` to this process from inside the D update of step `at_step` (0-based)."""
-    trainer = gan._get_trainer()
+    trainer = gan.run.trainer
     phase = gan.task.phases[0]
     inner = phase.loss
 

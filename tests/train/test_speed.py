@@ -27,7 +27,7 @@ def _textbook_losses(steps: int, seed: int = 0) -> list[tuple[float, float]]:
     beginner's step (G run twice, default Adam, per-step .item())."""
     gan = _digits(None, seed=seed)   # only for its freshly seeded nets and data
     G, D = gan.task.G, gan.task.D
-    data = gan._data.float() / 127.5 - 1
+    data = gan.run.data.float() / 127.5 - 1
     perm = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed * 2))
     noise = torch.Generator().manual_seed(seed * 2 + 1)
     lr = gan.config.train.lr
@@ -62,7 +62,7 @@ def test_bf16_on_cpu_trains_with_finite_fp32_losses():
     gan = _digits("bf16", precision="bf16").fit(steps=3, progress=False)
     losses = torch.tensor([(r["d_loss"], r["g_loss"]) for r in gan.history])
     assert losses.shape == (3, 2) and torch.isfinite(losses).all()
-    with gan._trainer.autocast():   # the phases really ran in bf16 ...
+    with gan.run.trainer.autocast():   # the phases really ran in bf16 ...
         assert gan.task.G(torch.zeros(2, gan.task.z_dim)).dtype == torch.bfloat16
     assert all(p.dtype == torch.float32 for p in gan.task.G.parameters())   # ... weights did not
 

@@ -40,9 +40,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
-from torch import nn
 
-from ..api import GAN
+from ..api import Sampling
 from ..config import RunConfig, with_options
 from ..data.audio import (DEFAULT_LENGTH, MEL_EPS, MEL_N_FFT, AudioData, griffin_lim, is_labeled,
                           load_audio, log_mel, log_spectrogram, mel_hop, mel_to_clips,
@@ -51,9 +50,9 @@ from ..errors import ConfigError, DataError, RunError
 from ..nets import build_nets
 from ..nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
                           WaveGANDiscriminator, WaveGANGenerator)
+from ..run import Run, RunFacade, RunHooks, with_task_defaults
 from ..tasks.gan import GANTask
 from ..train import callbacks as cb
-from ..train.state import atomic_write_text
 from ..train.trainer import BatchSampler, Trainer
 
 MODELS = ("mel", "wavegan", "specgan")
@@ -91,14 +90,21 @@ def model_name(model: str) -> str:
     return DEFAULT_MODEL if model == "dcgan" else model
 
 
-class AudioGAN(GAN):
+class AudioGAN(Sampling, RunFacade):
     """A GAN for sound: `AudioGAN("digits/", model="wavegan").fit(max_time=600)`, then
     `sample(10)` -> clips float32 [10, L] in [-1, 1] at 16 kHz, `save(clips, "out/")` -> WAVs.
     Options are the config fields, as for GAN (`model`, `width`, `conditional`, `audio_length`,
-    `batch_size`, `lr`, `n_critic`, ...)."""
+    `batch_size`, `lr`, `n_critic`, ...). (`run=` and `info=`: a run already built and its
+    audio.json, as load_run makes them.)"""
 
-    def __init__(self, dataset: Union[str, Path], *, out: Union[str, Path, None] = None,
-                 config: Optional[RunConfig] = None, **options: Any):
+    def __init__(self, dataset: Union[str, Path, None] = None, *,
+                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
+                 run: Optional[Run] = None, info: Optional[dict] = None, **options: Any):
+        self._audio: Optional[AudioData] = None
+        self._labels: Optional[torch.Tensor] = None
+        if run is not None:
+            self._attach(run, info)
+            return
         if not isinstance(dataset, (str, Path)):
             raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
                             "of WAV files)")
@@ -107,7 +113,7 @@ class AudioGAN(GAN):
                 options.pop("conditional", None)
             given = {"data": {"dataset": str(dataset)},
                      "model": {"model": options.get("model", DEFAULT_MODEL)}}
-            options = self._task_options(options, task_defaults("audio", given))
+            options = with_task_defaults(options, task_defaults("audio", given))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
@@ -125,32 +131,14 @@ class AudioGAN(GAN):
                           data_shape=shape,
                           num_classes=len(audio.classes) if cfg.model.conditional else 0)
         spec = spectrograms(audio.train, cfg.model.model, shape)
-        self.info = audio_info(cfg, audio, spec)
-        self._setup(cfg, None, None)
-        self._data = self.to_net_input(audio.train, spec)
+        self._attach(audio_run(cfg, out=out), audio_info(cfg, audio, spec))
+        self.run.data, self.run.data_note = self.to_net_input(audio.train, spec), audio.note
         self._labels = audio.train_labels
-        self.data_note = audio.note
-        self.run_dir: Optional[Path] = None
-        self._out = Path(out) if out is not None else None
 
-    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        m = cfg.model
-        width, k = m.width or DEFAULT_WIDTH[m.model], cfg.num_classes
-        torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-        if m.model == "mel":   # the image path's nets, conditional wrappers included
-            G, D = build_nets(dataclasses.replace(m, model="dcgan"), cfg.data_shape, k)
-        elif m.model == "wavegan":
-            length = cfg.data_shape[-1]
-            G = WaveGANGenerator(length, m.z_dim, width, k)
-            D = WaveGANDiscriminator(length, width, k, PHASE_SHUFFLE)
-        else:
-            G = SpecGANGenerator(cfg.data_shape[-1], m.z_dim, width, k)
-            D = SpecGANDiscriminator(cfg.data_shape[-1], width, k)
-        self._one_process_setup(cfg, "the audio GAN")
-        self.task = GANTask(G, D, cfg, self.device)
-        for module in self.task.D.modules():   # phase shuffle draws from a checkpointed generator
-            if isinstance(module, PhaseShuffle):
-                module.generator = self.task.generators["aux"]
+    def _attach(self, run: Run, info: dict) -> None:
+        self.run, self.info = run, info
+        run.hooks = RunHooks(sampler=self._sampler, callbacks=self._callbacks,
+                             files=lambda: {"audio.json": json.dumps(info, indent=1)})
 
     # --- waveforms <-> what the nets see -------------------------------------------------------
     def to_net_input(self, clips: torch.Tensor,
@@ -184,30 +172,22 @@ class AudioGAN(GAN):
         return torch.cat(out) if out else torch.zeros(0, self.info["length"])
 
     # --- training ----------------------------------------------------------------------------
-    def _get_trainer(self) -> Trainer:
-        if self._trainer is not None:
-            return self._trainer
-        if self._data is None:
+    def _sampler(self) -> BatchSampler:
+        data = self.run.data
+        if data is None:
             raise DataError("this run's clips could not be loaded")
         t = self.config.train
-        if len(self._data) < t.batch_size:
+        if len(data) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
-                              f"({len(self._data)} clips)")
+                              f"({len(data)} clips)")
         gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
         labels = self._labels.to(self.device) if self.config.model.conditional else None
-        sampler = BatchSampler(self._data.to(self.device), t.batch_size, gen, labels=labels)
-        return self._one_process_trainer(sampler)
-
-    def _start_run_dir(self) -> None:
-        new = self.run_dir is None
-        super()._start_run_dir()
-        if new:
-            atomic_write_text(self.run_dir / "audio.json", json.dumps(self.info, indent=1))
+        return BatchSampler(data.to(self.device), t.batch_size, gen, labels=labels)
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
         t = self.config.train
-        return self._one_process_callbacks(
+        return self.run.standard_callbacks(
             total, max_time, progress, AudioPreview(self.run_dir / "samples", t.sample_every, self),
             lambda: self.evaluate(t.eval_num), key="fid",
             title=f"{self.config.model.model} on {Path(self.config.data.dataset).name}")
@@ -284,7 +264,7 @@ class AudioGAN(GAN):
         if split not in ("test", "train"):
             raise ConfigError(f"--split for an audio run is test (held-out clips) or train, not "
                               f"{split!r}")
-        audio = getattr(self, "_audio", None)
+        audio = self._audio
         if audio is None:
             audio = self._audio = load_audio(self.config.data.dataset, self.info["length"],
                                              classes=self.classes or None)
@@ -458,19 +438,40 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> AudioGAN:
     return AudioGAN(cfg.data.dataset, config=cfg, out=out)
 
 
+def audio_run(cfg: RunConfig, *, out: Union[str, Path, None] = None,
+              run_dir: Optional[Path] = None) -> Run:
+    """The audio GAN's run for a resolved config: nets from the seed, task, device."""
+    m = cfg.model
+    width, k = m.width or DEFAULT_WIDTH[m.model], cfg.num_classes
+    torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
+    if m.model == "mel":   # the image path's nets, conditional wrappers included
+        G, D = build_nets(dataclasses.replace(m, model="dcgan"), cfg.data_shape, k)
+    elif m.model == "wavegan":
+        length = cfg.data_shape[-1]
+        G = WaveGANGenerator(length, m.z_dim, width, k)
+        D = WaveGANDiscriminator(length, width, k, PHASE_SHUFFLE)
+    else:
+        G = SpecGANGenerator(cfg.data_shape[-1], m.z_dim, width, k)
+        D = SpecGANDiscriminator(cfg.data_shape[-1], width, k)
+    run = Run.for_task(cfg, lambda device: GANTask(G, D, cfg, device),
+                       one_process="the audio GAN", out=out, run_dir=run_dir)
+    for module in run.task.D.modules():   # phase shuffle draws from a checkpointed generator
+        if isinstance(module, PhaseShuffle):
+            module.generator = run.task.generators["aux"]
+    return run
+
+
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> AudioGAN:
     """Rebuild an audio run (see api.load_run): nets, optimizers, step, data order."""
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
-    gan = AudioGAN.__new__(AudioGAN)
-    gan.info = read_info(run_dir)
-    gan._setup(cfg, None, None)
-    gan.run_dir, gan._out, gan._labels, gan.data_note = run_dir, run_dir, None, None
+    gan = AudioGAN(run=audio_run(cfg, run_dir=run_dir), info=read_info(run_dir))
 
     def load_data() -> None:
         audio = gan.reference("train")
-        gan._data, gan._labels, gan.data_note = (gan.to_net_input(audio.train),
-                                                 audio.train_labels, audio.note)
-    return gan._resume_one_process(run_dir, weights_only, load_data)
+        gan.run.data, gan.run.data_note = gan.to_net_input(audio.train), audio.note
+        gan._labels = audio.train_labels
+    gan.run.resume(weights_only, load_data)
+    return gan
 
 
 __all__ = ["AudioGAN", "classifier_labels", "load_task_run", "new_run", "task_defaults"]

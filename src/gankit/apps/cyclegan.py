@@ -13,8 +13,9 @@ Domains: a folder with unpaired `A/` and `B/` images, or two classes of a labele
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -25,13 +26,19 @@ from ..errors import ConfigError, DataError
 from ..nets.cyclegan import ResNetTranslator
 from ..nets.unet import PatchDiscriminator
 from ..objectives import get_objective
+from ..run import Run
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
-from ..train.trainer import Phase, Trainer
-from .translate import LEGACY_WIDTH, Translator, image_files, fit_short_side, read_image, random_crops, run_padded
+from ..train.trainer import Phase
 from ..viz import from_uint8
+from .translate import (LEGACY_WIDTH, ImageTranslation, as_image_list, fit_short_side, image_files,
+                        load_translation_run, random_crops, read_image, run_padded)
 
 POOL = 50
+
+# Defaults that differ from the image GAN's, applied where the user gave no flag: least squares
+# (CycleGAN's), batch 16 (more, smaller steps per CPU-minute; measured in bench/cyclegan.py)
+TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}, "train": {"batch_size": 16}}}
 
 
 class HistoryPool:
@@ -238,36 +245,46 @@ def load_domains(cfg: RunConfig) -> Domains:
     return Domains((sides[0], sides[1]), (held[0], held[1]), note)
 
 
-class CycleGAN(Translator):
+class CycleGAN(ImageTranslation):
     """Unpaired A <-> B: `CycleGAN("horses_zebras/").fit(steps=...)`, `translate(images,
     direction="AtoB"|"BtoA")`."""
 
-    def _shapes(self, cfg: RunConfig) -> tuple[int, ...]:
-        a, b = self._pictures.train
+    TASKS_HERE = ("cyclegan",)
+    TASK_DEFAULTS = TASK_DEFAULTS
+
+    @staticmethod
+    def load_pictures(cfg: RunConfig) -> Domains:
+        pics = load_domains(cfg)
+        print(pics.note, file=sys.stderr)
+        return pics
+
+    @staticmethod
+    def shapes(cfg: RunConfig, pictures: Domains) -> tuple[int, ...]:
+        a, b = pictures.train
         size = cfg.data.resolution or min(a[0].shape[-1], a[0].shape[-2])   # --domains: native size
         return (a[0].shape[0], b[0].shape[0], size)
 
-    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+    @classmethod
+    def make_run(cls, cfg: RunConfig, *, out: Union[str, Path, None] = None,
+                 run_dir: Optional[Path] = None) -> Run:
+        """Two ResNet translators and two PatchGAN critics from the seed, task, device."""
         c_a, c_b, size = cfg.data_shape
         width = cfg.model.width or LEGACY_WIDTH
         torch.manual_seed(cfg.train.seed)
         n_layers = 3 if size >= 32 else 2
         nets = {"G_AB": ResNetTranslator(c_a, c_b, width), "G_BA": ResNetTranslator(c_b, c_a, width),
                 "D_A": PatchDiscriminator(c_a, width, n_layers), "D_B": PatchDiscriminator(c_b, width, n_layers)}
-        self._one_process_setup(cfg, "translation")
-        self.task = CycleTask(nets, cfg, self.device)
+        return Run.for_task(cfg, lambda device: CycleTask(nets, cfg, device),
+                            one_process="translation", out=out, run_dir=run_dir)
 
-    def _get_trainer(self) -> Trainer:
-        if self._trainer is not None:
-            return self._trainer
+    def _sampler(self) -> UnpairedSampler:
         t = self.config.train
-        a, b = self._pictures.train
-        sampler = UnpairedSampler(a, b, self.config.data_shape[2], t.batch_size,
-                                  torch.Generator().manual_seed(t.seed * 2), self.device)
-        return self._one_process_trainer(sampler)
+        a, b = self.pictures.train
+        return UnpairedSampler(a, b, self.config.data_shape[2], t.batch_size,
+                               torch.Generator().manual_seed(t.seed * 2), self.device)
 
-    def steps_for_epochs(self, epochs: float) -> int:
-        n = max(len(side) for side in self._pictures.train)
+    def _epoch_steps(self, epochs: float) -> int:
+        n = max(len(side) for side in self.pictures.train)
         return max(int(np.ceil(epochs * n / self.config.train.batch_size)), 1)
 
     def _examples(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -275,7 +292,7 @@ class CycleGAN(Translator):
         s = self.config.data_shape[2]
         out = []
         for k in (0, 1):
-            pics = self._pictures.held[k] or self._pictures.train[k]
+            pics = self.pictures.held[k] or self.pictures.train[k]
             crops = []
             for img in pics[:4]:
                 h, w = img.shape[1:]
@@ -284,7 +301,7 @@ class CycleGAN(Translator):
             out.append(from_uint8(torch.stack(crops)))
         return out[0], out[1]
 
-    def _triptych(self) -> torch.Tensor:
+    def triptych(self) -> torch.Tensor:
         """Rows: A | A->B | A->B->A, then B | B->A | B->A->B."""
         a, b = self._examples()
         t = self.task
@@ -299,7 +316,6 @@ class CycleGAN(Translator):
 
     def translate(self, images: Any, direction: str = "AtoB") -> np.ndarray:
         from ..viz import to_uint8
-        from .translate import as_image_list
         if direction not in ("AtoB", "BtoA"):
             raise ConfigError(f"direction must be AtoB or BtoA, got {direction!r}")
         net = self.task.G_AB if direction == "AtoB" else self.task.G_BA
@@ -318,12 +334,22 @@ class CycleGAN(Translator):
 
     def evaluate(self, pictures: Optional[Any] = None) -> dict[str, float]:
         """Cycle error (mean absolute, [-1, 1] scale) on held-out (else training) images."""
-        a, b = (pictures or self._pictures.held)
+        a, b = (pictures or self.pictures.held)
         if not len(a) or not len(b):
-            a, b = self._pictures.train
+            a, b = self.pictures.train
         t = self.task
         xa, xb = (from_uint8(torch.stack(list(side[:200]))) for side in (a, b))
         aba = t.translate(t.translate(xa, net=t.G_AB), net=t.G_BA)
         bab = t.translate(t.translate(xb, net=t.G_BA), net=t.G_AB)
         return {"l1": float(((aba - xa).abs().mean() + (bab - xb).abs().mean()) / 2),
                 "cycle_a": float((aba - xa).abs().mean()), "cycle_b": float((bab - xb).abs().mean())}
+
+
+def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> CycleGAN:
+    """A new CycleGAN run (the CLI's `gankit train --task cyclegan`)."""
+    return CycleGAN(cfg.data.dataset, task, config=cfg, out=out)
+
+
+def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> CycleGAN:
+    """Rebuild a CycleGAN run (see api.load_run)."""
+    return load_translation_run(CycleGAN, run_dir, cfg, device, weights_only)

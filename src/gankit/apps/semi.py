@@ -31,15 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN
 from ..data.training import USER_DATA, dataset_name
 from ..config import RunConfig, with_options
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
+from ..run import Run, RunFacade, RunHooks, with_task_defaults
 from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
-from ..train.trainer import BatchSampler, Phase, Trainer
+from ..train.trainer import BatchSampler, Phase
 from ..viz import from_uint8
 
 TASK = "semi-supervised"
@@ -350,7 +350,7 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
 # ---------------------------------------------------------------- the run
 
 
-class SemiGAN(GAN):
+class SemiGAN(RunFacade):
     """A semi-supervised GAN classifier:
 
         clf = SemiGAN("fashion-mnist", labels_per_class=10).fit(max_time=300)
@@ -361,10 +361,17 @@ class SemiGAN(GAN):
     `dataset`: a name, folder or .npz (see the module's docstring), or samples with `labels=`
     (-1 where unknown). Options are the config fields, as for GAN."""
 
-    def __init__(self, dataset: Any, *, labels: Any = None, out: Union[str, Path, None] = None,
-                 config: Optional[RunConfig] = None, **options: Any):
+    def __init__(self, dataset: Any = None, *, labels: Any = None,
+                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
+                 run: Optional[Run] = None, labeled: Optional[dict] = None, **options: Any):
+        self._semi: Optional[SemiData] = None
+        self._labels: Optional[torch.Tensor] = None
+        if run is not None:   # a loaded run: `labeled` is its labeled.json, `dataset` its data
+            source = run.config.data.dataset if dataset is None else dataset
+            self._attach(run, labeled["classes"], torch.tensor(labeled["indices"]), source)
+            return
         if config is None:
-            options = self._task_options(options, TASK_DEFAULTS[TASK])
+            options = with_task_defaults(options, TASK_DEFAULTS[TASK])
             config = with_options(RunConfig(), **options)
         cfg = config.replace(task=TASK, data=dataclasses.replace(
             config.data, dataset=dataset_name(dataset)))
@@ -374,20 +381,27 @@ class SemiGAN(GAN):
             data_cfg = dataclasses.replace(data_cfg, resolution=int(data.x.shape[-1]))
         cfg = cfg.replace(data=data_cfg, data_shape=tuple(data.x.shape[1:]),
                           num_classes=len(data.classes))
-        self._setup(cfg, None, None)
-        self._semi, self._classes, self.data_note = data, data.classes, data.note
-        self._data, self._labels = data.x, data.labels
-        self.run_dir: Optional[Path] = None
-        self._out = Path(out) if out is not None else None
+        self._attach(semi_run(cfg, out=out), data.classes, data.labeled, dataset)
+        self._use(data)
         n_lab = len(data.labeled)
         print(f"{TASK}: {n_lab:,} labeled and {len(data.x) - n_lab:,} unlabeled training "
               f"items, {len(data.classes)} classes", file=sys.stderr)
 
-    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        if G is None:
-            G, D = build_nets(cfg)
-        self._one_process_setup(cfg, "the semi-supervised GAN")
-        self.task = SemiTask(G, D, cfg, self.device)
+    def _attach(self, run: Run, classes: list[str], labeled: torch.Tensor, source: Any) -> None:
+        self.run, self._classes, self._labeled_idx, self._source = run, classes, labeled, source
+        run.hooks = RunHooks(sampler=self._sampler, callbacks=self._callbacks,
+                             files=self._labeled_file)
+
+    def _use(self, semi: SemiData) -> None:
+        self._semi, self._labels = semi, semi.labels
+        self.run.data, self.run.data_note = semi.x, semi.note
+
+    def _labeled_file(self) -> dict[str, str]:
+        """labeled.json: the classes, and which items were labeled with what."""
+        idx = self.semi.labeled
+        doc = {"classes": self.classes, "indices": idx.tolist(),
+               "labels": self._labels[idx].tolist()}
+        return {"labeled.json": json.dumps(doc)}
 
     @property
     def classes(self) -> list[str]:
@@ -412,29 +426,17 @@ class SemiGAN(GAN):
             raise DataError(f"the data now has items of shape {list(semi.x.shape[1:])} and "
                             f"classes {semi.classes}; the run was trained on "
                             f"{list(cfg.data_shape)} and {self._classes}")
-        self._semi, self._data, self._labels, self.data_note = semi, semi.x, semi.labels, semi.note
+        self._use(semi)
 
     # --- training ----------------------------------------------------------------------------
-    def _get_trainer(self) -> Trainer:
-        if self._trainer is not None:
-            return self._trainer
+    def _sampler(self) -> SemiSampler:
         t = self.config.train
         semi = self.semi
-        if len(self._data) < t.batch_size:
+        if len(semi.x) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
-                              f"({len(self._data)} items)")
-        x = self._data.to(self.device)
-        sampler = SemiSampler(x, semi.labeled.to(self.device),
-                              self._labels.to(self.device), t.batch_size, t.seed, from_uint8)
-        return self._one_process_trainer(sampler)
-
-    def _start_run_dir(self) -> None:
-        new = self.run_dir is None
-        super()._start_run_dir()
-        if new:
-            doc = {"classes": self.classes, "indices": self._semi.labeled.tolist(),
-                   "labels": self._labels[self._semi.labeled].tolist()}
-            atomic_write_text(self.run_dir / "labeled.json", json.dumps(doc))
+                              f"({len(semi.x)} items)")
+        return SemiSampler(semi.x.to(self.device), semi.labeled.to(self.device),
+                           self._labels.to(self.device), t.batch_size, t.seed, from_uint8)
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
@@ -442,7 +444,7 @@ class SemiGAN(GAN):
         z = self.task.noise(64, torch.Generator(self.device).manual_seed(t.seed + 7))
         preview = cb.SampleGrid(self.run_dir / "samples", t.sample_every,
                                 lambda: self.task.generate(z))
-        return self._one_process_callbacks(
+        return self.run.standard_callbacks(
             total, max_time, progress, preview,
             lambda: {"test_error": 1.0 - self.evaluate()["accuracy"]}, key="test_error",
             title=f"{TASK} classifier on {Path(self.config.data.dataset).name}")
@@ -528,21 +530,25 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> SemiGAN:
     return SemiGAN(cfg.data.dataset, config=cfg, out=out)
 
 
+def semi_run(cfg: RunConfig, *, out: Union[str, Path, None] = None,
+             run_dir: Optional[Path] = None) -> Run:
+    """The semi-supervised GAN's run for a resolved config: nets from the seed, task, device."""
+    G, D = build_nets(cfg)
+    return Run.for_task(cfg, lambda device: SemiTask(G, D, cfg, device),
+                        one_process="the semi-supervised GAN", out=out, run_dir=run_dir)
+
+
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool,
                   dataset: Any = None) -> SemiGAN:
     """Rebuild a semi-supervised run (see api.load_run): its labeled items from labeled.json,
     nets, optimizers, step, data order."""
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
-    doc = read_labeled(run_dir)
-    gan = SemiGAN.__new__(SemiGAN)
-    gan._setup(cfg, None, None)
-    gan.run_dir, gan._out = run_dir, run_dir
-    gan._source = cfg.data.dataset if dataset is None else dataset
-    gan._classes, gan._labeled_idx = doc["classes"], torch.tensor(doc["indices"])
-    gan._semi = gan._data = gan._labels = gan.data_note = None
+    labeled = read_labeled(run_dir)
+    gan = SemiGAN(dataset, run=semi_run(cfg, run_dir=run_dir), labeled=labeled)
     if isinstance(gan._source, str) and gan._source == USER_DATA:
         weights_only = True   # no data to go on training with; fit() says to pass it again
-    return gan._resume_one_process(run_dir, weights_only, gan._load_data)
+    gan.run.resume(weights_only, gan._load_data)
+    return gan
 
 
 # ---------------------------------------------------------------- gankit classify

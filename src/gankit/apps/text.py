@@ -43,13 +43,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN
+from ..api import Sampling
 from ..config import ModelConfig, RunConfig, with_options
 from ..data.text import END, PAD, TextData, Vocab, load_text
 from ..errors import ConfigError, DataError, RunError
 from ..nets.text import TextCritic, TextGenerator, TextLSTMGenerator, gumbel_noise
 from ..objectives import get_objective
 from ..penalties import gradient_penalty
+from ..run import Run, RunFacade, RunHooks, with_task_defaults
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
@@ -242,68 +243,61 @@ class TextTask:
 
 # --- the API -----------------------------------------------------------------------------------
 
-class TextGAN(GAN):
+class TextGAN(Sampling, RunFacade):
     """A GAN for text: `TextGAN("words.txt").fit(steps=20000)`, then `sample(10)` -> 10 strings.
     Options are the config fields, as for GAN (`unit`, `max_len`, `vocab_size`, `text_model`,
-    `width`, `batch_size`, `lr`, `n_critic`, ...)."""
+    `width`, `batch_size`, `lr`, `n_critic`, ...). (`run=` and `vocab=`: a run already built and
+    its vocabulary, as load_run makes them.)"""
 
-    def __init__(self, dataset: Union[str, Path], *, out: Union[str, Path, None] = None,
-                 config: Optional[RunConfig] = None, **options: Any):
+    def __init__(self, dataset: Union[str, Path, None] = None, *,
+                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
+                 run: Optional[Run] = None, vocab: Optional[Vocab] = None, **options: Any):
+        self._text: Optional[TextData] = None
+        if run is not None:
+            self._attach(run, vocab)
+            return
         if not isinstance(dataset, (str, Path)):
             raise DataError("a text GAN learns from a text file (one item per line) or a folder "
                             "with train.txt and test.txt")
         if config is None:
             chosen = {"model": {"text_model": options["text_model"]}} \
                 if "text_model" in options else {}
-            options = self._task_options(options, task_defaults("text", chosen))
+            options = with_task_defaults(options, task_defaults("text", chosen))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         cfg = config.replace(task="text", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         check_config(cfg)
         d = cfg.data
-        self._text = load_text(d.dataset, d.unit, d.max_len, d.vocab_size)
-        print(self._text.note, file=sys.stderr)
-        self._setup(prepare_config(cfg, self._text), None, None)
-        self._data, self._labels, self.data_note = self._text.train_ids, None, self._text.note
-        self.run_dir: Optional[Path] = None
-        self._out = Path(out) if out is not None else None
+        text = load_text(d.dataset, d.unit, d.max_len, d.vocab_size)
+        print(text.note, file=sys.stderr)
+        self._attach(text_run(prepare_config(cfg, text), out=out), text.vocab)
+        self._text = text
+        self.run.data, self.run.data_note = text.train_ids, text.note
 
-    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
-        G, D = build_nets(cfg)
-        self._one_process_setup(cfg, "the text GAN")
-        self.task = TextTask(G, D, cfg, self.device)
+    def _attach(self, run: Run, vocab: Vocab) -> None:
+        self.run, self.vocab = run, vocab
+        run.hooks = RunHooks(sampler=self._sampler, callbacks=self._callbacks,
+                             files=lambda: {"vocab.json": json.dumps(vocab.to_dict())})
 
-    def _get_trainer(self) -> Trainer:
-        if self._trainer is not None:
-            return self._trainer
-        if self._data is None:
+    def _sampler(self) -> BatchSampler:
+        data = self.run.data
+        if data is None:
             raise DataError("this run's text could not be loaded")
         t = self.config.train
-        if len(self._data) < t.batch_size:
+        if len(data) < t.batch_size:
             raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
-                              f"({len(self._data)} items)")
+                              f"({len(data)} items)")
         vocab = self.config.data_shape[0]
 
         def one_hot(ids: torch.Tensor) -> torch.Tensor:   # [N, L] -> [N, V, L]
             return F.one_hot(ids, vocab).transpose(1, 2).float()
         gen = torch.Generator().manual_seed(t.seed * 2)   # data order: CPU generator, any device
-        sampler = BatchSampler(self._data.to(self.device), t.batch_size, gen, transform=one_hot)
-        return self._one_process_trainer(sampler)
-
-    def _start_run_dir(self) -> None:
-        new = self.run_dir is None
-        super()._start_run_dir()
-        if new:
-            atomic_write_text(self.run_dir / "vocab.json", json.dumps(self.vocab.to_dict()))
-
-    @property
-    def vocab(self) -> Vocab:
-        return self._vocab if hasattr(self, "_vocab") else self._text.vocab
+        return BatchSampler(data.to(self.device), t.batch_size, gen, transform=one_hot)
 
     def _callbacks(self, total: int, max_time: Optional[float],
                    progress: Optional[bool]) -> list[cb.Callback]:
         t = self.config.train
-        return self._one_process_callbacks(
+        return self.run.standard_callbacks(
             total, max_time, progress, TextPreview(self.run_dir / "samples", t.sample_every, self),
             lambda: self.evaluate(t.eval_num), key="jsd_4")
 
@@ -326,7 +320,7 @@ class TextGAN(GAN):
         if split not in ("test", "train"):
             raise ConfigError(f"--split for a text run is test (held-out items) or train, not "
                               f"{split!r}")
-        text = getattr(self, "_text", None)
+        text = self._text
         if text is None or not text.train:
             d = self.config.data
             text = self._text = load_text(d.dataset, d.unit, d.max_len, vocab=self.vocab)
@@ -438,22 +432,29 @@ def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> TextGAN:
     return TextGAN(cfg.data.dataset, config=cfg, out=out)
 
 
+def text_run(cfg: RunConfig, *, out: Union[str, Path, None] = None,
+             run_dir: Optional[Path] = None) -> Run:
+    """The text GAN's run for a resolved config: nets from the seed, task, device."""
+    G, D = build_nets(cfg)
+    return Run.for_task(cfg, lambda device: TextTask(G, D, cfg, device),
+                        one_process="the text GAN", out=out, run_dir=run_dir)
+
+
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> TextGAN:
     """Rebuild a text run (see api.load_run): nets, optimizers, step, data order, vocabulary."""
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
-    gan = TextGAN.__new__(TextGAN)
-    gan._setup(cfg, None, None)
-    gan.run_dir, gan._out, gan._labels, gan.data_note = run_dir, run_dir, None, None
-    gan._vocab = read_vocab(run_dir)
-    if len(gan._vocab) != cfg.data_shape[0]:
-        raise RunError(f"{run_dir}/vocab.json has {len(gan._vocab)} tokens, the nets "
+    vocab = read_vocab(run_dir)
+    if len(vocab) != cfg.data_shape[0]:
+        raise RunError(f"{run_dir}/vocab.json has {len(vocab)} tokens, the nets "
                        f"{cfg.data_shape[0]}: the run directory is inconsistent")
+    gan = TextGAN(run=text_run(cfg, run_dir=run_dir), vocab=vocab)
 
     def load_data() -> None:
         d = cfg.data
-        gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=gan._vocab)
-        gan._data, gan.data_note = gan._text.train_ids, gan._text.note
-    return gan._resume_one_process(run_dir, weights_only, load_data)
+        gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=vocab)
+        gan.run.data, gan.run.data_note = gan._text.train_ids, gan._text.note
+    gan.run.resume(weights_only, load_data)
+    return gan
 
 
 __all__ = ["TextGAN", "TextTask", "load_task_run", "new_run", "temperature"]

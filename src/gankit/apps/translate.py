@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..api import GAN
 from ..config import RunConfig, with_options
 from ..data.images import decode_image, image_files, median_short_side
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
+from ..run import Run, RunFacade, RunHooks, with_task_defaults
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
@@ -334,70 +334,172 @@ class Pix2PixTask:
 
 # --- the API -----------------------------------------------------------------------------------
 
-class Translator(GAN):
-    """pix2pix or colorization: `Translator("photos/", task="colorize").fit(steps=2000)`, then
-    `translate(images)`. Options are the config fields, as for GAN (`resolution` = crop size,
-    `width`, `batch_size`, `lr`, `l1_weight`, `loss`, ...)."""
+# Defaults of a task that differ from the image GAN's, applied where the user gave no flag.
+# (batch 16: more, smaller steps per CPU-minute; measured in bench/edges.py and what
+# bench/colorize.py ran)
+TASK_DEFAULTS = {"pix2pix": {"train": {"batch_size": 16}},
+                 "colorize": {"train": {"batch_size": 16}}}
 
-    def __init__(self, dataset: Union[str, Path], task: str = "pix2pix", *,
+
+class ImageTranslation(RunFacade):
+    """What every image-to-image facade shares: its pictures, the preview grids of examples and
+    their translations, the held-out score under --eval-every, and no sampling from noise.
+    Subclasses name their tasks (TASKS_HERE) and give load_pictures, shapes, make_run, the
+    sampler, the epoch length and triptych()."""
+
+    TASKS_HERE: tuple[str, ...] = ()
+    TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}   # task -> section -> field: value
+
+    def __init__(self, dataset: Union[str, Path, None] = None, task: Optional[str] = None, *,
                  out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
-                 **options: Any):
-        if task not in TASKS:
-            raise ConfigError(f"unknown translation task {task!r}: choose {' or '.join(TASKS)}")
+                 run: Optional[Run] = None, **options: Any):
+        self._pictures: Optional[Any] = None
+        if run is not None:   # a loaded run: its pictures are read when first needed
+            self._attach(run)
+            return
+        task = task or self.TASKS_HERE[0]
+        if task not in self.TASKS_HERE:
+            raise ConfigError(f"unknown task {task!r} for {type(self).__name__}: choose "
+                              f"{' or '.join(self.TASKS_HERE)}")
         if not isinstance(dataset, (str, Path)):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
         if config is None:   # e.g. CycleGAN's least-squares loss
-            options = self._task_options(options, TASK_DEFAULTS.get(task, {}))
+            options = with_task_defaults(options, self.TASK_DEFAULTS.get(task, {}))
             config = with_options(RunConfig(), dataset=str(dataset), **options)
         name = str(dataset) if task == "cyclegan" and config.data.domains else \
             str(Path(dataset).resolve())   # a named dataset stays a name
         cfg = prepare_config(config.replace(task=task, data=dataclasses.replace(
             config.data, dataset=name)))
-        self._pictures = load_translation_data(cfg)
-        cfg = cfg.replace(data_shape=self._shapes(cfg))
-        self._setup(cfg, None, None)
-        self._data = self._pictures.train   # the base class checks that data is present
-        self._labels, self.data_note = None, self._pictures.note
-        self.run_dir: Optional[Path] = None
-        self._out = Path(out) if out is not None else None
+        pictures = self.load_pictures(cfg)
+        cfg = cfg.replace(data_shape=self.shapes(cfg, pictures))
+        self._attach(self.make_run(cfg, out=out))
+        self._use(pictures)
 
-    def _shapes(self, cfg: RunConfig) -> tuple[int, ...]:
-        """data_shape records (C_in, C_out, size): what the nets are built from."""
+    def _attach(self, run: Run) -> None:
+        self.run = run
+        run.hooks = RunHooks(sampler=self._sampler, callbacks=self._callbacks,
+                             epoch_steps=self._epoch_steps)
+
+    def _use(self, pictures: Any) -> None:
+        self._pictures = pictures
+        self.run.data, self.run.data_note = pictures.train, pictures.note
+
+    @property
+    def pictures(self) -> Any:
+        """The run's pictures (train and held out); a loaded run reads them when first asked."""
+        if self._pictures is None:
+            self._use(self.load_pictures(self.config))
+        return self._pictures
+
+    # --- what each translation task gives --------------------------------------------------------
+    @staticmethod
+    def load_pictures(cfg: RunConfig) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def shapes(cfg: RunConfig, pictures: Any) -> tuple[int, ...]:
+        """data_shape: (C_in, C_out, size), what the nets are built from."""
+        raise NotImplementedError
+
+    @classmethod
+    def make_run(cls, cfg: RunConfig, *, out: Union[str, Path, None] = None,
+                 run_dir: Optional[Path] = None) -> Run:
+        raise NotImplementedError
+
+    def _sampler(self) -> Any:
+        raise NotImplementedError
+
+    def _epoch_steps(self, epochs: float) -> int:
+        raise NotImplementedError
+
+    def triptych(self) -> torch.Tensor:
+        """The preview: rows of three pictures [3 * rows, C, H, W] in [-1, 1]."""
+        raise NotImplementedError
+
+    # --- shared ---------------------------------------------------------------------------------
+    def _callbacks(self, total: int, max_time: Optional[float],
+                   progress: Optional[bool]) -> list[cb.Callback]:
+        return self.run.standard_callbacks(total, max_time, progress,
+                                           Triptychs(self.config.train.sample_every, self),
+                                           lambda: self.evaluate(), key="l1")
+
+    def evaluate(self, pictures: Optional[Any] = None) -> dict[str, float]:
+        raise NotImplementedError
+
+    def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "
+                          f"noise: use `gankit translate RUN INPUT... --output DIR`")
+
+
+class Triptychs(cb.Every):
+    """samples/step-NNNNNNN.png: the translator's triptych() grid, three pictures a row."""
+
+    def __init__(self, every: int, translator: ImageTranslation):
+        super().__init__(every)
+        self.translator = translator
+
+    def act(self, trainer: Trainer) -> None:
+        from ..viz import make_grid, save_png, to_uint8
+        out = self.translator.run_dir / "samples"
+        out.mkdir(exist_ok=True)
+        grid = make_grid(to_uint8(self.translator.triptych()), nrow=3)
+        save_png(grid, out / f"step-{trainer.step:07d}.png", scale=2)
+
+
+class Translator(ImageTranslation):
+    """pix2pix or colorization: `Translator("photos/", task="colorize").fit(steps=2000)`, then
+    `translate(images)`. Options are the config fields, as for GAN (`resolution` = crop size,
+    `width`, `batch_size`, `lr`, `l1_weight`, `loss`, ...)."""
+
+    TASKS_HERE = ("pix2pix", "colorize")
+    TASK_DEFAULTS = TASK_DEFAULTS
+
+    @staticmethod
+    def load_pictures(cfg: RunConfig) -> Pictures:
+        size = cfg.data.resolution
+        if cfg.task == "colorize":
+            pics = load_photos(Path(cfg.data.dataset), short=2 * size)
+        else:
+            pics = load_pairs(Path(cfg.data.dataset), size)
+        if pics.note:
+            print(pics.note, file=sys.stderr)
+        return pics
+
+    @staticmethod
+    def shapes(cfg: RunConfig, pictures: Pictures) -> tuple[int, ...]:
         s = cfg.data.resolution
         if cfg.task == "colorize":
             return (1, 2, s)
-        a, b = self._pictures.train[0]
+        a, b = pictures.train[0]
         return (a.shape[0], b.shape[0], s)
 
-    def _setup(self, cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module]) -> None:
+    @classmethod
+    def make_run(cls, cfg: RunConfig, *, out: Union[str, Path, None] = None,
+                 run_dir: Optional[Path] = None) -> Run:
+        """U-Net G and PatchGAN D (70 / 34 px patches) from the seed, task, device."""
         c_in, c_out, size = cfg.data_shape
         width = cfg.model.width or LEGACY_WIDTH
         torch.manual_seed(cfg.train.seed)
         G = UNetGenerator(c_in, c_out, size, width)
-        D = PatchDiscriminator(c_in + c_out, width, n_layers=3 if size >= 32 else 2)  # 70 / 34 px patches
-        self._one_process_setup(cfg, "translation")
-        self.task = Pix2PixTask(G, D, cfg, self.device)
+        D = PatchDiscriminator(c_in + c_out, width, n_layers=3 if size >= 32 else 2)
+        return Run.for_task(cfg, lambda device: Pix2PixTask(G, D, cfg, device),
+                            one_process="translation", out=out, run_dir=run_dir)
 
-    def _get_trainer(self) -> Trainer:
-        if self._trainer is not None:
-            return self._trainer
-        if self._data is None:
-            raise DataError("this run's data could not be loaded")
+    def _sampler(self) -> CropSampler:
         t = self.config.train
         gen = torch.Generator().manual_seed(t.seed * 2)
-        sampler = CropSampler(self._pictures.train, self.config.task, self.config.data_shape[2],
-                              t.batch_size, gen, self.device)
-        return self._one_process_trainer(sampler)
+        return CropSampler(self.pictures.train, self.config.task, self.config.data_shape[2],
+                           t.batch_size, gen, self.device)
 
-    def steps_for_epochs(self, epochs: float) -> int:
+    def _epoch_steps(self, epochs: float) -> int:
         """An epoch: as many crops as there are training pictures."""
-        n = len(self._pictures.train)
+        n = len(self.pictures.train)
         return max(int(np.ceil(epochs * n / self.config.train.batch_size)), 1)
 
     def _preview(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Fixed examples for the grids: centre crops of (up to 8) held-out pictures, or of
         training pictures when nothing is held out."""
-        pics = self._pictures.held or self._pictures.train
+        pics = self.pictures.held or self.pictures.train
         s = self.config.data_shape[2]
         a_list, b_list = [], []
         for item in pics[:8]:
@@ -418,7 +520,7 @@ class Translator(GAN):
             return color.ycbcr_to_rgb(torch.cat([a.cpu(), out], 1))
         return out
 
-    def _triptych(self) -> torch.Tensor:
+    def triptych(self) -> torch.Tensor:
         """Rows of input | output | truth for the preview examples."""
         a, b = self._preview()
         out = self.as_pictures(a, self.task.translate(a))
@@ -427,19 +529,6 @@ class Translator(GAN):
         c = max(shown_in.shape[1], out.shape[1])
         parts = [x.expand(-1, c, -1, -1) for x in (shown_in, out, truth)]
         return torch.stack(parts, 1).reshape(-1, c, *a.shape[-2:])
-
-    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]):  # noqa: ANN202
-        from ..viz import make_grid, save_png, to_uint8
-        run = self.run_dir
-
-        class Triptychs(cb.Every):
-            def act(inner, trainer: Trainer) -> None:  # noqa: N805
-                (run / "samples").mkdir(exist_ok=True)
-                grid = make_grid(to_uint8(self._triptych()), nrow=3)
-                save_png(grid, run / "samples" / f"step-{trainer.step:07d}.png", scale=2)
-        return self._one_process_callbacks(total, max_time, progress,
-                                           Triptychs(self.config.train.sample_every),
-                                           lambda: self.evaluate(), key="l1")
 
     # --- using it ---------------------------------------------------------------------------
     def translate(self, images: Any) -> np.ndarray:
@@ -470,7 +559,7 @@ class Translator(GAN):
     def evaluate(self, pictures: Optional[list] = None) -> dict[str, float]:
         """Held-out scores on whole pictures: L1 and PSNR/SSIM of the picture vs the truth, and
         for colorize the colorfulness of the output over the truth's (1 = as colorful)."""
-        pics = pictures if pictures is not None else (self._pictures.held or self._pictures.train)
+        pics = pictures if pictures is not None else (self.pictures.held or self.pictures.train)
         scores: dict[str, list] = {"l1": [], "psnr": [], "ssim": [], "colorfulness_ratio": []}
         m = 2 ** self.task.G.depth
         for item in pics:
@@ -491,11 +580,6 @@ class Translator(GAN):
                 scores["colorfulness_ratio"].append(
                     float(color.colorfulness(out)[0] / color.colorfulness(truth)[0].clamp_min(1e-6)))
         return {k: float(np.mean(v)) for k, v in scores.items() if v}
-
-    def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "
-                          f"noise: use `gankit translate RUN INPUT... --output DIR`")
-
 
 def _bad_channels(c: int, want: str) -> torch.Tensor:
     raise DataError(f"an input image has {c} channels; this model takes {want}")
@@ -579,55 +663,24 @@ def short_side(cfg: RunConfig) -> Optional[int]:
     return median_short_side(files, halves=cfg.task == "pix2pix" and not paired, peek=PEEK)
 
 
-def translator_class(task: str) -> type:
-    if task == "cyclegan":
-        from .cyclegan import CycleGAN
-        return CycleGAN
-    return Translator
-
-
-def load_translation_data(cfg: RunConfig) -> Pictures:
-    if cfg.task == "cyclegan":
-        from .cyclegan import load_domains
-        pics = load_domains(cfg)
-        print(pics.note, file=sys.stderr)
-        return pics
-    size = cfg.data.resolution
-    if cfg.task == "colorize":
-        pics = load_photos(Path(cfg.data.dataset), short=2 * size)
-    else:
-        pics = load_pairs(Path(cfg.data.dataset), size)
-    if pics.note:
-        print(pics.note, file=sys.stderr)
-    return pics
-
-
 def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> Translator:
     """A new translation run (the CLI's `gankit train --task ...`)."""
-    return translator_class(task)(cfg.data.dataset, task, config=cfg, out=out)
+    return Translator(cfg.data.dataset, task, config=cfg, out=out)
 
 
-# Defaults of a task that differ from the image GAN's, applied where the user gave no flag.
-# (batch 16: more, smaller steps per CPU-minute; measured in bench/edges.py and bench/cyclegan.py,
-# and what bench/colorize.py ran)
-TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}, "train": {"batch_size": 16}},
-                 "pix2pix": {"train": {"batch_size": 16}},
-                 "colorize": {"train": {"batch_size": 16}}}
+def load_translation_run(cls: type, run_dir: Path, cfg: RunConfig, device: str,
+                         weights_only: bool) -> ImageTranslation:
+    """Rebuild a translation run of facade `cls` (see api.load_run): nets, optimizers, step,
+    data order; a weights-only run reads its pictures when first asked."""
+    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
+    tr = cls(run=cls.make_run(cfg, run_dir=run_dir))
+    tr.run.resume(weights_only, lambda: tr.pictures)
+    return tr
 
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> Translator:
-    """Rebuild a translation run (see api.load_run): nets, optimizers, step, data order."""
-    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
-    cls = translator_class(cfg.task)
-    tr = cls.__new__(cls)
-    tr._setup(cfg, None, None)
-    tr.run_dir, tr._out, tr._labels = run_dir, run_dir, None
-    tr._pictures = Pictures([], [], "")
-
-    def load_data() -> None:
-        tr._pictures = load_translation_data(cfg)
-        tr._data, tr.data_note = tr._pictures.train, tr._pictures.note
-    return tr._resume_one_process(run_dir, weights_only, load_data)
+    """Rebuild a pix2pix or colorize run (see api.load_run)."""
+    return load_translation_run(Translator, run_dir, cfg, device, weights_only)
 
 
 def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
@@ -672,5 +725,5 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     return written, skipped
 
 
-__all__ = ["Translator", "TASKS", "load_task_run", "new_run", "translate_files",
-           "translator_class"]
+__all__ = ["ImageTranslation", "Translator", "TASKS", "load_task_run", "load_translation_run",
+           "new_run", "translate_files"]

@@ -226,14 +226,13 @@ class RunFacts:
 
     def _translations(self) -> str:
         """Held-out scores of a pix2pix/colorize run, and its held-out examples now."""
-        from ..apps.translate import load_translation_data
         try:
-            self.gan._pictures = load_translation_data(self.cfg)
+            self.gan.pictures   # read now: a loaded run reads its pictures when first asked
         except GanKitError as e:
             return f'<section id="translations"><h2>Translations</h2><p>{esc(e)}</p></section>'
         scores = self.gan.evaluate()
-        which = "held-out" if self.gan._pictures.held else "training (nothing is held out)"
-        x = self.gan._triptych()
+        which = "held-out" if self.gan.pictures.held else "training (nothing is held out)"
+        x = self.gan.triptych()
         grid = make_grid(to_uint8(x), nrow=3)
         return ('<section id="translations"><h2>Translations</h2>'
                 f"<p>On the {which} pictures, whole: " +

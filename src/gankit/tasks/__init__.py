@@ -5,7 +5,7 @@ registered here by the module that builds and loads their runs. Such a module ha
 the GAN's fit/step/config/run_dir. The core imports those modules only through this table, lazily.
 """
 APP_TASKS: dict[str, str] = {"pix2pix": "gankit.apps.translate", "colorize": "gankit.apps.translate",
-                             "cyclegan": "gankit.apps.translate", "text": "gankit.apps.text",
+                             "cyclegan": "gankit.apps.cyclegan", "text": "gankit.apps.text",
                              "audio": "gankit.apps.audio",
                              "semi-supervised": "gankit.apps.semi"}
 TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")

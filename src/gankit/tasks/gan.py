@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffaugment import diff_augment, parse_policy
 from ..config import RunConfig
+from ..diffaugment import diff_augment, parse_policy
 from ..errors import ConfigError
 from ..objectives import get_objective
 from ..penalties import gradient_penalty, r1_penalty

@@ -1,0 +1,380 @@
+"""A run: one task's trainable state, its data, the trainer, the callbacks and the run directory.
+
+Every user-facing class (`gankit.GAN`, `TextGAN`, `AudioGAN`, the translators, `SemiGAN`) holds a
+`Run` and adds what its task does with the trained nets (sample, translate, classify). The run is
+what they share: training for a number of steps, epochs or seconds, writing and locking the run
+directory, checking that a resumed run's data is the data it trained on, and resuming from a
+checkpoint. It knows no task: what differs comes in as `RunHooks`, small functions the facade gives:
+
+    run = Run(cfg, task, env, RunHooks(sampler=..., callbacks=..., files=...), data=x, out=out)
+    run.fit(steps=1000)      # writes run_dir/config.json, files(), metrics, samples, checkpoints
+
+Data flows one way: the facade loads its data and builds its task (nets, optimizers, phases), the
+run trains the task on batches from `hooks.sampler()`, and the callbacks write the run directory.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+import torch
+
+from .config import DEFAULT_STEPS, RunConfig
+from .errors import ConfigError, GanKitWarning
+from .rundir import (RunLock, check_same_data, create_run_dir, data_fingerprint, truncate_metrics,
+                     write_config)
+from .train import callbacks as cb
+from .train import distributed, speed
+from .train.state import atomic_write_text, load_latest
+from .train.trainer import Trainer
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but this machine has no usable CUDA GPU")
+    return dev
+
+
+@dataclass
+class RunEnv:
+    """Where a run's nets live: this process's device and its place in a torchrun job."""
+
+    device: torch.device
+    dist: distributed.Dist
+
+    @classmethod
+    def for_config(cls, cfg: RunConfig, one_process: Optional[str] = None) -> "RunEnv":
+        """The device and backends for `cfg`. `one_process`: what trains on one process only
+        (named in the error a torchrun launch gets); None: the run may be distributed."""
+        dist, device = distributed.setup(cfg.train.device)   # torchrun: this rank's device
+        if one_process is not None and dist.enabled:
+            raise ConfigError(f"{one_process} trains on one process; --distributed is for image "
+                              f"GANs")
+        dev = resolve_device(device)
+        speed.tune_backends(dev)
+        return cls(dev, dist)
+
+
+def _no_files() -> dict[str, str]:
+    return {}
+
+
+@dataclass
+class RunHooks:
+    """What a task adds to its run.
+
+    sampler:    () -> the trainer's batch source over the run's data (raise DataError if absent)
+    callbacks:  (total, max_time, progress) -> the callbacks of one fit (see Run.standard_callbacks)
+    files:      () -> {name: text}, written into a new run directory beside config.json
+    epoch_steps: (epochs) -> the steps those passes over the data take (default: the
+                sampler's items // batch size per pass)
+    speedups:   whether --compile and torchrun apply (the image GAN's nets)
+    """
+
+    sampler: Callable[[], Any]
+    callbacks: Callable[[int, Optional[float], Optional[bool]], list]
+    files: Callable[[], dict[str, str]] = field(default=_no_files)
+    epoch_steps: Optional[Callable[[float], int]] = None
+    speedups: bool = False
+
+
+class Run:
+    """A task being trained: config, task (nets, optimizers, phases), device, data, trainer and
+    run directory. `data` is what identifies the training set on resume (data_fingerprint).
+    `hooks` may be set after the run is made (a facade made from a run attaches its own)."""
+
+    def __init__(self, config: RunConfig, task: Any, env: RunEnv, hooks: Optional[RunHooks], *,
+                 data: Any = None, data_note: Optional[str] = None,
+                 out: Optional[Path] = None, run_dir: Optional[Path] = None):
+        self.config, self.task, self.hooks = config, task, hooks
+        self.device, self.dist = env.device, env.dist
+        self.data, self.data_note = data, data_note
+        self.out = Path(out) if out is not None else None
+        self.run_dir: Optional[Path] = Path(run_dir) if run_dir is not None else None
+        self.loaded_step = 0
+        self.allow_data_change = False
+        self.stop_reason: Optional[str] = None
+        self._trainer: Optional[Trainer] = None
+        self._lock: Optional[RunLock] = None
+
+    @classmethod
+    def for_task(cls, config: RunConfig, make_task: Callable[[torch.device], Any], *,
+                 one_process: Optional[str] = None, out: Union[str, Path, None] = None,
+                 run_dir: Optional[Path] = None) -> "Run":
+        """A run of the task `make_task(device)` builds, on the device `config` asks for
+        (`one_process`: what refuses torchrun, see RunEnv.for_config); hooks come later."""
+        env = RunEnv.for_config(config, one_process)
+        return cls(config, make_task(env.device), env, None,
+                   out=Path(out) if out is not None else None, run_dir=run_dir)
+
+    # --- the trainer ---------------------------------------------------------------------------
+    @property
+    def trainer(self) -> Trainer:
+        """The trainer over the run's data, built when first needed."""
+        if self._trainer is None:
+            t = self.config.train
+            trainer = Trainer(self.task, self.hooks.sampler(), log_every=t.log_every)
+            trainer.autocast = speed.autocast_for(t.precision, self.device)
+            if self.hooks.speedups:
+                self._speed_up(trainer)
+            self._trainer = trainer
+        return self._trainer
+
+    def _speed_up(self, trainer: Trainer) -> None:
+        """Compile and multi-process hooks of the trainer (see train/speed.py)."""
+        mode = speed.resolve_compile_mode(self.config.train.compile, self.device)
+        if mode is not None:
+            speed.compile_task_nets(self.task, mode)
+            trainer.step_begin = speed.step_begin_for(mode)
+        if self.dist.enabled:
+            world, device = self.dist.world, self.device
+            trainer.grad_sync = lambda nets: distributed.average_gradients(nets, world)
+            trainer.stop_sync = lambda stop: distributed.agree_to_stop(stop, device)
+
+    @property
+    def step(self) -> int:
+        return self._trainer.step if self._trainer else self.loaded_step
+
+    @property
+    def history(self) -> list[dict]:
+        """The logged records of metrics.jsonl."""
+        return cb.read_metrics(self.run_dir) if self.run_dir else []
+
+    def steps_for_epochs(self, epochs: float) -> int:
+        """The step at which `epochs` passes over the training data are complete."""
+        if self.hooks.epoch_steps is not None:
+            return self.hooks.epoch_steps(epochs)
+        n = len(self.trainer.sampler)   # this process's share of an epoch
+        return math.ceil(epochs * max(n // self.config.train.batch_size, 1))
+
+    # --- training ------------------------------------------------------------------------------
+    def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
+            max_time: Optional[float] = None, *, until: Optional[int] = None,
+            progress: Optional[bool] = None) -> Optional[str]:
+        """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
+        ends first (`until` = an absolute step); with none given, DEFAULT_STEPS. Returns why it
+        stopped."""
+        trainer = self.trainer
+        # Settings a resume may change take effect now, not only when the trainer was built.
+        trainer.log_every = self.config.train.log_every
+        trainer.autocast = speed.autocast_for(self.config.train.precision, self.device)
+        ends = [until] if until is not None else []
+        if steps is not None:
+            ends.append(trainer.step + int(steps))
+        if epochs is not None:
+            ends.append(trainer.step + self.steps_for_epochs(epochs))
+        if not ends:
+            ends.append(sys.maxsize if max_time is not None else trainer.step + DEFAULT_STEPS)
+        total = min(ends)
+        t = self.config.train
+        if t.early_stop_patience and not t.eval_every:
+            raise ConfigError("--early-stop-patience needs --eval-every N (it counts evaluations)")
+        if t.lr_decay != "none" and self.dist.enabled:
+            raise ConfigError("--lr-decay is for one process (the ranks of a torchrun would "
+                              "each decay on their own clocks); use --lr-decay none")
+        if self.dist.is_main:   # only rank 0 writes the run directory
+            self.start_run_dir()
+            trainer.callbacks = self.hooks.callbacks(total, max_time, progress)
+        threads = torch.get_num_threads()
+        hint = speed.fit_threads(self.device)
+        if hint is not None:
+            warnings.warn(hint, GanKitWarning)
+        try:
+            self.stop_reason = trainer.fit(total, max_time)
+        finally:
+            self.release()
+            torch.set_num_threads(threads)
+        return self.stop_reason
+
+    # --- the run directory ---------------------------------------------------------------------
+    def start_run_dir(self) -> None:
+        """A new run: its directory, config.json and the task's files. A resumed run: checks that
+        its data is unchanged, then drops log rows past its checkpoint, since training goes on."""
+        if self.run_dir is None:
+            self.run_dir = create_run_dir(self.out, self.config)
+            extra: dict[str, Any] = {"data_note": self.data_note}
+            if self.data is not None:
+                extra["data_fingerprint"] = data_fingerprint(self.data)
+            write_config(self.run_dir, self.config, extra)
+            self.claim()
+            for name, text in self.hooks.files().items():
+                atomic_write_text(self.run_dir / name, text)
+        else:
+            self.check_data()
+            self.claim()
+            truncate_metrics(self.run_dir, self.step)
+
+    def check_data(self) -> None:
+        """A resumed run's data must be the data it trained on (see rundir.check_same_data)."""
+        check_same_data(self.run_dir, self.data, self.allow_data_change)
+
+    def claim(self) -> None:
+        """Hold the run directory's lock until this fit ends; RunError if another process
+        trains it."""
+        if self._lock is None:
+            self._lock = RunLock(self.run_dir)
+        self._lock.acquire()
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    # --- resuming ------------------------------------------------------------------------------
+    def resume(self, weights_only: bool, load_data: Optional[Callable[[], None]] = None) -> "Run":
+        """Rebuild the run at its latest checkpoint: the weights alone, or (with `load_data`, which
+        sets the run's data) also the trainer at its step, data order and RNG states."""
+        _, tensors, meta = load_latest(self.run_dir)
+        self.loaded_step = meta["step"]
+        if weights_only or load_data is None:
+            self.task.load(tensors, meta, weights_only=weights_only)
+            return self
+        load_data()
+        trainer = self.trainer
+        trainer.load_state(tensors, meta)
+        if self.hooks.speedups:
+            speed.match_layouts(self.task.optimizers)
+            distributed.reseed_for_rank(self.task.generators, self.config.train.seed,
+                                        self.dist.rank, trainer.step)
+        return self
+
+    # --- callbacks -----------------------------------------------------------------------------
+    def standard_callbacks(self, total: int, max_time: Optional[float],
+                           progress: Optional[bool], preview: cb.Callback,
+                           score: Callable[[], dict[str, float]], *, key: Optional[str] = None,
+                           title: Optional[str] = None,
+                           guard: Optional[cb.HealthGuard] = None,
+                           tensorboard: bool = False) -> list[cb.Callback]:
+        """The callbacks of one fit, in order: health warnings (`guard`, default one that reads
+        only the losses), the metrics log, progress, the learning-rate decay, TensorBoard, the
+        task's `preview` (samples/step-*), `score` under --eval-every (the best checkpoint by
+        `key`, lowest first) and checkpoints (`title`: what the checkpoints' notes call the
+        run; with a guard and --stop-on-divergence, held back while the guard suspects a
+        divergence)."""
+        t, run = self.config.train, self.run_dir
+        hold = guard.suspect if guard is not None and t.stop_on_divergence else None
+        if guard is None:
+            guard = cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence,
+                                   past=cb.read_metrics(run))
+        # The guard adds `diversity` to each record, so it comes before the log writer.
+        out: list[cb.Callback] = [guard, cb.MetricsLog(run / "metrics.jsonl")]
+        if progress is not False:
+            out.append(cb.Progress(total, max_time, bar=progress))
+        if t.lr_decay != "none":
+            out.append(cb.LRDecay(self.task.optimizers, t, total, max_time))
+        if tensorboard:
+            out.append(cb.TensorBoard(run / "tensorboard"))
+        out.append(preview)
+        if t.eval_every:
+            more = {"key": key} if key is not None else {}
+            out.append(cb.Evaluate(run, t.eval_every, score, patience=t.early_stop_patience,
+                                   **more))
+        title = title or f"{self.config.task} on {Path(self.config.data.dataset).name}"
+        out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title, hold=hold,
+                                   minutes=t.checkpoint_minutes))
+        return out
+
+
+class RunFacade:
+    """What every user-facing class offers through its `run`: fit, step, config, task, device,
+    run_dir, history, data_note, stop_reason. Subclasses set `self.run` in their __init__."""
+
+    run: Run
+
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
+
+    @config.setter
+    def config(self, cfg: RunConfig) -> None:   # a resume with changed flags (gankit train)
+        self.run.config = cfg
+
+    @property
+    def task(self) -> Any:
+        return self.run.task
+
+    @property
+    def device(self) -> torch.device:
+        return self.run.device
+
+    @property
+    def dist(self) -> distributed.Dist:
+        return self.run.dist
+
+    @property
+    def run_dir(self) -> Optional[Path]:
+        return self.run.run_dir
+
+    @property
+    def step(self) -> int:
+        return self.run.step
+
+    @property
+    def history(self) -> list[dict]:
+        return self.run.history
+
+    @property
+    def data_note(self) -> Optional[str]:
+        return self.run.data_note
+
+    @property
+    def stop_reason(self) -> Optional[str]:
+        return self.run.stop_reason
+
+    @property
+    def allow_data_change(self) -> bool:
+        return self.run.allow_data_change
+
+    @allow_data_change.setter
+    def allow_data_change(self, value: bool) -> None:
+        self.run.allow_data_change = bool(value)
+
+    def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
+            max_time: Optional[float] = None, *, until: Optional[int] = None,
+            progress: Optional[bool] = None) -> "RunFacade":
+        """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
+        ends first (`until` = an absolute step). With none given: 3,000 steps."""
+        self.run.fit(steps, epochs, max_time, until=until, progress=progress)
+        return self
+
+    def steps_for_epochs(self, epochs: float) -> int:
+        """The step at which `epochs` passes over the training data are complete."""
+        return self.run.steps_for_epochs(epochs)
+
+    def labels_for(self, labels: Any, n: int) -> Optional[torch.Tensor]:
+        """The class labels [n] that `sample(n, labels=labels)` draws: none, for a run whose
+        samples have no class (conditional GANs override this)."""
+        if labels is not None:
+            raise ConfigError(f"a {self.config.task} run draws no classes, so it cannot draw a "
+                              f"given one")
+        return None
+
+    def check_data(self) -> None:
+        self.run.check_data()
+
+    def claim_run(self) -> None:
+        self.run.claim()
+
+    def release_run(self) -> None:
+        self.run.release()
+
+
+def with_task_defaults(options: dict[str, Any], defaults: dict[str, dict[str, Any]],
+                       ) -> dict[str, Any]:
+    """`options` with a task's own defaults (section -> {field: value}) where not given."""
+    for section in defaults.values():
+        for key, value in section.items():
+            options.setdefault(key, value)
+    return options
+
+
+__all__ = ["Run", "RunEnv", "RunFacade", "RunHooks", "resolve_device", "with_task_defaults"]

@@ -1,0 +1,159 @@
+"""The contract every registered task keeps, run over all of them (docs/design.md):
+
+- stopping a run and going on from its checkpoint ends exactly where the run without a break does
+  (every file of the last checkpoint: nets, EMA, optimizers, RNGs, sampler, pools);
+- a run loaded with its weights alone does what the trained one does (same samples from the same
+  seed, same translations, same class probabilities);
+- a dataset that is not there is one clear line from the CLI, and a GanKitError from Python.
+
+A new task gets these checks by adding a case below (and its registry entry)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import gankit
+from gankit.apps.audio import AudioGAN
+from gankit.apps.cyclegan import CycleGAN
+from gankit.apps.semi import SemiGAN
+from gankit.apps.text import TextGAN
+from gankit.apps.translate import Translator
+from gankit.errors import GanKitError
+from gankit.tasks import APP_TASKS
+from helpers import blobs, digit_domains, grammar_file, one_error, tone_folder, write_pairs
+
+STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
+QUIET = dict(log_every=1, sample_every=STEPS // 2, checkpoint_every=STEPS // 2)
+
+
+@dataclass
+class Case:
+    task: str                                  # `gankit train --task`
+    data: Callable[[Path], Path | str]         # writes the dataset under tmp_path, returns it
+    make: Callable[..., Any]                   # (dataset, out, **QUIET) -> a new run's facade
+    use: Callable[[Any, Path], Any]            # what a trained run is for, made deterministic
+
+
+def _images(gan: Any, _: Path) -> torch.Tensor:
+    return gan.sample(6, seed=1)
+
+
+def _translated(gan: Any, data: Path) -> np.ndarray:
+    pic = np.asarray(Image.open(sorted(Path(data).rglob("*.png"))[0]))
+    return gan.translate((pic[..., None] if pic.ndim == 2 else pic)[None])
+
+
+def _photos(root: Path) -> Path:
+    root.mkdir(parents=True)
+    for i, img in enumerate(blobs(6, 48, 3)):
+        Image.fromarray(img).save(root / f"{i}.png")
+    return root
+
+
+def _pairs(root: Path) -> Path:
+    a = blobs(12, 16, 1)
+    write_pairs(root, a, 255 - a)
+    return root
+
+
+def _domains(root: Path) -> Path:
+    digit_domains(root, n=20)
+    return root
+
+
+CASES = [
+    Case("gan", lambda tmp: "digits",
+         lambda d, out, **kw: gankit.GAN("dcgan", d, out=out, width=8, batch_size=16, **kw),
+         _images),
+    Case("gan", lambda tmp: "digits",   # conditional: labels in the batches and the samples
+         lambda d, out, **kw: gankit.GAN("dcgan", d, out=out, width=8, batch_size=16,
+                                         conditional=True, **kw),
+         _images),
+    Case("text", lambda tmp: grammar_file(tmp / "abcd.txt", n=200),
+         lambda d, out, **kw: TextGAN(d, out=out, width=8, batch_size=8, n_critic=2, **kw),
+         lambda gan, _: gan.sample(6, seed=1)),
+    Case("audio", lambda tmp: tone_folder(tmp / "tones", per_class=8, n=2048),
+         lambda d, out, **kw: AudioGAN(d, out=out, width=4, batch_size=8, audio_length=2048,
+                                       resolution=16, **kw),
+         lambda gan, _: gan.sample(3, seed=1)),
+    Case("pix2pix", lambda tmp: _pairs(tmp / "pairs"),
+         lambda d, out, **kw: Translator(d, "pix2pix", out=out, width=4, batch_size=4,
+                                         resolution=16, **kw),
+         _translated),
+    Case("colorize", lambda tmp: _photos(tmp / "photos"),
+         lambda d, out, **kw: Translator(d, "colorize", out=out, width=4, batch_size=4,
+                                         resolution=16, **kw),
+         _translated),
+    Case("cyclegan", lambda tmp: _domains(tmp / "domains"),
+         lambda d, out, **kw: CycleGAN(d, "cyclegan", out=out, width=4, batch_size=4,
+                                       resolution=16, **kw),
+         _translated),
+    Case("semi-supervised", lambda tmp: "digits",
+         lambda d, out, **kw: SemiGAN(d, out=out, labels_per_class=3, width=32, batch_size=16,
+                                      **kw),
+         lambda clf, _: clf.predict_proba(clf.semi.test_x[:5])),
+]
+IDS = [c.task + ("-conditional" if i == 1 else "") for i, c in enumerate(CASES)]
+
+
+def test_every_registered_task_has_a_case():
+    assert {c.task for c in CASES} == {"gan", *APP_TASKS}
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    if isinstance(a, np.ndarray):
+        return np.array_equal(a, b)
+    return a == b
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_resumed_run_ends_where_a_straight_run_does(case, tmp_path):
+    data = case.data(tmp_path)
+    case.make(data, tmp_path / "full", **QUIET).fit(steps=STEPS, progress=False)
+    case.make(data, tmp_path / "half", **QUIET).fit(steps=STEPS // 2, progress=False)
+    resumed = gankit.load_run(tmp_path / "half")
+    assert resumed.step == STEPS // 2
+    assert resumed.config.task == {"gan": "image-gan"}.get(case.task, case.task)
+    resumed.fit(until=STEPS, progress=False)
+    last = f"checkpoints/step-{STEPS:07d}"
+    files = sorted(p.name for p in (tmp_path / "full" / last).glob("*.safetensors"))
+    assert files == sorted(p.name for p in (tmp_path / "half" / last).glob("*.safetensors"))
+    assert len(files) >= 3, files   # nets, optimizers, RNG states at least
+    for name in files:
+        x = load_file(str(tmp_path / "full" / last / name))
+        y = load_file(str(tmp_path / "half" / last / name))
+        assert x.keys() == y.keys() and all(torch.equal(x[k], y[k]) for k in x), name
+    full, half = (h for h in ([r for r in gankit.load_run(tmp_path / d, weights_only=True).history
+                               if "d_loss" in r or "g_loss" in r] for d in ("full", "half")))
+    assert [r["step"] for r in full] == [r["step"] for r in half]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_a_run_loaded_with_its_weights_alone_does_what_it_did(case, tmp_path):
+    data = case.data(tmp_path)
+    trained = case.make(data, tmp_path / "run", **QUIET).fit(steps=2, progress=False)
+    loaded = gankit.load_run(tmp_path / "run", weights_only=True)
+    assert type(loaded) is type(trained) and loaded.step == 2
+    assert _same(case.use(trained, data), case.use(loaded, data))
+
+
+@pytest.mark.parametrize("task", ["gan", *APP_TASKS])
+def test_a_missing_dataset_is_one_line_and_a_gankit_error(task, tmp_path, capsys):
+    missing = tmp_path / "no-such-data"
+    line = one_error(capsys, "train", "--task", task, "--dataset", missing, "--steps", 1,
+                     "--out", tmp_path / "run")
+    assert "no-such-data" in line or "no such" in line.lower(), line
+    assert not (tmp_path / "run").exists()
+    make = next(c.make for c in CASES if c.task == task)
+    with pytest.raises(GanKitError):
+        make(missing, tmp_path / "run2")
+    assert not (tmp_path / "run2").exists()
