@@ -146,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--num", type=int, default=10_000, help="samples drawn from the run (default 10000)")
     e.add_argument("--split", default="test", help="reference split (default test)")
     e.add_argument("--extractor", help="feature extractor: mnist or fashion-mnist (default: the "
-                   "dataset's own)")
+                   "dataset's own), or inception: the FID Inception-v3 (pip install "
+                   "'gankit[inception]' and its weights in gankit's data folder: see "
+                   "docs/measuring.md)")
     e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     tr = sub.add_parser("translate", help="translate images with a pix2pix, colorize or cyclegan "

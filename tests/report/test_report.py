@@ -16,7 +16,7 @@ from PIL import Image
 from gankit import health
 from helpers import one_error, run
 from gankit.errors import GanKitError, RunError
-from gankit.report import build_report, compare
+from gankit.report import build_report, compare, compare_runs
 
 TINY = ["--dataset", "digits", "--batch-size", "16", "--width", "8", "--no-progress",
         "--log-every", "2", "--sample-every", "10", "--checkpoint-every", "10"]
@@ -143,6 +143,20 @@ def test_report_refuses_to_overwrite_other_files_and_bad_runs(capsys, healthy, t
     with pytest.raises(RunError):
         build_report(newer, tmp_path / "x.html")
     assert not (tmp_path / "x.html").exists()
+
+
+def test_names_from_the_user_are_escaped_on_the_page(healthy, tmp_path):
+    """A run directory named like markup (its name is the page's title, its path a table cell,
+    and compare puts it in the table heads) comes out as text, never as a tag."""
+    evil = "<img src=x onerror=alert(1)>"
+    run_dir = tmp_path / evil
+    shutil.copytree(healthy, run_dir)
+    pages = [build_report(run_dir, tmp_path / "r.html", memorization=False).read_text()]
+    pages.append(compare_runs([run_dir, healthy], tmp_path / "c.html")[1].read_text())
+    for page in pages:
+        assert evil not in page and "onerror=alert(1)>" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+        assert "<img src=x" not in page
 
 
 def test_compare_names_the_differing_learning_rate(capsys, tmp_path):

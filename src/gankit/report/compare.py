@@ -8,8 +8,8 @@ from typing import Any, Optional, Sequence, Union
 from ..errors import ConfigError
 from ..rundir import read_config
 from . import figures
-from .page import document, esc, img, table, write_page
-from .run import _flatten, report_data
+from .page import render, write_page
+from .run import flatten_config, report_data
 
 def _names(runs: Sequence[Path]) -> list[str]:
     """Short, distinct names: the directory names, or their full paths when those clash."""
@@ -41,7 +41,7 @@ def compare(runs: Sequence[Union[str, Path]]) -> dict[str, Any]:
         read_config(r)   # one clear RunError for a missing, corrupt or newer run
     data = [report_data(r) for r in runs]
     names = _names(runs)
-    flats = [_flatten(d["config"]) for d in data]
+    flats = [flatten_config(d["config"]) for d in data]
     fields = sorted(set().union(*flats))
     diff = {f: [fl.get(f) for fl in flats] for f in fields
             if len({repr(fl.get(f)) for fl in flats}) > 1}
@@ -58,15 +58,9 @@ def compare_runs(runs: Sequence[Union[str, Path]], output: Union[str, Path, None
     if output is None:
         return result, None
     names = result["runs"]
-    diff_rows = [(f, *vals) for f, vals in result["differences"].items()]
-    diff = (table(diff_rows, head=("option", *names)) if diff_rows
-            else "<p>The runs have the same configuration.</p>")
     keys = sorted({k for nums in result["final"].values() for k in nums})
-    final = table([(k, *(result["final"][n].get(k, "–") for n in names)) for k in keys],
-                  head=("number", *names))
-    curves = "".join(f"<h3>{esc(k)}</h3>" + img(u, k) for k, u in figures.shared_curves(records))
-    body = ['<section id="differences"><h2>Configuration differences</h2>' + diff + "</section>",
-            '<section id="final"><h2>Final numbers</h2>' + final + "</section>",
-            '<section id="curves"><h2>Curves</h2>' + curves + "</section>"]
-    return result, write_page(Path(output), document("gankit compare: " + ", ".join(names), body),
-                              force)
+    page = render("compare.html.j2", title="gankit compare: " + ", ".join(names), names=names,
+                  differences=[(f, *vals) for f, vals in result["differences"].items()],
+                  final=[(k, *(result["final"][n].get(k, "–") for n in names)) for k in keys],
+                  curves=figures.shared_curves(records))
+    return result, write_page(Path(output), page, force)

@@ -22,7 +22,7 @@ from ..train.state import read_best, read_progress
 from ..viz import make_grid, to_uint8
 from . import figures
 from .memorization import N_FAKE, check_memorization
-from .page import array_uri, document, esc, img, table, write_page, SLIDER_JS
+from .page import array_uri, png_uri, render, write_page
 
 MAX_FRAMES = 60          # sample grids on the timeline (evenly spaced, always the last)
 INTERP_ROWS, INTERP_STEPS = 6, 10
@@ -53,9 +53,10 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
         raise GanKitError(f"{run_dir} is a {gan.config.task} run: the report covers image runs "
                           f"so far; see `gankit eval {run_dir}` and {run_dir}/samples/{what}")
     facts = RunFacts(run_dir, gan)
-    body = [facts.warnings_section(memorization), facts.summary_section(),
-            facts.curves_section(), facts.timeline_section(), *facts.generator_sections()]
-    page = document(f"gankit report: {run_dir.resolve().name}", body, SLIDER_JS)
+    warnings = facts.warnings(memorization)   # first: it runs the checks the others show
+    page = render("run.html.j2", title=f"gankit report: {run_dir.resolve().name}",
+                  warnings=warnings, summary=facts.summary(), curves=facts.curves(),
+                  timeline=facts.timeline(), generator=facts.generator())
     return write_page(output, page, force)
 
 
@@ -83,23 +84,19 @@ class RunFacts:
         self.dloss: Optional[dict] = None
 
     # --- warnings ----------------------------------------------------------------------
-    def warnings_section(self, memorization: bool) -> str:
+    def warnings(self, memorization: bool) -> list[tuple[str, str]]:
+        """(kind, message) per finding: divergence, collapse, overfitting of D, memorization."""
         if memorization and self.images:
             self._memorization()
         self._held_out_d()
-        items = [f'<div class="warning" data-kind="{esc(f.kind)}">{esc(f.message)}</div>'
-                 for f in self.findings]
-        if self.memo is not None and self.memo.flagged:
-            m = self.memo
-            items.append(f'<div class="warning" data-kind="memorization">memorization: '
-                         f'{m.share_close:.0%} of {len(m.fake_dist)} samples are closer to a '
-                         f'training image than 99% of {esc(m.ref_label)} are '
-                         f'(distance &lt; {m.threshold:.3g}); the generator copies its training '
-                         f'set (see below)</div>')
-        if not items:
-            items = ['<p class="ok" id="healthy">No warnings: no divergence, collapse, '
-                     'overfitting of D or memorization in what this run measured.</p>']
-        return '<section id="warnings"><h2>Warnings</h2>' + "\n".join(items) + "</section>"
+        items = [(f.kind, f.message) for f in self.findings]
+        m = self.memo
+        if m is not None and m.flagged:
+            items.append(("memorization", f"memorization: {m.share_close:.0%} of "
+                          f"{len(m.fake_dist)} samples are closer to a training image than 99% "
+                          f"of {m.ref_label} are (distance < {m.threshold:.3g}); the generator "
+                          f"copies its training set (see below)"))
+        return items
 
     @functools.cached_property
     def fake(self) -> torch.Tensor:
@@ -150,7 +147,8 @@ class RunFacts:
                 f"more data or augmentation (--augment) helps"))
 
     # --- the run ------------------------------------------------------------------------
-    def summary_section(self) -> str:
+    def summary(self) -> dict[str, list[tuple]]:
+        """rows: (what, value) about the run; config: (option, value) of its configuration."""
         d, meta = self.data, self.data["meta"]
         params = {name: sum(p.numel() for p in net.parameters())
                   for name, net in self.gan.task.nets.items() if name != "G_ema"}
@@ -173,74 +171,55 @@ class RunFacts:
         if last:
             rows.append(("last log", ", ".join(f"{k} {v:.4g}" for k, v in last.items()
                                               if k not in figures.COUNTERS)))
-        flat = _flatten(d["config"])
-        conf = table(((k, v) for k, v in flat.items()), head=("option", "value"))
-        return ('<section id="summary"><h2>Run</h2>' + table(rows) +
-                "<details><summary>full configuration</summary>" + conf + "</details></section>")
+        return {"rows": rows, "config": list(flatten_config(d["config"]).items())}
 
-    def curves_section(self) -> str:
+    def curves(self) -> Optional[dict[str, Any]]:
+        """None when nothing is logged; else figures [(title, uri)] and whether a best
+        checkpoint is marked on them."""
         if not self.records:
-            return '<section id="curves"><h2>Curves</h2><p>Nothing logged yet.</p></section>'
+            return None
         best = self.data["best"]["step"] if self.data["best"] else None
-        figs = figures.curves(self.records, best)
-        parts = [f"<h3>{esc(t)}</h3>" + img(u, t) for t, u in figs]
-        note = ("<p class='note'>Red dashed line: the best checkpoint (lowest FID).</p>"
-                if best is not None else "")
-        return '<section id="curves"><h2>Curves</h2>' + note + "\n".join(parts) + "</section>"
+        return {"figures": figures.curves(self.records, best), "best": best is not None}
 
-    def timeline_section(self) -> str:
+    def timeline(self) -> dict[str, Any]:
+        """frames: the sample grids over training, at most MAX_FRAMES, [{step, uri}] (the last is
+        shown first); translation, conditional: what the grids hold."""
         frames = sample_frames(self.run_dir, ".png")
-        if not frames:
-            return '<section id="timeline"><h2>Samples over training</h2><p>No sample grids.</p></section>'
         if len(frames) > MAX_FRAMES:
             pick = np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int)
             frames = [frames[i] for i in sorted(set(pick.tolist()))]
-        from .page import png_uri
-        imgs = []
-        for i, f in enumerate(frames):
-            step = int(f.stem.split("-")[1])
-            hidden = "" if i == len(frames) - 1 else " hidden"
-            imgs.append(img(png_uri(f.read_bytes()), f"samples at step {step}", "frame pixel",
-                            f' data-label="step {step:,}"{hidden}'))
-        last = len(frames) - 1
-        return ('<section id="timeline"><h2>Samples over training</h2>'
-                "<p class='note'>" + ("The same held-out inputs (input | output | truth)"
-                                      if self.translation else "The same fixed noise")
-                + " at every step"
-                + (" (one class per row)" if self.cfg.model.conditional else "") + ".</p>"
-                f'<input type="range" id="timeline-slider" min="0" max="{last}" value="{last}" '
-                f'step="1" aria-label="training step"> <span id="timeline-label"></span>'
-                f"<div>{''.join(imgs)}</div></section>")
+        return {"frames": [{"step": int(f.stem.split("-")[1]), "uri": png_uri(f.read_bytes())}
+                           for f in frames],
+                "translation": self.translation, "conditional": self.cfg.model.conditional}
 
     # --- the generator now --------------------------------------------------------------
-    def generator_sections(self) -> list[str]:
+    def generator(self) -> dict[str, Any]:
+        """What the generator does now, by kind of run: translations; or interpolations, classes
+        (conditional runs) and memorization; or samples (vectors)."""
         if self.translation:
-            return [self._translations()]
+            return {"translations": self._translations()}
         if self.images:
-            out = [self._interpolations()]
+            out = {"interpolations": self._interpolations(), "memorization": self._memorized()}
             if self.cfg.model.conditional:
-                out.append(self._per_class())
-            out.append(self._memorization_section())
+                out["classes"] = self._per_class()
             return out
-        return [self._vectors()]
+        return {"samples": self._vectors()}
 
-    def _translations(self) -> str:
+    def _translations(self) -> dict[str, Any]:
         """Held-out scores of a pix2pix/colorize run, and its held-out examples now."""
         try:
             self.gan.pictures   # read now: a loaded run reads its pictures when first asked
         except GanKitError as e:
-            return f'<section id="translations"><h2>Translations</h2><p>{esc(e)}</p></section>'
+            return {"error": str(e)}
         scores = self.gan.evaluate()
-        which = "held-out" if self.gan.pictures.held else "training (nothing is held out)"
         x = self.gan.triptych()
         grid = make_grid(to_uint8(x), nrow=3)
-        return ('<section id="translations"><h2>Translations</h2>'
-                f"<p>On the {which} pictures, whole: " +
-                ", ".join(f"{k} {v:.4g}" for k, v in scores.items()) + "</p>"
-                "<p class='note'>Rows: input | output | truth (centre crops).</p>" +
-                img(array_uri(grid, 2), "translations", "pixel") + "</section>")
+        return {"which": "held-out" if self.gan.pictures.held else "training (nothing is held out)",
+                "scores": ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
+                "uri": array_uri(grid, 2)}
 
-    def _interpolations(self) -> str:
+    def _interpolations(self) -> dict[str, Any]:
+        """paths: (path, uri) for linear and spherical paths between the same random latents."""
         task = self.gan.task
         g = torch.Generator(self.gan.device).manual_seed(SEED)
         a, b = task.noise(INTERP_ROWS, g), task.noise(INTERP_ROWS, g)
@@ -253,54 +232,32 @@ class RunFacts:
             z = torch.stack([path(a[i].cpu(), b[i].cpu(), t) for i in range(INTERP_ROWS)])
             x = task.generate(z.reshape(-1, z.shape[-1]), labels=labels)
             grid = make_grid(to_uint8(x), nrow=INTERP_STEPS)
-            parts.append(f"<h3>{name}</h3>" + img(array_uri(grid, _scale(x)), f"{name} "
-                                                   f"interpolation", "pixel"))
-        return ('<section id="interpolations"><h2>Latent interpolations</h2><p class="note">'
-                f"Each row walks from one random latent to another in {INTERP_STEPS} steps "
-                "(EMA generator); spherical paths keep the latent's norm, as Gaussian noise "
-                "of this size has.</p>" + "".join(parts) + "</section>")
+            parts.append((name, array_uri(grid, _scale(x))))
+        return {"steps": INTERP_STEPS, "paths": parts}
 
     def _per_class(self) -> str:
+        """A grid: row k is class k, each column keeps one latent."""
         k = self.cfg.num_classes
         cols = 10
         g = torch.Generator(self.gan.device).manual_seed(SEED + 1)
         z = self.gan.task.noise(cols, g).repeat(k, 1)
         labels = torch.arange(k).repeat_interleave(cols)
         x = self.gan.task.generate(z, labels=labels)
-        grid = make_grid(to_uint8(x), nrow=cols)
-        return ('<section id="classes"><h2>Per class</h2><p class="note">Row k: class k; each '
-                'column keeps one latent.</p>' + img(array_uri(grid, _scale(x)), "samples per "
-                                                       "class", "pixel") + "</section>")
+        return array_uri(make_grid(to_uint8(x), nrow=cols), _scale(x))
 
-    def _memorization_section(self) -> str:
-        head = '<section id="memorization"><h2>Memorization check</h2>'
-        dl = ""
-        if self.dloss is not None:
-            d = self.dloss
-            dl = ("<p>Discriminator loss on real images now: training "
-                  f"{d['real_train']:.3f}, held-out {d['real_held_out']:.3f} (gap "
-                  f"{d['train_held_out_gap']:+.3f} nats; a growing gap means D memorizes).</p>")
+    def _memorized(self) -> dict[str, Any]:
+        """D's held-out loss gap, and the memorization check with its closest pairs."""
+        out: dict[str, Any] = {"dloss": self.dloss, "memo": self.memo,
+                               "note": self.memo_note or "not run"}
         m = self.memo
-        if m is None:
-            return head + dl + f"<p>{esc(self.memo_note or 'not run')}</p></section>"
-        pairs = "".join(
-            f"<figure>{img(array_uri(np.concatenate([s, t], 1), 2), 'sample and nearest', 'pixel')}"
-            f"<figcaption>distance {dist:.3g}</figcaption></figure>" for s, t, dist in m.pairs)
-        verdict = ("<p class='warning'>Flagged: many samples are nearer to a training image "
-                   "than held-out real images ever are.</p>" if m.flagged else
-                   "<p class='ok'>Not flagged.</p>")
-        return (head + dl + verdict +
-                f"<p>{len(m.fake_dist):,} EMA samples against {m.n_train:,} training images in "
-                f"{esc(m.space)}. {m.share_close:.1%} of samples are nearer to a training image "
-                f"than 99% of {esc(m.ref_label)} (expected about 1% for fresh samples; "
-                f"flagged above 10%). Median distance: samples {np.median(m.fake_dist):.3g}, "
-                f"reference {np.median(m.ref_dist):.3g}.</p>"
-                + img(figures.distance_histogram(m.fake_dist, m.ref_dist, m.ref_label),
-                      "distance histogram")
-                + "<h3>The closest samples (left) beside their nearest training image (right)</h3>"
-                f"<div class='pairs'>{pairs}</div></section>")
+        if m is not None:
+            out["pairs"] = [(array_uri(np.concatenate([s, t], 1), 2), dist)
+                            for s, t, dist in m.pairs]
+            out["histogram"] = figures.distance_histogram(m.fake_dist, m.ref_dist, m.ref_label)
+            out["medians"] = (float(np.median(m.fake_dist)), float(np.median(m.ref_dist)))
+        return out
 
-    def _vectors(self) -> str:
+    def _vectors(self) -> dict[str, str]:
         """Runs on vectors: 2-D points as a scatter plot; tables as marginals + correlations."""
         from ..data.training import load_training_data
         fake = self.gan.sample(2000, seed=SEED).reshape(2000, -1).numpy()
@@ -308,16 +265,14 @@ class RunFacts:
             real = load_training_data(self.cfg.data.dataset, self.cfg.data)[0]
             real = real.reshape(len(real), -1).float().numpy()[:5000]
         except GanKitError as e:
-            return f'<section id="samples"><h2>Samples</h2><p>{esc(e)}</p></section>'
+            return {"error": str(e)}
         if fake.shape[1] == 2:
-            return ('<section id="samples"><h2>Samples</h2>' +
-                    img(figures.scatter(fake, real), "samples vs real points") + "</section>")
+            return {"scatter": figures.scatter(fake, real)}
         import pandas as pd
         names = [f"column {i}" for i in range(fake.shape[1])]
         frames = [pd.DataFrame(a, columns=names) for a in (real, fake)]
-        return ('<section id="samples"><h2>Columns: real vs generated</h2>' +
-                img(figures.marginals(*frames), "marginals") +
-                img(figures.correlations(real, fake), "correlations") + "</section>")
+        return {"marginals": figures.marginals(*frames),
+                "correlations": figures.correlations(real, fake)}
 
 
 def _scale(x: torch.Tensor) -> int:
@@ -337,12 +292,12 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega)[:, None] * a[None] + torch.sin(t * omega)[:, None] * b[None]) / s
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def flatten_config(d: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten_config(v, key + "."))
         else:
             out[key] = json.dumps(v) if isinstance(v, (list, tuple)) else v
     return out

@@ -16,7 +16,7 @@ from .. import health
 from ..errors import DataError
 from ..train.callbacks import read_metrics
 from . import figures
-from .page import document, esc, img, table, write_page
+from .page import render, write_page
 
 N_ROWS = 5000
 RARE = 0.01   # categories at least this common in the real table should appear in samples
@@ -56,6 +56,18 @@ def missing_categories(real: pd.DataFrame, fake: pd.DataFrame, discrete: list[st
     return out
 
 
+def _correlations(real: pd.DataFrame, fake: pd.DataFrame) -> Optional[dict]:
+    """{uri: the two correlation matrices side by side, gap: their mean absolute difference} of
+    the numeric columns (missing cells filled with the column mean); None below two of them."""
+    numeric = [c for c in real.columns if pd.api.types.is_numeric_dtype(real[c])]
+    if len(numeric) < 2:
+        return None
+    r, f = (t[numeric].astype(float) for t in (real, fake))
+    r, f = r.fillna(r.mean()).to_numpy(), f.fillna(f.mean()).to_numpy()
+    gap = np.nanmean(np.abs(np.corrcoef(r, rowvar=False) - np.corrcoef(f, rowvar=False)))
+    return {"uri": figures.correlations(r, f), "gap": float(gap)}
+
+
 def build_table_report(model_dir: Path, output: Path, force: bool = False,
                        data: Optional[Path] = None) -> Path:
     from ..data.tabular import read_csv_table
@@ -82,34 +94,15 @@ def build_table_report(model_dir: Path, output: Path, force: bool = False,
         findings.append(f"mode collapse: {len(lost)} categories with at least {RARE:.0%} of the "
                         f"real rows never appear in {len(fake):,} generated rows: "
                         + ", ".join(lost[:10]) + (" …" if len(lost) > 10 else ""))
-    warn = ("".join(f'<div class="warning" data-kind="{"collapse" if m.startswith("mode") else "divergence"}">'
-                    f"{esc(m)}</div>" for m in findings)
-            or '<p class="ok" id="healthy">No warnings.</p>')
+    kinds = ["collapse" if m.startswith("mode") else "divergence" for m in findings]
     cfg = meta["config"]
-    summary = table([("model", str(model_dir.resolve())), ("trained on", str(source)),
-                     ("rows", f"{len(real):,} real, {len(fake):,} generated for this page"),
-                     ("columns", f"{len(real.columns)} ({len(discrete)} categorical)"),
-                     ("settings", ", ".join(f"{k} {v}" for k, v in cfg.items()))])
-    fid = column_fidelity(real, fake)
-    body = ['<section id="warnings"><h2>Warnings</h2>' + warn + "</section>",
-            '<section id="summary"><h2>Model</h2>' + summary + "</section>"]
-    if records:
-        body.append('<section id="curves"><h2>Training</h2>' +
-                    "".join(img(u, t) for t, u in figures.curves(records)) + "</section>")
-    body.append('<section id="columns"><h2>Columns: real vs generated</h2>'
-                "<p class='note'>Distance: Kolmogorov–Smirnov statistic for numeric columns, total "
-                "variation distance of the category shares otherwise (0 = identical, 1 = "
-                "disjoint).</p>" +
-                table([(c, k, d, r, f) for c, k, d, r, f in fid],
-                      head=("column", "kind", "distance", "real", "generated")) +
-                img(figures.marginals(real, fake), "marginals") + "</section>")
-    numeric = [c for c in real.columns if pd.api.types.is_numeric_dtype(real[c])]
-    if len(numeric) >= 2:
-        r, f = (t[numeric].astype(float) for t in (real, fake))
-        r, f = r.fillna(r.mean()).to_numpy(), f.fillna(f.mean()).to_numpy()
-        gap = np.nanmean(np.abs(np.corrcoef(r, rowvar=False) - np.corrcoef(f, rowvar=False)))
-        body.append('<section id="correlations"><h2>Correlations of the numeric columns</h2>' +
-                    img(figures.correlations(r, f), "correlations") +
-                    f"<p>Mean absolute difference of the correlations: {gap:.3f}</p></section>")
-    page = document(f"gankit report: {model_dir.resolve().name} (TableGAN)", body)
+    summary = [("model", str(model_dir.resolve())), ("trained on", str(source)),
+               ("rows", f"{len(real):,} real, {len(fake):,} generated for this page"),
+               ("columns", f"{len(real.columns)} ({len(discrete)} categorical)"),
+               ("settings", ", ".join(f"{k} {v}" for k, v in cfg.items()))]
+    page = render("tablegan.html.j2", title=f"gankit report: {model_dir.resolve().name} (TableGAN)",
+                  warnings=list(zip(kinds, findings)), summary=summary,
+                  curves=figures.curves(records) if records else [],
+                  columns=column_fidelity(real, fake), marginals=figures.marginals(real, fake),
+                  correlations=_correlations(real, fake))
     return write_page(output, page, force)
