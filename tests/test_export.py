@@ -195,11 +195,11 @@ def test_default_output_is_the_current_directory_not_the_run(runs, tmp_path, mon
     assert sorted(p.relative_to(runs / "mlp") for p in (runs / "mlp").rglob("*")) == before
 
 
-def test_never_overwrites_without_force(runs, tmp_path, capsys):
+def test_never_overwrites_without_overwrite(runs, tmp_path, capsys):
     out = tmp_path / "g.ts.pt"
     out.write_bytes(b"keep me")
     fail(capsys, "export", runs / "mlp", "--format", "torchscript", "--output", out,
-         match="--force")
+         match="--overwrite")
     with pytest.raises(ConfigError, match="already exists"):
         gankit.export_generator(runs / "mlp", "torchscript", output=out)
     assert out.read_bytes() == b"keep me" and not (tmp_path / "g.ts.pt.json").exists()
@@ -210,7 +210,7 @@ def test_never_overwrites_without_force(runs, tmp_path, capsys):
          match="h.ts.pt.json already exists")
     assert not lone.exists() and Path(f"{lone}.json").read_text() == "{}"
     code, _, err = run(capsys, "export", runs / "mlp", "--format", "torchscript", "--output", out,
-                       "--force")
+                       "--overwrite")
     assert code == 0, err
     assert out.read_bytes() != b"keep me" and (tmp_path / "g.ts.pt.json").exists()
 
@@ -312,7 +312,7 @@ def test_failed_verification_leaves_nothing_behind(runs, tmp_path, monkeypatch, 
     mine = tmp_path / f"g{'.onnx' if fmt == 'onnx' else '.ts.pt'}"
     mine.write_bytes(b"the user's")
     with pytest.raises(ExportError, match="differs from PyTorch.*nothing was written"):
-        gankit.export_generator(runs / "cdcgan", fmt, output=mine, force=True)
+        gankit.export_generator(runs / "cdcgan", fmt, output=mine, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == [mine.name]   # no temp file, no .json
     assert mine.read_bytes() == b"the user's"
     assert issubclass(ExportError, GanKitError)

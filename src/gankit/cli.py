@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("run", type=Path)
     r.add_argument("--output", type=Path, help="the .html file (default ./RUNNAME-report.html; "
                    "never inside the run directory)")
-    r.add_argument("--force", action="store_true", help="replace --output even if it is not a "
-                   "gankit report")
+    r.add_argument("--overwrite", action="store_true", help="replace --output even if it is not "
+                   "a gankit report")
     r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
                    "check (the slowest part on large datasets)")
     r.add_argument("--data", type=Path, metavar="IN.csv", help="a TableGAN saved by `gankit "
@@ -187,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     c.add_argument("--output", type=Path, help="write an HTML page here")
     c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.add_argument("--force", action="store_true", help="replace --output even if it is not a "
-                   "gankit page")
+    c.add_argument("--overwrite", action="store_true", help="replace --output even if it is not "
+                   "a gankit page")
     i = sub.add_parser("info", help="describe a run")
     i.add_argument("run", type=Path)
     i.add_argument("--json", action="store_true", help="print one JSON object")
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "beside it")
     x.add_argument("--no-ema", action="store_true", help="export the raw generator, not its "
                    "average")
-    x.add_argument("--force", "--overwrite", dest="force", action="store_true",
+    x.add_argument("--overwrite", action="store_true",
                    help="replace an existing FILE and FILE.json")
     for opens_a_run in (s, a, e, tr, cl, r, c, x):
         _add_plugin_flags(opens_a_run)
@@ -471,7 +471,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
-    path = build_report(args.run, args.output, force=args.force,
+    path = build_report(args.run, args.output, overwrite=args.overwrite,
                         memorization=not args.no_memorization, data=args.data)
     print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -479,7 +479,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .report import compare_runs
-    result, path = compare_runs(args.runs, args.output, force=args.force)
+    result, path = compare_runs(args.runs, args.output, overwrite=args.overwrite)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -511,7 +511,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_generator
-    path = export_generator(args.run, args.format, args.output, force=args.force,
+    path = export_generator(args.run, args.format, args.output, overwrite=args.overwrite,
                             ema=not args.no_ema)
     check = json.loads(Path(f"{path}.json").read_text())["verification"]
     print(f"wrote {path} ({args.format}; matches PyTorch to {check['max_abs_diff']:.1e} at batch "

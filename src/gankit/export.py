@@ -80,13 +80,13 @@ def sidecar_path(output: Path) -> Path:
 
 
 def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
-                     output: Union[str, Path, None] = None, force: bool = False,
+                     output: Union[str, Path, None] = None, overwrite: bool = False,
                      ema: bool = True) -> Path:
     """Write the run's generator as one ONNX or TorchScript file, checked, plus FILE.json.
 
     `output` defaults to ./<run name>-generator.onnx (.ts.pt for TorchScript); an existing
     directory gets that name inside it. An existing file (or its .json) is replaced only with
-    `force`. Returns the path written. Raises RunError (missing, corrupt or custom-net run),
+    `overwrite`. Returns the path written. Raises RunError (missing, corrupt or custom-net run),
     ConfigError (bad format or output) or ExportError (missing packages, export failed, or the
     file does not reproduce the generator).
     """
@@ -103,7 +103,7 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
         raise RunError(f"{run_dir} was trained with your own nets, which gankit cannot rebuild "
                        f"from the run directory: load it with gankit.load_run(RUN, generator=..., "
                        f"discriminator=...) and export gan.task.sampler_net with torch.onnx")
-    output = _resolve_output(run_dir, fmt, output, force)
+    output = _resolve_output(run_dir, fmt, output, overwrite)
 
     from .api import load_run
     gan = load_run(run_dir, device="cpu", weights_only=True)
@@ -152,7 +152,8 @@ def _require_onnx() -> None:
                           f"{'s' if len(missing) > 1 else ''}: {INSTALL_HINT}")
 
 
-def _resolve_output(run_dir: Path, fmt: str, output: Union[str, Path, None], force: bool) -> Path:
+def _resolve_output(run_dir: Path, fmt: str, output: Union[str, Path, None],
+                    overwrite: bool) -> Path:
     if output is None:
         output = default_output(run_dir, fmt)
     output = Path(output)
@@ -169,8 +170,8 @@ def _resolve_output(run_dir: Path, fmt: str, output: Union[str, Path, None], for
         raise ConfigError(f"{output} is named like the other format; with --format {fmt} use a "
                           f"name ending in {FORMATS[fmt]}")
     for path in (output, sidecar_path(output)):
-        if path.exists() and not force:
-            raise ConfigError(f"{path} already exists; pass --force to replace it")
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{path} already exists; pass --overwrite to replace it")
     return output
 
 

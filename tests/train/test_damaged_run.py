@@ -62,7 +62,7 @@ COMMANDS = {
     "info": ["info", "{run}"],
     "sample": ["sample", "{run}", "--num", "4", "--output", "s.npz", "--overwrite"],
     "compare": ["compare", "{run}", "{run}"],
-    "report": ["report", "{run}", "--no-memorization", "--force"],
+    "report": ["report", "{run}", "--no-memorization", "--overwrite"],
     "resume": ["train", "--resume", "{run}", "--steps", "9", "--no-progress"],
 }
 

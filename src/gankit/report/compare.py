@@ -51,7 +51,7 @@ def compare(runs: Sequence[Union[str, Path]]) -> dict[str, Any]:
 
 
 def compare_runs(runs: Sequence[Union[str, Path]], output: Union[str, Path, None] = None,
-                 force: bool = False) -> tuple[dict[str, Any], Optional[Path]]:
+                 overwrite: bool = False) -> tuple[dict[str, Any], Optional[Path]]:
     """The comparison, and the page written to `output` (None: no page)."""
     result = compare(runs)
     records = result.pop("_records")
@@ -63,4 +63,4 @@ def compare_runs(runs: Sequence[Union[str, Path]], output: Union[str, Path, None
                   differences=[(f, *vals) for f, vals in result["differences"].items()],
                   final=[(k, *(result["final"][n].get(k, "–") for n in names)) for k in keys],
                   curves=figures.shared_curves(records))
-    return result, write_page(Path(output), page, force)
+    return result, write_page(Path(output), page, overwrite)

@@ -75,16 +75,17 @@ def is_report(path: Path) -> bool:
     return f'name="generator" content="{MARKER}' in head
 
 
-def write_page(path: Path, text: str, force: bool = False) -> Path:
-    """Write atomically. An existing file is replaced only if gankit wrote it, or with force."""
+def write_page(path: Path, text: str, overwrite: bool = False) -> Path:
+    """Write atomically. An existing file is replaced only if gankit wrote it, or with
+    `overwrite` (--overwrite)."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"--output {path} is a directory; name an .html file")
     if not path.parent.is_dir():
         raise ConfigError(f"--output {path}: no such directory {path.parent}")
-    if path.exists() and not force and not is_report(path):
+    if path.exists() and not overwrite and not is_report(path):
         raise ConfigError(f"{path} exists and is not a gankit report; refusing to overwrite it "
-                          f"(pass --force to replace it)")
+                          f"(pass --overwrite to replace it)")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

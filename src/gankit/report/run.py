@@ -34,7 +34,7 @@ def default_output(run_dir: Path) -> Path:
 
 
 def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = None,
-                 force: bool = False, memorization: bool = True,
+                 overwrite: bool = False, memorization: bool = True,
                  data: Union[str, Path, None] = None) -> Path:
     """Write the report of a run (or of a TableGAN saved by `gankit synth --save DIR`, compared
     with its CSV or `data`); returns its path. Never writes into the run directory."""
@@ -46,7 +46,7 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
         raise GanKitError(f"--output {output} is inside the run directory; a report never "
                           f"writes there: choose another path")
     if is_table_model(run_dir):
-        return build_table_report(run_dir, output, force, data)
+        return build_table_report(run_dir, output, overwrite, data)
     gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
     if gan.config.task in ("text", "audio"):
         what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
@@ -57,7 +57,7 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
     page = render("run.html.j2", title=f"gankit report: {run_dir.resolve().name}",
                   warnings=warnings, summary=facts.summary(), curves=facts.curves(),
                   timeline=facts.timeline(), generator=facts.generator())
-    return write_page(output, page, force)
+    return write_page(output, page, overwrite)
 
 
 def report_data(run_dir: Path) -> dict[str, Any]:

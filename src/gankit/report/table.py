@@ -68,7 +68,7 @@ def _correlations(real: pd.DataFrame, fake: pd.DataFrame) -> Optional[dict]:
     return {"uri": figures.correlations(r, f), "gap": float(gap)}
 
 
-def build_table_report(model_dir: Path, output: Path, force: bool = False,
+def build_table_report(model_dir: Path, output: Path, overwrite: bool = False,
                        data: Optional[Path] = None) -> Path:
     from ..data.tabular import read_csv_table
     from ..tabular.synth import TableGAN
@@ -105,4 +105,4 @@ def build_table_report(model_dir: Path, output: Path, force: bool = False,
                   curves=figures.curves(records) if records else [],
                   columns=column_fidelity(real, fake), marginals=figures.marginals(real, fake),
                   correlations=_correlations(real, fake))
-    return write_page(output, page, force)
+    return write_page(output, page, overwrite)
