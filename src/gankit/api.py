@@ -279,4 +279,4 @@ def image_run(cfg: RunConfig, G: Optional[nn.Module], D: Optional[nn.Module], *,
     task.world = env.dist.world
     if env.dist.enabled:
         distributed.broadcast_nets(task.nets.values())
-    return Run(cfg, task, env, None, out=Path(out) if out is not None else None, run_dir=run_dir)
+    return Run(cfg, task, env, None, out=out, run_dir=run_dir)

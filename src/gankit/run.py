@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -65,10 +65,6 @@ class RunEnv:
         return cls(dev, dist)
 
 
-def _no_files() -> dict[str, str]:
-    return {}
-
-
 @dataclass
 class RunHooks:
     """What a task adds to its run.
@@ -83,7 +79,7 @@ class RunHooks:
 
     sampler: Callable[[], Any]
     callbacks: Callable[[int, Optional[float], Optional[bool]], list]
-    files: Callable[[], dict[str, str]] = field(default=_no_files)
+    files: Callable[[], dict[str, str]] = dict
     epoch_steps: Optional[Callable[[float], int]] = None
     speedups: bool = False
 
@@ -95,7 +91,7 @@ class Run:
 
     def __init__(self, config: RunConfig, task: Any, env: RunEnv, hooks: Optional[RunHooks], *,
                  data: Any = None, data_note: Optional[str] = None,
-                 out: Optional[Path] = None, run_dir: Optional[Path] = None):
+                 out: Union[str, Path, None] = None, run_dir: Optional[Path] = None):
         self.config, self.task, self.hooks = config, task, hooks
         self.device, self.dist = env.device, env.dist
         self.data, self.data_note = data, data_note
@@ -114,8 +110,7 @@ class Run:
         """A run of the task `make_task(device)` builds, on the device `config` asks for
         (`one_process`: what refuses torchrun, see RunEnv.for_config); hooks come later."""
         env = RunEnv.for_config(config, one_process)
-        return cls(config, make_task(env.device), env, None,
-                   out=Path(out) if out is not None else None, run_dir=run_dir)
+        return cls(config, make_task(env.device), env, None, out=out, run_dir=run_dir)
 
     # --- the trainer ---------------------------------------------------------------------------
     @property
