@@ -272,6 +272,9 @@ def worker(dataset: str, k: int, seed: int, arm: str, minutes: float,
     t0 = time.process_time()
     model, row = ARM_FUNCS[arm](job, t0)
     cpu = time.process_time() - t0
+    if cpu < 0.98 * job.budget:   # stopped early (e.g. SIGTERM: the trainer saves and returns)
+        raise SystemExit(f"{job_name(dataset, k, seed, arm, minutes)}: stopped after {cpu:.0f} "
+                         f"of {job.budget:.0f} CPU-seconds; no result written")
     x_test, y_test = job.test
     if arm == "ssl-gan":
         acc = model.evaluate()["accuracy"]
