@@ -258,7 +258,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
-def _acc(values: list[float]) -> str:
+def format_acc(values: list[float]) -> str:
     m, s = _mean_std(values)
     return f"{100 * m:.1f}" if math.isnan(s) else f"{100 * m:.1f} ± {100 * s:.1f}"
 
@@ -273,8 +273,8 @@ def tables(results: list[dict], args: argparse.Namespace) -> str:
            "|" + "---|" * (len(ARMS) + 4)]
     for (dataset, k), rs in sorted(groups.items()):
         acc.append(f"| {dataset} | {k} | {len(rs)} | "
-                   + " | ".join(_acc([r["arms"][a]["acc"] for r in rs]) for a in ARMS)
-                   + f" | {_acc([r['gan']['label_acc'] for r in rs])} |")
+                   + " | ".join(format_acc([r["arms"][a]["acc"] for r in rs]) for a in ARMS)
+                   + f" | {format_acc([r['gan']['label_acc'] for r in rs])} |")
         steps = _mean_std([r["gan"]["steps"] for r in rs])[0]
         gan_min = _mean_std([r["gan"]["cpu_s"] / 60 for r in rs])[0]
         cpu.append(f"| {dataset} | {k} | {steps:.0f} | {gan_min:.1f} | "

@@ -110,7 +110,8 @@ def worker(arm: str, args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
     import numpy as np
     from gankit.apps import color
-    from gankit.apps.translate import Translator, _scale, colorize_pair
+    from gankit.apps.translate import Translator, colorize_pair
+    from gankit.viz import from_uint8
     from cpu_budget import train_until
     from gankit.viz import save_png, to_uint8
 
@@ -126,7 +127,7 @@ def worker(arm: str, args: argparse.Namespace) -> None:
         rows = []
         for img in t.pictures.held:
             h, w = (img.shape[1] // m) * m, (img.shape[2] // m) * m
-            truth = _scale(img[None, :, :h, :w])
+            truth = from_uint8(img[None, :, :h, :w])
             y, _ = colorize_pair(truth)
             out_ = (color.gray_rgb(y) if ARMS[arm] is None else
                     t.as_pictures(y, t.task.translate(y)))

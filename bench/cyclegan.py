@@ -46,7 +46,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     from gankit.apps.cyclegan import CycleGAN
-    from gankit.apps.translate import _scale
+    from gankit.viz import from_uint8
     from gankit.evaluation import default_extractor
     from gankit.metrics.fid import fid
     from cpu_budget import train_until
@@ -58,7 +58,7 @@ def main() -> None:
     tuned = {k: v for k, v in (("width", args.width), ("batch_size", args.batch_size)) if v}
     cg = CycleGAN(folder, "cyclegan", seed=args.seed, log_every=100, **tuned)
     ext = default_extractor(args.dataset)
-    test_a, test_b = (_scale(test_split(args.dataset, k)) for k in (ka, kb))
+    test_a, test_b = (from_uint8(test_split(args.dataset, k)) for k in (ka, kb))
     feats = {k: ext.features(x) for k, x in (("A", test_a), ("B", test_b))}
     trainer = cg.run.trainer
 

@@ -75,7 +75,8 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
     from cpu_budget import parse_options, train_until
-    from gankit.apps.translate import Translator, _scale
+    from gankit.apps.translate import Translator
+    from gankit.viz import from_uint8
     from gankit.data.edges import edge_maps
     from gankit.data import load_dataset
     from gankit.viz import make_grid, save_png, to_uint8
@@ -85,7 +86,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
                     **({"loss": "none"} if arm == "l1" else {}), **extra)
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
-    edges = _scale(edge_maps(test, args.threshold, args.soft))
+    edges = from_uint8(edge_maps(test, args.threshold, args.soft))
     trainer, spent, rows = tr.run.trainer, 0.0, []
     name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()] + edge_name(args))
     for mark in sorted(m * 60 for m in args.minutes):
@@ -95,7 +96,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
                      "resolution": tr.config.data.resolution, "width": tr.config.model.width,
                      "batch_size": tr.config.train.batch_size, **score(out)})
         print(json.dumps(rows[-1]), flush=True)
-        grid = torch.stack([edges[:10], out[:10], _scale(test[:10])], 1).reshape(-1, 1, 28, 28)
+        grid = torch.stack([edges[:10], out[:10], from_uint8(test[:10])], 1).reshape(-1, 1, 28, 28)
         save_png(make_grid(to_uint8(grid), nrow=6), args.out / f"grid-{name}-{mark / 60:g}.png",
                  scale=3)
     (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
@@ -109,16 +110,16 @@ def edge_name(args: argparse.Namespace) -> list[str]:
 
 
 def reference_rows(data: Path, args: argparse.Namespace) -> list[dict]:
-    from gankit.apps.translate import _scale
+    from gankit.viz import from_uint8
     from gankit.data import load_dataset
     from gankit.data.edges import edge_maps
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
     train = load_dataset("fashion-mnist", "train")   # the last items: never in the pairs
     return [{"arm": " ".join(["edge maps (input)"] + edge_name(args)),
-             **score(_scale(edge_maps(test, args.threshold, args.soft)))},
+             **score(from_uint8(edge_maps(test, args.threshold, args.soft)))},
             {"arm": "real training items",   # other items: their L1 to the test items means nothing
-             **{k: v for k, v in score(_scale(train.images[-N_TEST:]), train.labels[-N_TEST:]).items()
+             **{k: v for k, v in score(from_uint8(train.images[-N_TEST:]), train.labels[-N_TEST:]).items()
                 if k != "l1"}}]
 
 

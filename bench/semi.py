@@ -55,7 +55,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from augment import _acc, classical, train_gan
+from augment import format_acc, classical, train_gan
 from cpu_budget import add_job_flags, finish_jobs, run_logged, train_until
 
 ARMS = ("labels", "classical", "pseudo", "ssl-gan", "gan-aug")
@@ -335,7 +335,7 @@ def table(results: list[dict], arms: list[str]) -> str:
     for (dataset, k, minutes), cell in sorted(groups.items()):
         n = sorted({len(v) for v in cell.values()})
         lines.append(f"| {dataset} | {k} | {minutes:g} | "
-                     + " | ".join(_acc(cell[a]) if a in cell else "-" for a in arms)
+                     + " | ".join(format_acc(cell[a]) if a in cell else "-" for a in arms)
                      + f" | {'-'.join(map(str, (n[0], n[-1]) if len(n) > 1 else n))} |")
     return "\n".join(lines)
 

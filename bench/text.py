@@ -248,15 +248,15 @@ def run_gan(data_path: Path, budget: float, num: int, seed: int, options: dict
     from cpu_budget import CPUBudget
     from gankit.apps.text import TextGAN
     gan = TextGAN(data_path, seed=seed, **options)   # trained here, no run directory
-    trainer, m = gan.run.trainer, gan.config.model
+    trainer, m, o = gan.run.trainer, gan.config.model, gan.config.options
     budget_cb, keep = CPUBudget(budget), KeepWarmStart(gan.task.mle_steps)
     trainer.callbacks = [budget_cb, keep]
     trainer.fit(sys.maxsize)
     cpu = budget_cb.used()
-    info = {"cpu_s": cpu, "steps": trainer.step, "text_model": m.text_model,
+    info = {"cpu_s": cpu, "steps": trainer.step, "text_model": o.text_model,
             "width": m.width, "loss": gan.config.loss.loss, "n_critic": gan.config.loss.n_critic,
-            "lr": gan.config.train.lr, "tau_min": m.tau_min, "mle_steps": gan.task.mle_steps,
-            "options": options, "max_len": gan.config.data.max_len}
+            "lr": gan.config.train.lr, "tau_min": o.tau_min, "mle_steps": gan.task.mle_steps,
+            "options": options, "max_len": o.max_len}
     items, warm = gan.sample(num, seed=seed), None
     if keep.weights is not None:
         gan.task.G.load_state_dict(keep.weights)

@@ -100,3 +100,61 @@ def test_resumable_fields_may_change(section, name):
 def test_each_non_resumable_field_is_a_conflict(section, name, value):
     conflicts = resume_conflicts(_custom(), {section: {name: value}})
     assert len(conflicts) == 1 and name.replace("_", "-") in conflicts[0]
+
+
+# --- configs per task ---------------------------------------------------------------------------
+
+def _task_config(task, **options):
+    from gankit.tasks import new_config
+    return new_config(task, dataset="x", **options)
+
+
+def test_config_json_holds_only_what_applies_to_the_task():
+    from gankit.config import V1_TASK_FIELDS
+    text = _task_config("text").to_dict()
+    shared = {k for s in SECTIONS for k in text[s]}
+    assert set(text["options"]) == {"unit", "max_len", "vocab_size", "text_model", "tau_min",
+                                    "tau_steps", "mle_steps", "mle_weight"}
+    assert not shared & (V1_TASK_FIELDS | {"resolution", "conditional", "augment", "r1_gamma"})
+    cyc = _task_config("cyclegan").to_dict()
+    assert set(cyc["options"]) == {"domains", "cycle_weight", "identity_weight"}
+    assert "l1_weight" not in cyc["loss"] and "z_dim" not in cyc["model"]
+    gan = RunConfig().to_dict()   # the image GAN: every shared field, no options of its own
+    assert "options" not in gan and {k for s in SECTIONS for k in gan[s]} == \
+        {f.name for k in SECTIONS.values() for f in fields(k)}
+
+
+@pytest.mark.parametrize("task, option", [("text", "cycle_weight"), ("image-gan", "max_len"),
+                                          ("pix2pix", "domains"), ("text", "conditional"),
+                                          ("audio", "augment"), ("semi-supervised", "r1_gamma")])
+def test_an_option_that_does_not_apply_to_the_task_is_refused(task, option):
+    value = {"conditional": True, "augment": "color", "domains": "1,2"}.get(option, 3)
+    with pytest.raises(ConfigError, match=option.replace("_", "-") + "|" + option):
+        _task_config(task, **{option: value})
+
+
+def test_task_defaults_follow_the_user_s_choice_and_yield_to_what_is_given():
+    mle, softmax = _task_config("text"), _task_config("text", text_model="softmax")
+    assert (mle.loss.loss, mle.options.mle_weight, mle.train.lr) == ("rpgan", 1.0, 1e-4)
+    assert (softmax.loss.loss, softmax.loss.n_critic, softmax.options.mle_weight) == \
+        ("wgan-gp", 5, 0.0)
+    assert _task_config("text", loss="hinge", lr=3e-4).loss.loss == "hinge"
+    assert _task_config("cyclegan").loss.loss == "lsgan"
+    assert _task_config("cyclegan").train.batch_size == 16
+    assert _task_config("semi-supervised").train.batch_size == 100
+
+
+def test_a_preset_is_an_image_gan_recipe():
+    from gankit.tasks import new_config
+    assert new_config("image-gan", "sngan").loss.loss == "hinge"
+    with pytest.raises(ConfigError, match="preset"):
+        new_config("text", "sngan", dataset="x")
+
+
+def test_a_task_s_options_survive_json_and_name_their_resume_conflicts():
+    from gankit.tasks import task_options
+    cfg = _task_config("cyclegan", domains="3,4", cycle_weight=2.0)
+    back = RunConfig.from_dict(json.loads(cfg.to_json()), task_options("cyclegan"))
+    assert back == cfg
+    conflicts = resume_conflicts(cfg, {"options": {"cycle_weight": 5.0, "domains": "3,4"}})
+    assert len(conflicts) == 1 and "--cycle-weight" in conflicts[0]

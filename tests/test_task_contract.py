@@ -20,6 +20,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import gankit
+import gankit.cli
 from gankit.apps.audio import AudioGAN
 from gankit.apps.cyclegan import CycleGAN
 from gankit.apps.semi import SemiGAN
@@ -39,6 +40,7 @@ class Case:
     data: Callable[[Path], Path | str]         # writes the dataset under tmp_path, returns it
     make: Callable[..., Any]                   # (dataset, out, **QUIET) -> a new run's facade
     use: Callable[[Any, Path], Any]            # what a trained run is for, made deterministic
+    name: str = ""                             # the test id, when a task has several cases
 
 
 def _images(gan: Any, _: Path) -> torch.Tensor:
@@ -75,10 +77,18 @@ CASES = [
     Case("gan", lambda tmp: "digits",   # conditional: labels in the batches and the samples
          lambda d, out, **kw: gankit.GAN("dcgan", d, out=out, width=8, batch_size=16,
                                          conditional=True, **kw),
-         _images),
+         _images, "gan-conditional"),
+    Case("gan", lambda tmp: "digits",   # AC-GAN: D's class head and its loss
+         lambda d, out, **kw: gankit.GAN("dcgan", d, out=out, width=8, batch_size=16,
+                                         conditional=True, cond="acgan", **kw),
+         _images, "gan-acgan"),
     Case("text", lambda tmp: grammar_file(tmp / "abcd.txt", n=200),
          lambda d, out, **kw: TextGAN(d, out=out, width=8, batch_size=8, n_critic=2, **kw),
          lambda gan, _: gan.sample(6, seed=1)),
+    Case("text", lambda tmp: grammar_file(tmp / "abcd.txt", n=200),   # the break falls where
+         lambda d, out, **kw: TextGAN(d, out=out, width=8, batch_size=8,   # maximum likelihood
+                                      mle_steps=STEPS // 2, **kw),         # hands over to the game
+         lambda gan, _: gan.sample(6, seed=1), "text-mle-switch"),
     Case("audio", lambda tmp: tone_folder(tmp / "tones", per_class=8, n=2048),
          lambda d, out, **kw: AudioGAN(d, out=out, width=4, batch_size=8, audio_length=2048,
                                        resolution=16, **kw),
@@ -100,7 +110,7 @@ CASES = [
                                       **kw),
          lambda clf, _: clf.predict_proba(clf.semi.test_x[:5])),
 ]
-IDS = [c.task + ("-conditional" if i == 1 else "") for i, c in enumerate(CASES)]
+IDS = [c.name or c.task for c in CASES]
 
 
 def test_every_registered_task_has_a_case():
@@ -157,3 +167,33 @@ def test_a_missing_dataset_is_one_line_and_a_gankit_error(task, tmp_path, capsys
     with pytest.raises(GanKitError):
         make(missing, tmp_path / "run2")
     assert not (tmp_path / "run2").exists()
+
+
+def _flag_of_another_task(task: str) -> str:
+    from gankit.config import option_fields
+    from gankit.tasks import task_name, task_options
+
+    def flags(t: str) -> set[str]:
+        return {f.name for found in option_fields(task_options(t)).values() for f in found}
+    mine = flags(task_name(task))
+    return next(sorted(flags(other) - mine) for other in ("gan", *APP_TASKS)
+                if flags(task_name(other)) - mine)[0]
+
+
+@pytest.mark.parametrize("task", ["gan", *APP_TASKS])
+def test_each_task_has_its_own_flags_and_names_the_task_of_another_s(task, tmp_path, capsys):
+    from gankit.config import option_fields
+    from gankit.tasks import task_name, task_options
+    with pytest.raises(SystemExit):
+        gankit.cli.main(["train", "--task", task, "--help"])
+    shown = capsys.readouterr().out
+    own = option_fields(task_options(task_name(task)))
+    for f in [*own["options"], *own["train"][:3]]:
+        assert f"--{f.name.replace('_', '-')}" in shown, f.name
+    other = _flag_of_another_task(task)
+    flag = f"--{other.replace('_', '-')}"
+    assert f"{flag} " not in shown
+    line = one_error(capsys, "train", "--task", task, "--dataset", tmp_path, flag, "1",
+                     "--out", tmp_path / "run")
+    assert f"{flag} is an option of --task" in line, line
+    assert not (tmp_path / "run").exists()

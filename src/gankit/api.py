@@ -20,15 +20,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import RunConfig, with_options
+from .config import RunConfig
 from .data.training import USER_DATA, dataset_name, load_training_data
 from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
-from .presets import apply_preset
 from .rundir import read_config
 from .run import Run, RunEnv, RunFacade, RunHooks
-from .tasks import APP_TASKS, app_module
+from .tasks import APP_TASKS, IMAGE_GAN, app_module, new_config
 from .tasks.gan import GANTask
 from .train import callbacks as cb
 from .train import distributed, speed
@@ -116,8 +115,7 @@ class GAN(Sampling, RunFacade):
             model = "custom"
         named = {k: v for k, v in (("model", model), ("loss", loss)) if v is not None}
         if config is None:
-            config = with_options(apply_preset(RunConfig(), preset), dataset=name, **named,
-                                  **options)
+            config = new_config(IMAGE_GAN, preset, dataset=name, **named, **options)
         elif preset is not None:
             raise ConfigError("pass preset= or config=, not both")
         cfg = config.replace(model=resolve_model(dataclasses.replace(

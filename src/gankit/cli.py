@@ -13,19 +13,26 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ._version import __version__
-from .config import DEFAULT_STEPS, SECTIONS, RunConfig, field_type, resume_conflicts
+from .config import DEFAULT_STEPS, RunConfig, field_type, option_fields, resume_conflicts
 from .errors import ConfigError, GanKitError, GanKitWarning
-from .presets import PRESETS, apply_preset
-from .tasks import APP_TASKS, TRANSLATION_TASKS, app_module
+from .presets import PRESETS
+from .tasks import (APP_TASKS, IMAGE_GAN, TRANSLATION_TASKS, app_module, new_config, task_name,
+                    task_options)
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """One flag per config field (`z_dim` -> `--z-dim`); unset flags stay out of the namespace,
-    so a resume knows exactly which ones the user gave."""
-    for section, klass in SECTIONS.items():
-        group = p.add_argument_group(f"{section} options")
-        for f in dataclasses.fields(klass):
-            default = f.default
+def _add_config_flags(p: argparse.ArgumentParser, task: str) -> None:
+    """One flag per config field that applies to `task` (`z_dim` -> `--z-dim`), its own options
+    in a group of their own; unset flags stay out of the namespace, so a resume knows exactly
+    which ones the user gave."""
+    klass = task_options(task)
+    own_defaults = klass.defaults({})   # the task's recipe for its default model
+    for section, found in option_fields(klass).items():
+        if not found:
+            continue
+        title = f"{task} options" if section == "options" else f"{section} options"
+        group = p.add_argument_group(title)
+        for f in found:
+            default = own_defaults.get(f.name, f.default)
             help_text = f.metadata.get("help", "")
             if default not in (None, ""):
                 help_text += f" (default: {default})"
@@ -41,6 +48,26 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
                                metavar=f.name.upper(), help=help_text, **extra)
 
 
+def train_task(argv: Sequence[str]) -> str:
+    """The task whose flags `gankit train ARGV` takes: --task's, or with --resume the run's own
+    (read from its config.json); the image GAN's when neither says (or says something unknown,
+    which the parser then names)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task")
+    pre.add_argument("--resume")
+    known, _ = pre.parse_known_args(list(argv))
+    name = known.task
+    if name is None and known.resume:
+        try:
+            name = json.loads((Path(known.resume) / "config.json").read_text()).get("task")
+        except (OSError, ValueError, AttributeError):
+            name = None   # loading the run says what is wrong with it
+    try:
+        return task_name(name)
+    except ConfigError:
+        return IMAGE_GAN
+
+
 TRUST_HELP = ("import the plugin code the run's config.json names (only for a run you trust: a "
               "run directory's files are otherwise never run as code)")
 
@@ -53,7 +80,28 @@ def _add_plugin_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
+    """For a `gankit train` flag the task does not take but another does: which tasks take it."""
+    for arg in extra:
+        flag = arg.split("=", 1)[0]
+        if not flag.startswith("--"):
+            continue
+        name = flag[2:].replace("-", "_")
+        if name.startswith("no_"):
+            name = name[3:]
+        takers = [t for t in (IMAGE_GAN, *APP_TASKS)
+                  if any(f.name == name for found in option_fields(task_options(t)).values()
+                         for f in found)]
+        if takers:
+            cli = ["gan" if t == IMAGE_GAN else t for t in takers]
+            return (f"{flag} is an option of --task {' and '.join(cli)}, not of --task "
+                    f"{'gan' if task == IMAGE_GAN else task} (`gankit train --task "
+                    f"{'gan' if task == IMAGE_GAN else task} --help` lists its options)")
+    return None
+
+
+def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
+    """The parser; `gankit train` gets the flags of `task` (see train_task)."""
     p = argparse.ArgumentParser(prog="gankit", description="Train and use generative adversarial "
                                 "networks. `gankit train` with no flags trains a DCGAN on MNIST.")
     p.add_argument("--version", action="version", version=f"gankit {__version__}")
@@ -75,14 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
                    "from a text file, one item per line (--unit, --max-len, --vocab-size); audio: "
                    "one-second sounds from a folder of WAV files or of class folders (--model mel, "
                    "the default, wavegan or specgan; conditional by default on class folders, "
-                   "--no-conditional; --audio-length)")
+                   "--no-conditional; --audio-length); semi-supervised: a classifier from few "
+                   "labels and many unlabeled images (--labels-per-class). `gankit train --task "
+                   "T --help` lists the options of task T")
     t.add_argument("--trust-plugins", action="store_true", help="with --resume: " + TRUST_HELP)
     t.add_argument("--allow-data-change", action="store_true", help="with --resume: go on even "
                    "though the data differs from what the run trained on (its item count or "
                    "first and last items)")
-    t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the options "
-                   "below (flags given beside it win): " + ", ".join(PRESETS))
-    _add_config_flags(t)
+    if task == IMAGE_GAN:
+        t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the "
+                       "options below (flags given beside it win): " + ", ".join(PRESETS))
+    _add_config_flags(t, task)
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", type=Path)
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
@@ -275,7 +326,7 @@ def _train(args: argparse.Namespace) -> int:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise ConfigError("--out and --resume name different directories; a resumed run "
                               "stays in its own directory")
-        if args.preset is not None or args.task is not None:
+        if getattr(args, "preset", None) is not None or args.task is not None:
             raise ConfigError("--preset and --task set up a new run; a resumed run keeps its "
                               "configuration")
         gan = load_run(args.resume, device=given.get("train", {}).get("device", "auto"),
@@ -295,23 +346,18 @@ def _train(args: argparse.Namespace) -> int:
             write_config(gan.run_dir, gan.config)
             print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
     else:
-        cfg = _with(apply_preset(RunConfig(), args.preset), given)
+        task = task_name(args.task)
+        options = {k: v for section in given.values() for k, v in section.items()}
+        if task != IMAGE_GAN and "dataset" not in options:
+            raise ConfigError(f"--task {args.task} needs --dataset (its data)")
+        cfg = new_config(task, getattr(args, "preset", None), **options)
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
-        if args.task in APP_TASKS:
-            app = app_module(args.task)
-            if "dataset" not in given.get("data", {}):
-                raise ConfigError(f"--task {args.task} needs --dataset (its data)")
-            # a task's defaults may depend on what the user chose (text: on --text-model)
-            defaults = (app.task_defaults(args.task, given) if hasattr(app, "task_defaults")
-                        else getattr(app, "TASK_DEFAULTS", {}).get(args.task, {}))
-            for section, values in defaults.items():
-                unset = {k: v for k, v in values.items() if k not in given.get(section, {})}
-                cfg = cfg.replace(**{section: dataclasses.replace(getattr(cfg, section), **unset)})
-            gan = app.new_run(args.task, cfg, args.out)
-        else:
+        if task == IMAGE_GAN:
             gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
+        else:
+            gan = app_module(task).new_run(task, cfg, args.out)
     t = gan.config.train
     until = t.steps
     if t.epochs is not None:
@@ -531,9 +577,18 @@ def _one_line_warnings() -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)   # for a torchrun relaunch
+    argv = list(sys.argv[1:] if argv is None else argv)
+    task = train_task(argv[1:]) if argv[:1] == ["train"] else IMAGE_GAN
+    parser = build_parser(task)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "train":
+        elsewhere = _flag_of_other_tasks(extra, task)
+        if elsewhere:
+            print(f"gankit: error: {elsewhere}", file=sys.stderr)
+            return 2
+    if extra:
+        parser.parse_args(argv)   # argparse's own message and exit
+    args.argv = argv   # for a torchrun relaunch
     if args.command is None:
         parser.print_help()
         return 2

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from .data.arrays import read_arrays
 from .errors import ConfigError, DataError
-from .metrics import METRICS, MetricResult, evaluate, shipped_extractors
-from .metrics.features import Extractor, MetricError, load_extractor
+from .metrics import METRICS, MetricResult, evaluate, load_extractor, shipped_extractors
+from .metrics.features import Extractor, MetricError
 from .viz import from_uint8
 
 ALL = ("fid", "kid", "pr", "classes", "dloss")

@@ -363,13 +363,4 @@ class RunFacade:
         self.run.release()
 
 
-def with_task_defaults(options: dict[str, Any], defaults: dict[str, dict[str, Any]],
-                       ) -> dict[str, Any]:
-    """`options` with a task's own defaults (section -> {field: value}) where not given."""
-    for section in defaults.values():
-        for key, value in section.items():
-            options.setdefault(key, value)
-    return options
-
-
-__all__ = ["Run", "RunEnv", "RunFacade", "RunHooks", "resolve_device", "with_task_defaults"]
+__all__ = ["Run", "RunEnv", "RunFacade", "RunHooks", "resolve_device"]

@@ -234,7 +234,7 @@ def test_label_accuracy_matches_classes_by_name():
 
 
 def test_conditional_by_default_for_class_folders(tmp_path, capsys):
-    from gankit.apps.audio import AudioGAN, task_defaults
+    from gankit.apps.audio import AudioGAN, AudioOptions
     root = tone_folder(tmp_path / "tones", per_class=4)
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -247,7 +247,7 @@ def test_conditional_by_default_for_class_folders(tmp_path, capsys):
     assert not AudioGAN(root, conditional=False, **small).config.model.conditional
     assert not AudioGAN(flat, **small).config.model.conditional
     # the recipe follows the model: WGAN-GP for the papers' models, flags given win
-    assert task_defaults("audio", {"model": {"model": "specgan"}})["loss"]["loss"] == "wgan-gp"
+    assert AudioOptions.defaults({"model": "specgan"})["loss"] == "wgan-gp"
     assert AudioGAN(root, model="wavegan", lr=3e-4, **{**small, "resolution": None}
                     ).config.train.lr == 3e-4
     base = ["train", "--task", "audio", "--audio-length", "4096", "--resolution", "16",
@@ -331,7 +331,8 @@ def test_cli_bad_audio_input(tmp_path, capsys):
               match="mel model's spectrogram size")
     one_error(capsys, *base, "--dataset", str(root), "--model", "wavegan", "--r1-gamma", "1",
               match="mel model's")
-    one_error(capsys, *base, "--dataset", str(root), "--augment", "color", match="image option")
+    one_error(capsys, *base, "--dataset", str(root), "--augment", "color",
+              match="--augment is an option of --task gan")
     flat = tmp_path / "flat"
     flat.mkdir()
     write_wav(flat / "a.wav", tone(300, 4096))

@@ -186,7 +186,7 @@ def test_cli_train_classify_eval(tmp_path, capsys):
     assert code == 0, err
     assert "20 labeled" in err and (out / "labeled.json").exists()
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["task"] == "semi-supervised" and cfg["data"]["labels_per_class"] == 2
+    assert cfg["task"] == "semi-supervised" and cfg["options"]["labels_per_class"] == 2
     imgs = tmp_path / "imgs"
     imgs.mkdir()
     for i in range(3):

@@ -42,7 +42,7 @@ def test_default_recipe_learns_a_small_regular_language_without_collapse(tmp_pat
     gan = TextGAN(grammar_file(tmp_path / "abcd.txt"), width=64, batch_size=64, mle_steps=300,
                   tau_steps=150, **QUIET)
     c = gan.config
-    assert (c.model.text_model, c.loss.loss, c.loss.n_critic, c.loss.mle_weight) == \
+    assert (c.options.text_model, c.loss.loss, c.loss.n_critic, c.options.mle_weight) == \
         ("mle-gan", "rpgan", 1, 1.0)
     assert share_valid(gan.sample(500, seed=1)) < 0.05            # untrained
     gan.fit(steps=300, progress=False)
@@ -211,10 +211,10 @@ def test_old_run_directories_still_load(tmp_path):
             checkpoint_every=2, sample_every=10**6).fit(steps=2, progress=False)
     path = tmp_path / "old/config.json"
     cfg = json.loads(path.read_text())
-    del cfg["model"]["mle_steps"]
+    del cfg["options"]["mle_steps"]
     path.write_text(json.dumps(cfg))
     old = gankit.load_run(tmp_path / "old")
-    assert old.config.model.text_model == "softmax" and old.task.phases[0].name == "D"
+    assert old.config.options.text_model == "softmax" and old.task.phases[0].name == "D"
     assert len(old.sample(5, seed=0)) == 5
     old.fit(until=3, progress=False)
     assert old.step == 3
@@ -273,9 +273,9 @@ def test_cli_train_sample_eval(capsys, tmp_path):
     assert code == 0, err
     assert "samples/step-0000004.txt" in err and "--output samples.txt" in err
     config = gankit.load_run(tmp_path / "run", weights_only=True).config
-    assert (config.model.text_model, config.loss.loss, config.loss.n_critic, config.train.lr,
-            config.model.mle_steps) == ("mle-gan", "rpgan", 1, 1e-4, 3)    # 3/4 of --steps
-    assert config.loss.mle_weight == 1.0
+    assert (config.options.text_model, config.loss.loss, config.loss.n_critic, config.train.lr,
+            config.options.mle_steps) == ("mle-gan", "rpgan", 1, 1e-4, 3)    # 3/4 of --steps
+    assert config.options.mle_weight == 1.0
     code, _, err = run(capsys, "sample", tmp_path / "run", "--num", 7, "--output",
                        tmp_path / "out.txt")
     assert code == 0, err

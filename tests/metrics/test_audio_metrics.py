@@ -96,7 +96,7 @@ def test_shipped_audio_classifier_loads_and_matches_its_manifest(name):
 def test_image_extractor_listing_is_unchanged_by_the_audio_entries():
     assert shipped_extractors() == ["fashion-mnist", "mnist"]
     with pytest.raises(ExtractorError, match="unknown extractor"):
-        features_module.load_extractor("audio:notes")
+        features_module.load_shipped_extractor("audio:notes")
 
 
 def test_a_corrupted_audio_weights_file_is_refused(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ waveforms and `--model specgan` 128 x 128 linear log spectrograms (gankit.nets.a
 nets), each with its paper's recipe: WGAN-GP (gradient penalty 10), 5 critic steps per G step,
 Adam(1e-4, 0.5, 0.9), noise of 100 dimensions, phase shuffle 2 in WaveGAN's D, `--width` 16
 (the paper: 64, sixteen times the compute of the nets' widest layers; too slow for a CPU). The
-recipe follows the model: flags the user gives win over it (`task_defaults`).
+recipe follows the model: flags the user gives win over it (`AudioOptions.defaults`).
 
 A folder of class folders makes a conditional GAN by default (G takes a class, D adds a
 projection term); `--no-conditional` (Python: conditional=False) turns that off.
@@ -35,14 +35,15 @@ import dataclasses
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 import torch
 
 from ..api import Sampling
-from ..config import RunConfig, with_options
+from ..config import RunConfig, TaskOptions, option
 from ..data.audio import (DEFAULT_LENGTH, MEL_EPS, MEL_N_FFT, AudioData, griffin_lim, is_labeled,
                           load_audio, log_mel, log_spectrogram, mel_hop, mel_to_clips,
                           spectrogram_image, write_wav)
@@ -50,7 +51,8 @@ from ..errors import ConfigError, DataError, RunError
 from ..nets import build_nets
 from ..nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
                           WaveGANDiscriminator, WaveGANGenerator)
-from ..run import Run, RunFacade, RunHooks, with_task_defaults
+from ..run import Run, RunFacade, RunHooks
+from ..tasks import new_config
 from ..tasks.gan import GANTask
 from ..train import callbacks as cb
 from ..train.trainer import BatchSampler, Trainer
@@ -65,24 +67,34 @@ CLIP_STD = 3.0             # SpecGAN: normalized spectrograms are clipped at 3 s
 GRIFFIN_LIM_ITERS = 32
 PREVIEW = 16               # clips in each samples/step-*.png and .wav
 GAP = 0.25                 # seconds of silence between the clips of a preview WAV
-WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
-           "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}, "model": {"z_dim": 100}}
-RECIPES = {"mel": {"loss": {"loss": "ns", "n_critic": 1},
-                   "train": {"lr": MEL_LR, "beta1": 0.5, "beta2": 0.999},
-                   "model": {"z_dim": 64}},
+WGAN_GP = {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "lr": 1e-4, "beta1": 0.5,
+           "beta2": 0.9, "z_dim": 100}
+RECIPES = {"mel": {"loss": "ns", "n_critic": 1, "lr": MEL_LR, "beta1": 0.5, "beta2": 0.999,
+                   "z_dim": 64},
            "wavegan": WGAN_GP, "specgan": WGAN_GP}
-TASK_DEFAULTS = {"audio": RECIPES[DEFAULT_MODEL]}   # the default model's; see task_defaults
 
 
-def task_defaults(task: str, given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The defaults of a new audio run (section -> {field: value}) from what the user gave
-    (section -> {field: value}): the recipe of the chosen model, and conditional when the
-    dataset has class folders. The CLI (and AudioGAN) apply them where nothing was given."""
-    model = model_name(given.get("model", {}).get("model", DEFAULT_MODEL))
-    recipe = RECIPES.get(model, RECIPES[DEFAULT_MODEL])
-    dataset = given.get("data", {}).get("dataset")
-    labeled = bool(dataset) and is_labeled(dataset)
-    return {**recipe, "model": {**recipe["model"], "conditional": labeled}}
+@dataclass(frozen=True)
+class AudioOptions(TaskOptions):
+    """The audio task's own options (`gankit train --task audio --help` lists them)."""
+
+    UNUSED: ClassVar[frozenset[str]] = frozenset({"channels", "cond", "augment"})
+    audio_length: Optional[int] = option(None, "clip length in samples at 16 kHz, a multiple of "
+                                         "1024; longer clips are cut, shorter ones padded with "
+                                         "silence; default 16384 (about 1 s)", low=1024)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """The recipe of the model the user chose (mel unless told), and conditional when the
+        dataset is a folder of class folders."""
+        recipe = RECIPES.get(model_name(given.get("model", DEFAULT_MODEL)),
+                             RECIPES[DEFAULT_MODEL])
+        dataset = given.get("dataset")
+        return {"model": DEFAULT_MODEL, **recipe,
+                "conditional": bool(dataset) and is_labeled(dataset)}
+
+
+OPTIONS = {"audio": AudioOptions}
 
 
 def model_name(model: str) -> str:
@@ -111,14 +123,11 @@ class AudioGAN(Sampling, RunFacade):
         if config is None:
             if options.get("conditional") is None:   # not given: on for class folders
                 options.pop("conditional", None)
-            given = {"data": {"dataset": str(dataset)},
-                     "model": {"model": options.get("model", DEFAULT_MODEL)}}
-            options = with_task_defaults(options, task_defaults("audio", given))
-            config = with_options(RunConfig(), dataset=str(dataset), **options)
+            config = new_config("audio", dataset=str(dataset), **options)
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         cfg = check_config(cfg)
-        length = cfg.data.audio_length or DEFAULT_LENGTH
+        length = cfg.options.audio_length or DEFAULT_LENGTH
         shape = net_shape(cfg.model.model, length, cfg.data.resolution)   # before the clips load
         audio = load_audio(cfg.data.dataset, length)
         print(audio.note, file=sys.stderr)
@@ -127,7 +136,8 @@ class AudioGAN(Sampling, RunFacade):
                             f"in a folder of its own under {cfg.data.dataset}")
         self._audio = audio
         side = shape[-1] if cfg.model.model == "mel" else None   # config.json records the size
-        cfg = cfg.replace(data=dataclasses.replace(cfg.data, audio_length=length, resolution=side),
+        cfg = cfg.replace(data=dataclasses.replace(cfg.data, resolution=side),
+                          options=dataclasses.replace(cfg.options, audio_length=length),
                           data_shape=shape,
                           num_classes=len(audio.classes) if cfg.model.conditional else 0)
         spec = spectrograms(audio.train, cfg.model.model, shape)
@@ -332,6 +342,8 @@ class AudioPreview(cb.Every):
 
 def check_config(cfg: RunConfig) -> RunConfig:
     m = cfg.model
+    if not isinstance(cfg.options, AudioOptions):
+        raise ConfigError(f"an audio run needs the audio task's options, got a {cfg.task} config")
     model = model_name(m.model)
     if model not in MODELS:
         raise ConfigError(f"--task audio has the models mel, wavegan and specgan, not "
@@ -344,8 +356,6 @@ def check_config(cfg: RunConfig) -> RunConfig:
     if m.conditional and m.cond != "projection":
         raise ConfigError("a conditional audio GAN uses a projection discriminator (--cond "
                           "projection)")
-    if cfg.loss.augment:
-        raise ConfigError("--augment is an image option; the audio GANs have none")
     if (cfg.loss.r1_gamma or cfg.loss.r2_gamma) and model != "mel":
         raise ConfigError(f"--r1-gamma and --r2-gamma are the mel model's; {model} has the "
                           f"gradient penalty of WGAN-GP")
@@ -474,4 +484,5 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     return gan
 
 
-__all__ = ["AudioGAN", "classifier_labels", "load_task_run", "new_run", "task_defaults"]
+__all__ = ["OPTIONS", "AudioGAN", "AudioOptions", "classifier_labels", "load_task_run",
+           "new_run"]

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..config import RunConfig
+from ..config import RunConfig, option
 from ..errors import ConfigError, DataError
 from ..nets.cyclegan import ResNetTranslator
 from ..nets.unet import PatchDiscriminator
@@ -31,14 +32,33 @@ from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase
 from ..viz import from_uint8
-from .translate import (LEGACY_WIDTH, ImageTranslation, as_image_list, fit_short_side, image_files,
-                        load_translation_run, random_crops, read_image, run_padded)
+from .translate import (LEGACY_WIDTH, ImageTranslation, TranslationBase, as_image_list, fit_short_side,
+                        image_files, load_translation_run, random_crops, read_image, run_padded)
 
 POOL = 50
 
-# Defaults that differ from the image GAN's, applied where the user gave no flag: least squares
-# (CycleGAN's), batch 16 (more, smaller steps per CPU-minute; measured in bench/cyclegan.py)
-TASK_DEFAULTS = {"cyclegan": {"loss": {"loss": "lsgan"}, "train": {"batch_size": 16}}}
+@dataclass(frozen=True)
+class CycleGANOptions(TranslationBase):
+    """CycleGAN's own options (`gankit train --task cyclegan --help` lists them)."""
+
+    UNUSED: ClassVar[frozenset[str]] = TranslationBase.UNUSED - {"channels"}
+    domains: str = option("", "on a labeled dataset: the classes A,B that are the two domains "
+                          "(e.g. 7,9)")
+    cycle_weight: float = option(10.0, "weight of the cycle-consistency loss (lambda)", low=0.0)
+    identity_weight: float = option(0.5, "weight of the identity loss, times lambda (0 = off)",
+                                    low=0.0)
+
+    def named_dataset(self) -> bool:
+        return bool(self.domains)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Least squares (CycleGAN's) and batch 16 (more, smaller steps per CPU-minute; measured
+        in bench/cyclegan.py)."""
+        return {**TranslationBase.defaults(given), "model": "cyclegan", "loss": "lsgan"}
+
+
+OPTIONS = {"cyclegan": CycleGANOptions}
 
 
 class HistoryPool:
@@ -95,16 +115,16 @@ class CycleTask:
 
     def g_loss(self, batch: tuple[torch.Tensor, torch.Tensor]):  # noqa: ANN201
         a, b = batch
-        lam = self.cfg.loss.cycle_weight
+        lam = self.cfg.options.cycle_weight
         fake_b, fake_a = self.G_AB(a), self.G_BA(b)
         adv = (self.objective.g_loss(self.D_B(fake_b).float())
                + self.objective.g_loss(self.D_A(fake_a).float()))
         cycle = (self.G_BA(fake_b) - a).abs().mean() + (self.G_AB(fake_a) - b).abs().mean()
         loss = adv + lam * cycle
         stats = {"g_loss": loss, "g_adv": adv, "cycle": cycle}
-        if self.cfg.loss.identity_weight > 0 and a.shape[1] == b.shape[1]:
+        if self.cfg.options.identity_weight > 0 and a.shape[1] == b.shape[1]:
             ident = (self.G_AB(b) - b).abs().mean() + (self.G_BA(a) - a).abs().mean()
-            loss = loss + self.cfg.loss.identity_weight * lam * ident
+            loss = loss + self.cfg.options.identity_weight * lam * ident
             stats["identity"] = ident
         self._fakes = (fake_a.detach(), fake_b.detach())
         return loss, stats
@@ -186,13 +206,13 @@ def load_domains(cfg: RunConfig) -> Domains:
     """A/ and B/ image folders (any sizes, resized so the shorter side is ~1.125 x the crop), or two
     classes of a labeled dataset (`--domains KA,KB`)."""
     size, source = cfg.data.resolution, cfg.data.dataset
-    if cfg.data.domains:
+    if cfg.options.domains:
         from ..data import load_dataset
         try:
-            ka, kb = (int(k) for k in cfg.data.domains.split(","))
+            ka, kb = (int(k) for k in cfg.options.domains.split(","))
         except ValueError:
             raise ConfigError(f"--domains takes two class numbers A,B (e.g. 7,9), got "
-                              f"{cfg.data.domains!r}") from None
+                              f"{cfg.options.domains!r}") from None
         parts = {}
         for split in ("train", "test"):
             try:
@@ -250,7 +270,6 @@ class CycleGAN(ImageTranslation):
     direction="AtoB"|"BtoA")`."""
 
     TASKS_HERE = ("cyclegan",)
-    TASK_DEFAULTS = TASK_DEFAULTS
 
     @staticmethod
     def load_pictures(cfg: RunConfig) -> Domains:

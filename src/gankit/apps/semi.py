@@ -24,7 +24,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import numpy as np
 import torch
@@ -32,9 +32,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.training import USER_DATA, dataset_name
-from ..config import RunConfig, with_options
+from ..config import RunConfig, TaskOptions, option
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
-from ..run import Run, RunFacade, RunHooks, with_task_defaults
+from ..run import Run, RunFacade, RunHooks
+from ..tasks import new_config
 from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
 from ..train import callbacks as cb
 from ..train.optim import adam_for
@@ -46,11 +47,32 @@ TASK = "semi-supervised"
 UNLABELED = -1
 UNLABELED_FOLDER = "unlabeled"
 MODELS = ("ssl-mlp",)
-# The paper's MNIST recipe (batch 100, Adam(3e-3, 0.5), z 100) at half its width (see nets/semi.py);
-# no EMA of G: the classifier is the product.
-TASK_DEFAULTS = {TASK: {"model": {"model": "ssl-mlp", "z_dim": 100},
-                        "train": {"batch_size": 100, "lr": 3e-3, "ema_halflife": 0.0,
-                                  "sample_every": 1000}}}
+
+
+@dataclass(frozen=True)
+class SemiOptions(TaskOptions):
+    """The semi-supervised task's own options (`gankit train --task semi-supervised --help`)."""
+
+    # D's loss is the task's own (labeled cross-entropy + real/fake), G's feature matching; G has
+    # no moving average: the classifier is the product.
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "d_norm", "conditional", "cond", "n_critic", "gp_weight", "r1_gamma", "r2_gamma",
+        "r1_every", "augment", "ema_halflife"})
+    labels_per_class: Optional[int] = option(None, "keep the labels of N training images per "
+                                             "class, drawn by --seed (recorded in the run's "
+                                             "labeled.json); the rest train unlabeled", low=1)
+    labeled: str = option("", "a file naming the training items that keep their labels "
+                          "(indices, one per line); the rest train unlabeled")
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """The paper's MNIST recipe (batch 100, Adam(3e-3, 0.5), z 100) at half its width (see
+        nets/semi.py)."""
+        return {"model": "ssl-mlp", "z_dim": 100, "batch_size": 100, "lr": 3e-3,
+                "sample_every": 1000}
+
+
+OPTIONS = {TASK: SemiOptions}
 
 
 # ---------------------------------------------------------------- data
@@ -149,7 +171,8 @@ def _split(source: Any, split: str, data_cfg: Any) -> tuple[torch.Tensor, Option
 
 
 def load_semi_data(source: Any, data_cfg: Any, seed: int, labels: Any = None,
-                   labeled_idx: Optional[torch.Tensor] = None) -> SemiData:
+                   labeled_idx: Optional[torch.Tensor] = None,
+                   options: Optional[SemiOptions] = None) -> SemiData:
     """The run's data, its labels -1 where unknown: `labels_per_class` drawn from `seed`, or the
     items of `labeled_idx` (a --labeled file, or a resumed run's labeled.json), or the data's own
     labels (-1 or an `unlabeled/` folder marks the unknown)."""
@@ -179,9 +202,10 @@ def load_semi_data(source: Any, data_cfg: Any, seed: int, labels: Any = None,
         classes = [str(c) for c in range(int(y.max()) + 1)]
     if test_y is not None and (test_y < 0).any():
         test_x, test_y = test_x[test_y >= 0], test_y[test_y >= 0]
-    k = data_cfg.labels_per_class
-    if labeled_idx is None and data_cfg.labeled:
-        labeled_idx = read_labeled_file(data_cfg.labeled, len(x))
+    options = options or SemiOptions()
+    k = options.labels_per_class
+    if labeled_idx is None and options.labeled:
+        labeled_idx = read_labeled_file(options.labeled, len(x))
     if labeled_idx is not None:
         keep = torch.zeros(len(y), dtype=torch.bool)
         keep[labeled_idx] = True
@@ -371,11 +395,13 @@ class SemiGAN(RunFacade):
             self._attach(run, labeled["classes"], torch.tensor(labeled["indices"]), source)
             return
         if config is None:
-            options = with_task_defaults(options, TASK_DEFAULTS[TASK])
-            config = with_options(RunConfig(), **options)
+            config = new_config(TASK, **options)
+        if not isinstance(config.options, SemiOptions):
+            raise ConfigError(f"a {TASK} run needs the {TASK} task's options, got a "
+                              f"{config.task} config")
         cfg = config.replace(task=TASK, data=dataclasses.replace(
             config.data, dataset=dataset_name(dataset)))
-        data = load_semi_data(dataset, cfg.data, cfg.train.seed, labels)
+        data = load_semi_data(dataset, cfg.data, cfg.train.seed, labels, options=cfg.options)
         data_cfg = cfg.data
         if data.x.dim() == 4 and data_cfg.resolution is None:   # recorded: the size it trained at
             data_cfg = dataclasses.replace(data_cfg, resolution=int(data.x.shape[-1]))
@@ -485,8 +511,7 @@ class SemiGAN(RunFacade):
                 raise DataError(f"{self.config.data.dataset} has no labeled test split to "
                                 f"measure accuracy on (a folder needs train/ and test/)")
             return semi.test_x, semi.test_labels
-        full = load_semi_data(self.config.data.dataset, dataclasses.replace(
-            self.config.data, labels_per_class=None, labeled=""), 0) \
+        full = load_semi_data(self.config.data.dataset, self.config.data, 0) \
             if self.config.data.dataset != USER_DATA else semi
         keep = full.labels >= 0
         return full.x[keep], full.labels[keep]
@@ -624,5 +649,5 @@ def write_predictions(names: list[str], probs: torch.Tensor, classes: list[str],
         atomic_write_text(output, buf.getvalue())
 
 
-__all__ = ["SemiGAN", "classify_items", "write_predictions", "choose_labeled", "feature_matching", "load_semi_data", "load_task_run",
+__all__ = ["OPTIONS", "SemiGAN", "SemiOptions", "classify_items", "write_predictions", "choose_labeled", "feature_matching", "load_semi_data", "load_task_run",
            "new_run", "unlabeled_loss"]

@@ -36,21 +36,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, ClassVar, Optional, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..api import Sampling
-from ..config import ModelConfig, RunConfig, with_options
+from ..config import RunConfig, TaskOptions, option
 from ..data.text import END, PAD, TextData, Vocab, load_text
 from ..errors import ConfigError, DataError, RunError
 from ..nets.text import TextCritic, TextGenerator, TextLSTMGenerator, gumbel_noise
 from ..objectives import get_objective
 from ..penalties import gradient_penalty
-from ..run import Run, RunFacade, RunHooks, with_task_defaults
+from ..run import Run, RunFacade, RunHooks
+from ..tasks import new_config
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import atomic_write_text, load_task_state, task_state
@@ -71,20 +73,55 @@ MLE_SHARE = 0.75         # with --steps: the warm start's share of them
 MLE_LR = 2e-3            # maximum likelihood takes a larger step than the adversarial game
 PREVIEW = 32             # items in each samples/step-*.txt
 # Defaults of the text task that differ from the image GAN's, per text model, applied where the
-# user gave no flag (task_defaults).
-WGAN_GP = {"loss": {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0},
-           "train": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}
+# user gave no option (TextOptions.defaults).
+WGAN_GP = {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "lr": 1e-4, "beta1": 0.5,
+           "beta2": 0.9}
 MODEL_DEFAULTS = {"softmax": WGAN_GP, "gumbel": WGAN_GP,
-                  "mle-gan": {"loss": {"loss": "rpgan", "n_critic": 1, "mle_weight": 1.0},
-                              "train": {"lr": 1e-4, "beta1": 0.9, "beta2": 0.999}}}
-TASK_DEFAULTS = {"text": MODEL_DEFAULTS["mle-gan"]}   # the default text model's
+                  "mle-gan": {"loss": "rpgan", "n_critic": 1, "mle_weight": 1.0, "lr": 1e-4,
+                              "beta1": 0.9, "beta2": 0.999}}
 
 
-def task_defaults(task: str, given: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The text task's defaults (section -> {field: value}) for the text model the user chose
-    (`given`: section -> the fields the user set); the CLI applies them where no flag was given."""
-    model = given.get("model", {}).get("text_model", ModelConfig.text_model)
-    return MODEL_DEFAULTS.get(model, {})
+@dataclass(frozen=True)
+class TextOptions(TaskOptions):
+    """The text task's own options (`gankit train --task text --help` lists them)."""
+
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "resolution", "channels", "d_norm", "conditional", "cond", "augment", "r1_gamma",
+        "r2_gamma", "r1_every"})
+    unit: str = option("char", "what a sequence is made of, char (characters) or word "
+                       "(whitespace-separated words)")
+    max_len: Optional[int] = option(None, "the longest item in units (characters or words); "
+                                    "longer items are left out; default: the 99th percentile of "
+                                    "the training items' lengths, at most 64 characters or 32 "
+                                    "words", low=1)
+    vocab_size: Optional[int] = option(None, "keep the N most frequent units, the rest become an "
+                                       "unknown mark; default: every character, or 5000 words",
+                                       low=2)
+    text_model: str = option("mle-gan", "mle-gan (an LSTM generator trained by maximum "
+                             "likelihood for --mle-steps, then adversarially through "
+                             "Gumbel-softmax samples), softmax (WGAN-GP's language model: G "
+                             "hands D a distribution over the vocabulary at each position) or "
+                             "gumbel (the same G handing D a Gumbel-softmax sample)")
+    tau_min: float = option(0.1, "with --text-model gumbel or mle-gan: the lowest temperature",
+                            above=0.0)
+    tau_steps: Optional[int] = option(None, "with --text-model gumbel or mle-gan: steps over "
+                                      "which the temperature falls from 1 to --tau-min (default: "
+                                      "the adversarial steps of --steps, or 5000 without it)",
+                                      low=1)
+    mle_steps: Optional[int] = option(None, "with --text-model mle-gan: steps of maximum "
+                                      "likelihood before the adversarial ones (default: 3/4 of "
+                                      "--steps, or 300,000 / (--max-len + 1) without it)", low=0)
+    mle_weight: float = option(0.0, "with --text-model mle-gan: weight of the maximum-likelihood "
+                               "loss G keeps beside the adversarial one after the warm start "
+                               "(0 = the game alone; mle-gan's default is 1)", low=0.0)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """The recipe of the text model the user chose (mle-gan unless told)."""
+        return {"model": NET, **MODEL_DEFAULTS.get(given.get("text_model", cls.text_model), {})}
+
+
+OPTIONS = {"text": TextOptions}
 
 
 def temperature(step: int, tau_min: float, tau_steps: int) -> float:
@@ -124,11 +161,11 @@ class TextTask:
 
     @property
     def model(self) -> str:
-        return self.cfg.model.text_model
+        return self.cfg.options.text_model
 
     @property
     def mle_steps(self) -> int:
-        return (self.cfg.model.mle_steps or 0) if self.model == "mle-gan" else 0
+        return (self.cfg.options.mle_steps or 0) if self.model == "mle-gan" else 0
 
     def in_mle(self, step: Optional[int] = None) -> bool:
         return (self._step if step is None else step) < self.mle_steps
@@ -144,9 +181,9 @@ class TextTask:
 
     def tau(self, step: Optional[int] = None) -> float:
         """The Gumbel-softmax temperature: it starts falling when the adversarial phase starts."""
-        m = self.cfg.model
+        o = self.cfg.options
         step = self._step if step is None else step
-        return temperature(step - self.mle_steps, m.tau_min, m.tau_steps or 1)
+        return temperature(step - self.mle_steps, o.tau_min, o.tau_steps or 1)
 
     def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         gen = generator or self.generators["noise"]
@@ -199,10 +236,10 @@ class TextTask:
         else:
             loss = self.objective.g_loss(fake_s)
         stats = {"g_loss": loss}
-        if self.model == "mle-gan" and self.cfg.loss.mle_weight:
+        if self.model == "mle-gan" and self.cfg.options.mle_weight:
             mle, _ = self.mle_loss(real)
             stats["mle_loss"] = mle
-            loss = loss + self.cfg.loss.mle_weight * mle
+            loss = loss + self.cfg.options.mle_weight * mle
         if self.model != "softmax":
             stats["tau"] = torch.tensor(self.tau())
         return loss, stats
@@ -260,15 +297,12 @@ class TextGAN(Sampling, RunFacade):
             raise DataError("a text GAN learns from a text file (one item per line) or a folder "
                             "with train.txt and test.txt")
         if config is None:
-            chosen = {"model": {"text_model": options["text_model"]}} \
-                if "text_model" in options else {}
-            options = with_task_defaults(options, task_defaults("text", chosen))
-            config = with_options(RunConfig(), dataset=str(dataset), **options)
+            config = new_config("text", dataset=str(dataset), **options)
         cfg = config.replace(task="text", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         check_config(cfg)
-        d = cfg.data
-        text = load_text(d.dataset, d.unit, d.max_len, d.vocab_size)
+        o = cfg.options
+        text = load_text(cfg.data.dataset, o.unit, o.max_len, o.vocab_size)
         print(text.note, file=sys.stderr)
         self._attach(text_run(prepare_config(cfg, text), out=out), text.vocab)
         self._text = text
@@ -322,8 +356,9 @@ class TextGAN(Sampling, RunFacade):
                               f"{split!r}")
         text = self._text
         if text is None or not text.train:
-            d = self.config.data
-            text = self._text = load_text(d.dataset, d.unit, d.max_len, vocab=self.vocab)
+            o = self.config.options
+            text = self._text = load_text(self.config.data.dataset, o.unit, o.max_len,
+                                          vocab=self.vocab)
         return (text.held if split == "test" and text.held else text.train), text
 
     def evaluate(self, num: int = 5000, seed: int = 0, split: str = "test") -> dict[str, float]:
@@ -332,7 +367,7 @@ class TextGAN(Sampling, RunFacade):
         from ..metrics.text import text_scores
         ref, text = self.reference(split)
         return text_scores(self.sample(num, seed=seed), ref, set(text.train), text.everything,
-                           self.config.data.unit)
+                           self.config.options.unit)
 
     def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
@@ -340,7 +375,7 @@ class TextGAN(Sampling, RunFacade):
         from ..metrics import MetricResult
         ref, _ = self.reference(split)
         scores = self.evaluate(num, seed, split)
-        unit = self.config.data.unit
+        unit = self.config.options.unit
         proto = {"extractor": f"{unit} n-grams", "n_real": len(ref), "n_fake": num,
                  "reference": self.config.data.dataset,
                  "reference_split": "held-out" if split == "test" else "train", "seed": seed,
@@ -373,48 +408,43 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
     """G and D of a resolved config (data_shape (V, L)), their initial weights from the seed."""
     vocab, length = cfg.data_shape
     m = cfg.model
-    width = m.width or DEFAULT_WIDTH[m.text_model]
+    width = m.width or DEFAULT_WIDTH[cfg.options.text_model]
     torch.manual_seed(cfg.train.seed)
-    if m.text_model == "mle-gan":
+    if cfg.options.text_model == "mle-gan":
         return TextLSTMGenerator(vocab, length, width), TextCritic(vocab, length, D_WIDTH_MLE)
     return TextGenerator(vocab, length, m.z_dim, width), TextCritic(vocab, length, width)
 
 
 def check_config(cfg: RunConfig) -> None:
-    m = cfg.model
+    m, o = cfg.model, cfg.options
+    if not isinstance(o, TextOptions):
+        raise ConfigError(f"a text run needs the text task's options, got a {cfg.task} config")
     model = m.model if m.model != "dcgan" else NET
     if model != NET:
         raise ConfigError(f"--task text uses its own nets (--model {NET}), not {m.model}")
-    if m.text_model not in TEXT_MODELS:
+    if o.text_model not in TEXT_MODELS:
         raise ConfigError(f"--text-model must be one of {', '.join(TEXT_MODELS)}, got "
-                          f"{m.text_model!r}")
-    if not 0 < m.tau_min <= 1:
-        raise ConfigError(f"--tau-min must be in (0, 1], got {m.tau_min}")
-    if m.tau_steps is not None and m.tau_steps < 1:
-        raise ConfigError(f"--tau-steps must be at least 1, got {m.tau_steps}")
-    if m.mle_steps is not None and m.mle_steps < 0:
-        raise ConfigError(f"--mle-steps must be at least 0, got {m.mle_steps}")
+                          f"{o.text_model!r}")
+    if not o.tau_min <= 1:
+        raise ConfigError(f"--tau-min must be in (0, 1], got {o.tau_min}")
     get_objective(cfg.loss.loss, pairs=True)   # an unknown --loss: say so before the data loads
-    if m.conditional:
-        raise ConfigError("--conditional is not available for text")
-    if cfg.loss.augment or cfg.loss.r1_gamma:
-        raise ConfigError("--augment and --r1-gamma are image options; the text GAN has neither")
 
 
 def prepare_config(cfg: RunConfig, text: TextData) -> RunConfig:
     """The resolved config: net name, max_len and vocabulary size as used, the lengths of the
     warm start (mle-gan) and of the temperature schedule, and data_shape (V, L) that the nets are
     built from."""
-    m, d, steps = cfg.model, cfg.data, cfg.train.steps
+    o, steps = cfg.options, cfg.train.steps
     mle = None
-    if m.text_model == "mle-gan":
+    if o.text_model == "mle-gan":
         length = text.max_len + 1
-        mle = m.mle_steps if m.mle_steps is not None else (
+        mle = o.mle_steps if o.mle_steps is not None else (
             int(steps * MLE_SHARE) if steps else MLE_POSITIONS // length)
-    tau_steps = m.tau_steps or (max(steps - (mle or 0), 1) if steps else DEFAULT_TAU_STEPS)
+    tau_steps = o.tau_steps or (max(steps - (mle or 0), 1) if steps else DEFAULT_TAU_STEPS)
     return cfg.replace(
-        model=dataclasses.replace(m, model=NET, tau_steps=tau_steps, mle_steps=mle),
-        data=dataclasses.replace(d, max_len=text.max_len, vocab_size=len(text.vocab.units)),
+        model=dataclasses.replace(cfg.model, model=NET),
+        options=dataclasses.replace(o, tau_steps=tau_steps, mle_steps=mle, max_len=text.max_len,
+                                    vocab_size=len(text.vocab.units)),
         data_shape=(len(text.vocab), text.max_len + 1))
 
 
@@ -450,11 +480,12 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     gan = TextGAN(run=text_run(cfg, run_dir=run_dir), vocab=vocab)
 
     def load_data() -> None:
-        d = cfg.data
-        gan._text = load_text(d.dataset, d.unit, d.max_len, vocab=vocab)
+        o = cfg.options
+        gan._text = load_text(cfg.data.dataset, o.unit, o.max_len, vocab=vocab)
         gan.run.data, gan.run.data_note = gan._text.train_ids, gan._text.note
     gan.run.resume(weights_only, load_data)
     return gan
 
 
-__all__ = ["TextGAN", "TextTask", "load_task_run", "new_run", "temperature"]
+__all__ = ["OPTIONS", "TextGAN", "TextOptions", "TextTask", "load_task_run", "new_run",
+           "temperature"]

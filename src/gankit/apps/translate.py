@@ -18,20 +18,22 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, ClassVar, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import RunConfig, with_options
+from ..config import RunConfig, TaskOptions, option
 from ..data.images import decode_image, image_files, median_short_side
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
-from ..run import Run, RunFacade, RunHooks, with_task_defaults
+from ..run import Run, RunFacade, RunHooks
+from ..tasks import new_config
 from ..train import callbacks as cb
 from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
@@ -312,11 +314,11 @@ class Pix2PixTask:
         if self.objective is None:   # L1 only
             fake = self.G(a)
             l1 = (fake.float() - b.float()).abs().mean()
-            loss = self.cfg.loss.l1_weight * l1
+            loss = self.cfg.options.l1_weight * l1
             return loss, {"g_loss": loss, "g_l1": l1}
         adv = self.objective.g_loss(self.D(torch.cat([a, fake], 1)).float())
         l1 = (fake.float() - b.float()).abs().mean()
-        loss = adv + self.cfg.loss.l1_weight * l1
+        loss = adv + self.cfg.options.l1_weight * l1
         return loss, {"g_loss": loss, "g_adv": adv, "g_l1": l1}
 
     def end_step(self, step: int, nimg: int) -> None:
@@ -334,11 +336,39 @@ class Pix2PixTask:
 
 # --- the API -----------------------------------------------------------------------------------
 
-# Defaults of a task that differ from the image GAN's, applied where the user gave no flag.
-# (batch 16: more, smaller steps per CPU-minute; measured in bench/edges.py and what
-# bench/colorize.py ran)
-TASK_DEFAULTS = {"pix2pix": {"train": {"batch_size": 16}},
-                 "colorize": {"train": {"batch_size": 16}}}
+@dataclass(frozen=True)
+class TranslationBase(TaskOptions):
+    """What the image-to-image tasks share: no noise, no classes, no normalization choice in D,
+    one D step per G step, no moving average of G, their own nets."""
+
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "channels", "z_dim", "conditional", "cond", "d_norm", "n_critic", "gp_weight",
+        "r1_gamma", "r2_gamma", "r1_every", "augment", "ema_halflife"})
+
+    def named_dataset(self) -> bool:
+        """Whether the dataset is a name (e.g. fashion-mnist) rather than a folder."""
+        return False
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        # batch 16: more, smaller steps per CPU-minute; measured in bench/edges.py and what
+        # bench/colorize.py and bench/cyclegan.py ran
+        return {"batch_size": 16}
+
+
+@dataclass(frozen=True)
+class TranslationOptions(TranslationBase):
+    """pix2pix's and colorize's own options."""
+
+    l1_weight: float = option(100.0, "weight of the L1 distance to the true output beside the "
+                              "adversarial loss", low=0.0)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        return {**TranslationBase.defaults(given), "model": "unet"}
+
+
+OPTIONS = {"pix2pix": TranslationOptions, "colorize": TranslationOptions}
 
 
 class ImageTranslation(RunFacade):
@@ -348,7 +378,6 @@ class ImageTranslation(RunFacade):
     sampler, the epoch length and triptych()."""
 
     TASKS_HERE: tuple[str, ...] = ()
-    TASK_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {}   # task -> section -> field: value
 
     def __init__(self, dataset: Union[str, Path, None] = None, task: Optional[str] = None, *,
                  out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
@@ -363,11 +392,12 @@ class ImageTranslation(RunFacade):
                               f"{' or '.join(self.TASKS_HERE)}")
         if not isinstance(dataset, (str, Path)):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
-        if config is None:   # e.g. CycleGAN's least-squares loss
-            options = with_task_defaults(options, self.TASK_DEFAULTS.get(task, {}))
-            config = with_options(RunConfig(), dataset=str(dataset), **options)
-        name = str(dataset) if task == "cyclegan" and config.data.domains else \
-            str(Path(dataset).resolve())   # a named dataset stays a name
+        if config is None:
+            config = new_config(task, dataset=str(dataset), **options)
+        if not isinstance(config.options, TranslationBase):
+            raise ConfigError(f"a {task} run needs the {task} task's options, got a "
+                              f"{config.task} config")
+        name = str(dataset) if config.options.named_dataset() else str(Path(dataset).resolve())
         cfg = prepare_config(config.replace(task=task, data=dataclasses.replace(
             config.data, dataset=name)))
         pictures = self.load_pictures(cfg)
@@ -452,7 +482,6 @@ class Translator(ImageTranslation):
     `width`, `batch_size`, `lr`, `l1_weight`, `loss`, ...)."""
 
     TASKS_HERE = ("pix2pix", "colorize")
-    TASK_DEFAULTS = TASK_DEFAULTS
 
     @staticmethod
     def load_pictures(cfg: RunConfig) -> Pictures:
@@ -612,7 +641,7 @@ def prepare_config(cfg: RunConfig) -> RunConfig:
     """Defaults and checks of a translation config: crop size and width (sized to the data and the
     device where not given, and recorded), nets."""
     size, device = cfg.data.resolution, device_kind(cfg.train.device)
-    if size is None and not (cfg.task == "cyclegan" and cfg.data.domains):
+    if size is None and not cfg.options.named_dataset():
         size = default_size(cfg.task, short_side(cfg), MAX_SIZE[device])
     if cfg.task == "cyclegan":   # (two classes of a dataset keep the dataset's own size)
         if size is not None and (size % 4 or size < 16):
@@ -725,5 +754,6 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
     return written, skipped
 
 
-__all__ = ["ImageTranslation", "Translator", "TASKS", "load_task_run", "load_translation_run",
+__all__ = ["OPTIONS", "ImageTranslation", "Translator", "TranslationBase", "TranslationOptions",
+           "TASKS", "load_task_run", "load_translation_run",
            "new_run", "translate_files"]

@@ -32,10 +32,11 @@ from gankit.metrics.features import (
     MetricError,
     UserExtractor,
     WeightsChecksumError,
-    load_extractor,
+    load_shipped_extractor,
     shipped_extractors,
 )
 from gankit.metrics.fid import feature_stats, fid, frechet_distance, kid
+from gankit.metrics.inception import load_inception
 from gankit.metrics.prdc import PRDC, prdc
 
 __all__ = [
@@ -123,6 +124,14 @@ def _write_cache(path: Path, feats: torch.Tensor, meta: dict[str, str]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def load_extractor(name: str) -> Extractor:
+    """An extractor by name: a shipped classifier ("mnist", "fashion-mnist"; a "-classifier"
+    suffix is accepted), or "inception", the FID Inception-v3 (the optional `inception` extra)."""
+    if name.lower().startswith("inception"):
+        return load_inception()
+    return load_shipped_extractor(name)
 
 
 def _as_extractor(extractor: Extractor | str) -> Extractor:

@@ -303,15 +303,12 @@ def read_manifest() -> dict[str, dict[str, Any]]:
         raise ExtractorError(f"{path} is not valid JSON: {err}") from None
 
 
-def load_extractor(name: str) -> Extractor:
+def load_shipped_extractor(name: str) -> Extractor:
     """A shipped extractor by name ("mnist", "fashion-mnist"; a "-classifier" suffix is accepted).
+    (gankit.metrics.load_extractor also knows "inception".)
 
     The weights file's SHA-256 is checked against the manifest; safetensors only, never pickle.
     """
-    if name.lower().startswith("inception"):
-        from gankit.metrics.inception import load_inception  # imports this module: load it only when asked
-
-        return load_inception()
     key = name.removesuffix("-classifier")
     if key not in shipped_extractors():
         known = ", ".join([*shipped_extractors(), "inception"])
