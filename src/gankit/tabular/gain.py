@@ -25,6 +25,7 @@ from torch import nn
 
 from ..data.tabular import NUMERIC, TableEncoder
 from ..errors import ConfigError
+from ..train.trainer import Callback, Phase, Trainer
 
 
 class ParameterError(ConfigError, ValueError):
@@ -140,7 +141,7 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         if not df.columns.empty and not self._pandas_in:
             df = self._keep_all_missing(df)
         self.encoder_ = TableEncoder.fit(df)
-        self._layout = _Layout(self.encoder_)
+        self.layout_ = _Layout(self.encoder_)
         x = torch.from_numpy(np.nan_to_num(self.encoder_.encode(df))).float()  # [N, D], 0 = missing
         m = torch.from_numpy(~self.encoder_.missing_mask(df)).float()         # [N, F] observed
         gen = torch.Generator().manual_seed(self._seed())
@@ -190,80 +191,40 @@ class GAINImputer(TransformerMixin, BaseEstimator):
     def _train(self, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor, gen: torch.Generator
                ) -> tuple[list[float], list[tuple[int, float]]]:
         """x [N, D] in [0, 1]; m [N, F] 1 = observed and trained on; held [N, F] validation cells.
+        The shared trainer walks GAINTask's two phases for `iterations` steps.
 
         Returns the reconstruction loss per iteration and (iteration, validation error) pairs; G
         ends as the best validated G when there are validation cells."""
-        opts = [torch.optim.Adam(net.parameters(), lr=self.learning_rate,
-                                 weight_decay=self.weight_decay)
-                for net in (self.generator_, self.discriminator_)]
-        n, b = x.shape[0], min(self.batch_size, x.shape[0])
-        bar, losses, scores = _progress(self.iterations, self.verbose), [], []
-        best, best_state = float("inf"), None
-        best_it = last_best_it = 0   # first and latest iteration that scored `best`
-        validate = bool(held.sum() > 0)
-        for it in range(1, self.iterations + 1):
-            idx = torch.randint(0, n, (b,), generator=gen)
-            losses.append(self._step(x[idx], m[idx], gen, *opts))
-            if bar is not None:
-                bar.update(1)
-            if not validate or (it % self.eval_every and it != self.iterations):
-                continue
-            score = self._validate(x, m, held, gen)
-            scores.append((it, score))
-            if score < best:
-                best, best_state = score, copy.deepcopy(self.generator_.state_dict())
-                best_it = last_best_it = it
-            else:
-                if score == best:
-                    last_best_it = it
-                if it - last_best_it >= self.patience:
-                    break
-        if bar is not None:
-            bar.close()
-        if best_state is not None:
-            self.generator_.load_state_dict(best_state)
-            self.best_iteration_ = best_it
-        return losses, scores
-
-    def _step(self, xb: torch.Tensor, mb: torch.Tensor, gen: torch.Generator,
-              opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer) -> float:
-        """One D update and one G update on a batch xb [B, D], mb [B, F]; returns the recon loss."""
-        bce = nn.functional.binary_cross_entropy_with_logits
-        shown = mb * (torch.rand(mb.shape, generator=gen) >= self.hide_rate).float()   # G's input
-        reveal = (torch.rand(mb.shape, generator=gen) < self.hint_rate).float()
-        hint = reveal * shown + 0.5 * (1 - reveal)                       # [B, F]
-        open_ = 1 - reveal                                               # cells D is scored on
-        g, g_raw = self._complete(xb, shown, gen, grad=True)             # [B, D]
-        d_logit = self.discriminator_(torch.cat([g.detach(), hint], 1))
-        d_loss = (bce(d_logit, shown, reduction="none") * open_).sum() / open_.sum().clamp(min=1)
-        opt_d.zero_grad()
-        d_loss.backward()
-        opt_d.step()
-        d_logit = self.discriminator_(torch.cat([g, hint], 1))
-        fooled = (bce(d_logit, torch.ones_like(mb), reduction="none") * open_ * (1 - shown))
-        adv = fooled.sum() / (open_ * (1 - shown)).sum().clamp(min=1)
-        # reconstruction over every observed cell, the hidden ones included
-        rec = (self._layout.recon(xb, g_raw) * mb).sum() / mb.sum().clamp(min=1)
-        opt_g.zero_grad()
-        (adv + self.alpha * rec).backward()
-        opt_g.step()
-        return rec.item()
+        task = GAINTask(self, x, m, gen)
+        callbacks: list[Callback] = []
+        keep = KeepBestG(self, x, m, held, gen) if held.sum() > 0 else None
+        if keep is not None:
+            callbacks.append(keep)
+        if self.verbose:
+            from ..train.callbacks import Progress
+            callbacks.append(Progress(self.iterations, None))
+        sampler = RowIndices(x.shape[0], min(self.batch_size, x.shape[0]), gen)
+        Trainer(task, sampler, callbacks, log_every=self.iterations).fit(self.iterations)
+        if keep is not None and keep.best_state is not None:
+            self.generator_.load_state_dict(keep.best_state)
+            self.best_iteration_ = keep.best_it
+        return task.losses, keep.scores if keep is not None else []
 
     @torch.no_grad()
-    def _validate(self, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor,
+    def validate(self, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor,
                   gen: torch.Generator) -> float:
         """G's mean error (squared error / cross-entropy) on the held-out cells, seen as missing."""
-        g = self._complete(x, m, gen)[1]
-        return float((self._layout.recon(x, g) * held).sum() / held.sum())
+        g = self.complete(x, m, gen)[1]
+        return float((self.layout_.recon(x, g) * held).sum() / held.sum())
 
-    def _complete(self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator,
+    def complete(self, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator,
                   grad: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(completed rows: observed cells kept, G's raw proposal), both [B, D]."""
-        m_dim = m[:, self._layout.col_of_dim]                            # [B, D]
+        m_dim = m[:, self.layout_.col_of_dim]                            # [B, D]
         z = torch.rand(x.shape, generator=gen) * 0.01
         x_tilde = m_dim * x + (1 - m_dim) * z
         with torch.set_grad_enabled(grad):
-            g = self._layout.activate(self.generator_(torch.cat([x_tilde, m], 1)))
+            g = self.layout_.activate(self.generator_(torch.cat([x_tilde, m], 1)))
         return m_dim * x + (1 - m_dim) * g, g
 
     # -- imputation ----------------------------------------------------------------------------
@@ -283,8 +244,8 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(self._seed() + 1)
         x, m = torch.from_numpy(np.nan_to_num(x)).float(), torch.from_numpy(m).float()
         with torch.no_grad():
-            m_dim = m[:, self._layout.col_of_dim]
-            done = m_dim * x + (1 - m_dim) * self._complete(x, m, gen)[1]  # [N, D]
+            m_dim = m[:, self.layout_.col_of_dim]
+            done = m_dim * x + (1 - m_dim) * self.complete(x, m, gen)[1]  # [N, D]
         filled = self.encoder_.decode(done.double().numpy(), index=df.index)
         missing = df.isna()
         if not missing.to_numpy().any():
@@ -302,8 +263,102 @@ class GAINImputer(TransformerMixin, BaseEstimator):
         return np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
 
 
-def _progress(total: int, verbose: bool) -> Any:
-    if not verbose:
-        return None
-    from tqdm.auto import tqdm
-    return tqdm(total=total, unit="it", desc="GAIN", leave=False)
+# --- the task the shared trainer walks ------------------------------------------------------------
+
+class RowIndices:
+    """The trainer's batches: `batch_size` row indices drawn uniformly, with replacement, from
+    the imputer's generator (the stream the rest of a step draws from too)."""
+
+    world = 1
+
+    def __init__(self, n: int, batch_size: int, gen: torch.Generator):
+        self.n, self.batch_size, self.gen = n, batch_size, gen
+
+    def __len__(self) -> int:
+        return self.n
+
+    def next(self) -> torch.Tensor:
+        return torch.randint(0, self.n, (self.batch_size,), generator=self.gen)
+
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return {}, {}   # its generator is the task's
+
+    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        pass
+
+
+class GAINTask:
+    """GAIN's G and D and their two phases on a batch of rows: D learns which cells were
+    observed (scored on the cells the hint leaves open); then G, on the same completed rows,
+    learns to fool D on the cells it filled and to reconstruct every observed cell."""
+
+    def __init__(self, imp: GAINImputer, x: torch.Tensor, m: torch.Tensor, gen: torch.Generator):
+        self.imp, self.x, self.m = imp, x, m
+        self.nets: dict[str, nn.Module] = {"G": imp.generator_, "D": imp.discriminator_}
+        self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=imp.learning_rate,
+                                                  weight_decay=imp.weight_decay)
+                           for name, net in self.nets.items()}
+        self.generators = {"gain": gen}
+        # D's phase also runs G (with gradients), whose output G's phase then scores
+        self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
+                       Phase("G", ("G",), self.g_loss)]
+        self.losses: list[float] = []   # the reconstruction loss of each step
+        self._batch: Any = None
+
+    def d_loss(self, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        imp, gen = self.imp, self.generators["gain"]
+        xb, mb = self.x[idx], self.m[idx]
+        shown = mb * (torch.rand(mb.shape, generator=gen) >= imp.hide_rate).float()   # G's input
+        reveal = (torch.rand(mb.shape, generator=gen) < imp.hint_rate).float()
+        hint = reveal * shown + 0.5 * (1 - reveal)                       # [B, F]
+        open_ = 1 - reveal                                               # cells D is scored on
+        g, g_raw = imp.complete(xb, shown, gen, grad=True)               # [B, D]
+        self._batch = (xb, mb, shown, hint, open_, g, g_raw)
+        d_logit = imp.discriminator_(torch.cat([g.detach(), hint], 1))
+        d_loss = (_BCE(d_logit, shown, reduction="none") * open_).sum() / open_.sum().clamp(min=1)
+        return d_loss, {"d_loss": d_loss.detach()}
+
+    def g_loss(self, idx: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        imp = self.imp
+        xb, mb, shown, hint, open_, g, g_raw = self._batch
+        self._batch = None
+        d_logit = imp.discriminator_(torch.cat([g, hint], 1))
+        fooled = (_BCE(d_logit, torch.ones_like(mb), reduction="none") * open_ * (1 - shown))
+        adv = fooled.sum() / (open_ * (1 - shown)).sum().clamp(min=1)
+        # reconstruction over every observed cell, the hidden ones included
+        rec = (imp.layout_.recon(xb, g_raw) * mb).sum() / mb.sum().clamp(min=1)
+        self.losses.append(rec.item())
+        return adv + imp.alpha * rec, {"g_adv": adv.detach(), "recon": rec.detach()}
+
+    def end_step(self, step: int, nimg: int) -> None:
+        pass
+
+
+class KeepBestG(Callback):
+    """Every `eval_every` steps (and at the last), G's error on the held-out cells: the best G is
+    kept, and training stops after `patience` steps without improvement."""
+
+    def __init__(self, imp: GAINImputer, x: torch.Tensor, m: torch.Tensor, held: torch.Tensor,
+                 gen: torch.Generator):
+        self.imp, self.x, self.m, self.held, self.gen = imp, x, m, held, gen
+        self.scores: list[tuple[int, float]] = []
+        self.best, self.best_state = float("inf"), None
+        self.best_it = self.last_best_it = 0   # first and latest step that scored `best`
+
+    def on_step(self, trainer: Trainer) -> None:
+        it, imp = trainer.step, self.imp
+        if it % imp.eval_every and it != imp.iterations:
+            return
+        score = imp.validate(self.x, self.m, self.held, self.gen)
+        self.scores.append((it, score))
+        if score < self.best:
+            self.best, self.best_state = score, copy.deepcopy(imp.generator_.state_dict())
+            self.best_it = self.last_best_it = it
+            return
+        if score == self.best:
+            self.last_best_it = it
+        if it - self.last_best_it >= imp.patience:
+            trainer.stop_reason = f"no better validation error for {imp.patience} steps"
+
+
+_BCE = nn.functional.binary_cross_entropy_with_logits
