@@ -158,3 +158,11 @@ def test_a_task_s_options_survive_json_and_name_their_resume_conflicts():
     assert back == cfg
     conflicts = resume_conflicts(cfg, {"options": {"cycle_weight": 5.0, "domains": "3,4"}})
     assert len(conflicts) == 1 and "--cycle-weight" in conflicts[0]
+
+
+def test_a_config_made_for_another_task_cannot_build_a_run():
+    from gankit.apps.text import TextOptions, check_config
+    with pytest.raises(ConfigError, match="the text task needs its own options.*image-gan"):
+        check_config(RunConfig())
+    check_config(_task_config("text"))   # its own: no error
+    assert isinstance(_task_config("text").options, TextOptions)

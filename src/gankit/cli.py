@@ -93,10 +93,9 @@ def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
                   if any(f.name == name for found in option_fields(task_options(t)).values()
                          for f in found)]
         if takers:
-            cli = ["gan" if t == IMAGE_GAN else t for t in takers]
-            return (f"{flag} is an option of --task {' and '.join(cli)}, not of --task "
-                    f"{'gan' if task == IMAGE_GAN else task} (`gankit train --task "
-                    f"{'gan' if task == IMAGE_GAN else task} --help` lists its options)")
+            cli = ["gan" if t == IMAGE_GAN else t for t in (*takers, task)]
+            return (f"{flag} is an option of --task {' and '.join(cli[:-1])}, not of --task "
+                    f"{cli[-1]} (`gankit train --task {cli[-1]} --help` lists its options)")
     return None
 
 

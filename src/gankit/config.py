@@ -75,97 +75,97 @@ def _is_bool(value: Any) -> bool:
 @dataclass(frozen=True)
 class DataConfig(_Checked):
     dataset: str = option("mnist", "dataset name (mnist, fashion-mnist, digits) or a path: an image "
-                        "folder, a .npy or .npz file")
+                          "folder, a .npy or .npz file")
     resolution: Optional[int] = option(None, "resize images to this square size (28, 32 or 64 for the "
-                                     "built-in nets); default: the data's own size (folders: the largest "
-                                     "size the nets build up to the images' own or 64), 32 for "
-                                     "digits; --task audio: the side of the mel model's "
-                                     "spectrogram, default 64", low=1)
+                                       "built-in nets); default: the data's own size (folders: the largest "
+                                       "size the nets build up to the images' own or 64), 32 for "
+                                       "digits; --task audio: the side of the mel model's "
+                                       "spectrogram, default 64", low=1)
     channels: Optional[int] = option(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own", low=1)
 
 
 @dataclass(frozen=True)
 class ModelConfig(_Checked):
     model: str = option("dcgan", "network family: mlp, dcgan or resnet (or a name registered from "
-                      "Python, see --plugins)")
+                        "Python, see --plugins)")
     z_dim: int = option(64, "size of the generator's noise vector", low=1)
     width: Optional[int] = option(None, "base channel width (dcgan and resnet, default 32) or hidden "
-                                "size (mlp, default 256; --task semi-supervised: the "
-                                "classifier's first layer, default 500)", low=1)
+                                  "size (mlp, default 256; --task semi-supervised: the "
+                                  "classifier's first layer, default 500)", low=1)
     d_norm: Optional[str] = option(None, "normalization in the discriminator: batch, none or "
-                                 "spectral; default: batch for dcgan, spectral for resnet")
+                                   "spectral; default: batch for dcgan, spectral for resnet")
     conditional: bool = option(False, "class-conditional GAN on labeled data: G takes a class, "
-                             "sample with --label (--task audio: on by default for a folder of "
-                             "class folders; --no-conditional turns it off)")
+                               "sample with --label (--task audio: on by default for a folder of "
+                               "class folders; --no-conditional turns it off)")
     cond: str = option("projection", "how a conditional D uses the class: projection or acgan")
     plugins: str = option("", "comma list of Python modules or .py files to import first; they "
-                        "register nets and objectives by name (register_net, register_objective); "
-                        "a run records them, but later commands import them only when named "
-                        "again (or with --trust-plugins)", resumable=True)
+                          "register nets and objectives by name (register_net, register_objective); "
+                          "a run records them, but later commands import them only when named "
+                          "again (or with --trust-plugins)", resumable=True)
 
 
 @dataclass(frozen=True)
 class LossConfig(_Checked):
     loss: str = option("ns", "adversarial loss: ns (non-saturating), minimax, lsgan, hinge, wgan-gp "
-                     "or rpgan (relativistic pairing)")
+                       "or rpgan (relativistic pairing)")
     n_critic: int = option(1, "discriminator updates per generator update (5 is usual for wgan-gp)", low=1)
     gp_weight: float = option(10.0, "weight of the gradient penalty (wgan-gp)", low=0.0)
     r1_gamma: float = option(0.0, "R1 penalty weight on real images (0 = off)", low=0.0)
     r2_gamma: float = option(0.0, "R2 penalty weight on generated images (0 = off); with R1, what "
-                           "R3GAN pairs with --loss rpgan", low=0.0)
+                             "R3GAN pairs with --loss rpgan", low=0.0)
     r1_every: int = option(16, "apply the R1 (and R2) penalty lazily every N steps", low=1)
     augment: str = option("", "differentiable augmentation of real and fake images for D: a comma "
-                        "list of color, translation, cutout (DiffAugment)")
+                          "list of color, translation, cutout (DiffAugment)")
 
 
 @dataclass(frozen=True)
 class TrainConfig(_Checked):
     steps: Optional[int] = option(None, "stop after this many steps in total (default 3000 when no "
-                                "--steps, --epochs or --max-time is given)", resumable=True, low=0)
+                                  "--steps, --epochs or --max-time is given)", resumable=True, low=0)
     epochs: Optional[float] = option(None, "stop after this many passes over the data", resumable=True, above=0.0)
     max_time: Optional[float] = option(None, "stop after this many seconds of training in this "
-                                     "invocation", resumable=True, low=0.0)
+                                       "invocation", resumable=True, low=0.0)
     batch_size: int = option(64, "images per step", low=1)
     lr: float = option(4e-4, "Adam learning rate of the generator (and of D unless --lr-d); 4e-4 "
-                     "reached a lower FID per CPU-minute than the articles' 2e-4 (--preset "
-                     "classic); may change on --resume (a diverged run goes on at a lower one)",
-                     resumable=True, above=0.0)
+                       "reached a lower FID per CPU-minute than the articles' 2e-4 (--preset "
+                       "classic); may change on --resume (a diverged run goes on at a lower one)",
+                       resumable=True, above=0.0)
     lr_d: Optional[float] = option(None, "discriminator learning rate (two time-scale update rule)",
-                                 resumable=True, above=0.0)
+                                   resumable=True, above=0.0)
     beta1: float = option(0.5, "Adam beta1", low=0.0, below=1.0)
     beta2: float = option(0.999, "Adam beta2", low=0.0, below=1.0)
     ema_halflife: float = option(10_000.0, "half-life of the generator's moving average, in images "
-                               "(0 disables the average)", low=0.0)
+                                 "(0 disables the average)", low=0.0)
     lr_decay: str = option("none", "learning-rate schedule: none, or linear: from --lr (and --lr-d) "
-                         "down to 0 at the run's end, where --steps, --epochs or --max-time puts "
-                         "it (--max-time: this invocation's time)", resumable=True)
+                           "down to 0 at the run's end, where --steps, --epochs or --max-time puts "
+                           "it (--max-time: this invocation's time)", resumable=True)
     seed: int = option(0, "random seed: same seed on CPU, same run")
     log_every: int = option(50, "log losses every N steps", resumable=True, low=1)
     sample_every: int = option(500, "write a sample grid every N steps", resumable=True, low=1)
     checkpoint_every: int = option(1000, "write a checkpoint every N steps", resumable=True, low=1)
     checkpoint_minutes: float = option(10.0, "also write one when this many minutes have passed "
-                                     "since the last (0: only every N steps)", resumable=True, low=0.0)
+                                       "since the last (0: only every N steps)", resumable=True, low=0.0)
     keep_checkpoints: int = option(3, "how many periodic checkpoints to keep", resumable=True, low=0)
     device: str = option("auto", "cpu, cuda, cuda:N or auto", resumable=True)
     eval_every: Optional[int] = option(None, "evaluate every N steps (FID etc. into metrics.jsonl and "
-                                     "curves.png; keeps the best-FID checkpoint)", resumable=True, low=1)
+                                       "curves.png; keeps the best-FID checkpoint)", resumable=True, low=1)
     eval_metrics: str = option("fid", "metrics for --eval-every: fid,kid,pr,classes,dloss",
-                             resumable=True)
+                               resumable=True)
     eval_num: int = option(5000, "samples per evaluation during training", resumable=True, low=2)
     early_stop_patience: int = option(0, "with --eval-every: stop when FID has not improved for N "
-                                    "evaluations in a row (0: never)", resumable=True, low=0)
+                                      "evaluations in a row (0: never)", resumable=True, low=0)
     stop_on_divergence: bool = option(True, "end the run when it diverges (a non-finite loss, or D "
-                                    "winning outright for a long stretch), keeping the last good "
-                                    "checkpoint (on by default; --no-stop-on-divergence only "
-                                    "warns and trains on)", resumable=True)
+                                      "winning outright for a long stretch), keeping the last good "
+                                      "checkpoint (on by default; --no-stop-on-divergence only "
+                                      "warns and trains on)", resumable=True)
     # Arithmetic, not model: may change on resume (see gankit/train/speed.py).
     precision: str = option("fp32", "fp32, or bf16 (autocast on CUDA and CPU; weights and losses "
-                          "stay fp32)", resumable=True)
+                            "stay fp32)", resumable=True)
     compile: str = option("none", "torch.compile the nets: bare --compile = auto (CUDA graphs on "
-                        "CUDA), or a mode: default, reduce-overhead, max-autotune; falls back to "
-                        "eager if compiling fails", resumable=True, const="auto")
+                          "CUDA), or a mode: default, reduce-overhead, max-autotune; falls back to "
+                          "eager if compiling fails", resumable=True, const="auto")
     memory_format: str = option("auto", "layout of conv weights and activations: channels-last, "
-                              "contiguous, or auto (channels-last for images)", resumable=True)
+                                "contiguous, or auto (channels-last for images)", resumable=True)
 
 
 DEFAULT_STEPS = 3000
@@ -302,6 +302,14 @@ def with_options(cfg: RunConfig, **options: Any) -> RunConfig:
             raise ConfigError(f"unknown option {key!r} for the {cfg.task} task")
     return cfg.replace(**{s: dataclasses.replace(getattr(cfg, s), **v)
                           for s, v in by_section.items()})
+
+
+def require_options(cfg: RunConfig, options: type, task: str) -> None:
+    """ConfigError unless `cfg` carries `task`'s options (class `options`): a config made for
+    another task cannot build this one's run."""
+    if not isinstance(cfg.options, options):
+        raise ConfigError(f"the {task} task needs its own options; this config was made for the "
+                          f"{cfg.task} task")
 
 
 def option_fields(options: type) -> dict[str, list[dataclasses.Field]]:

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ..api import Sampling
-from ..config import RunConfig, TaskOptions, option
+from ..config import RunConfig, TaskOptions, option, require_options
 from ..data.audio import (DEFAULT_LENGTH, MEL_EPS, MEL_N_FFT, AudioData, griffin_lim, is_labeled,
                           load_audio, log_mel, log_spectrogram, mel_hop, mel_to_clips,
                           spectrogram_image, write_wav)
@@ -342,8 +342,7 @@ class AudioPreview(cb.Every):
 
 def check_config(cfg: RunConfig) -> RunConfig:
     m = cfg.model
-    if not isinstance(cfg.options, AudioOptions):
-        raise ConfigError(f"an audio run needs the audio task's options, got a {cfg.task} config")
+    require_options(cfg, AudioOptions, "audio")
     model = model_name(m.model)
     if model not in MODELS:
         raise ConfigError(f"--task audio has the models mel, wavegan and specgan, not "

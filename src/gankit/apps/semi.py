@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.training import USER_DATA, dataset_name
-from ..config import RunConfig, TaskOptions, option
+from ..config import RunConfig, TaskOptions, option, require_options
 from ..errors import ConfigError, DataError, GanKitWarning, RunError
 from ..run import Run, RunFacade, RunHooks
 from ..tasks import new_config
@@ -396,9 +396,7 @@ class SemiGAN(RunFacade):
             return
         if config is None:
             config = new_config(TASK, **options)
-        if not isinstance(config.options, SemiOptions):
-            raise ConfigError(f"a {TASK} run needs the {TASK} task's options, got a "
-                              f"{config.task} config")
+        require_options(config, SemiOptions, TASK)
         cfg = config.replace(task=TASK, data=dataclasses.replace(
             config.data, dataset=dataset_name(dataset)))
         data = load_semi_data(dataset, cfg.data, cfg.train.seed, labels, options=cfg.options)

@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..api import Sampling
-from ..config import RunConfig, TaskOptions, option
+from ..config import RunConfig, TaskOptions, option, require_options
 from ..data.text import END, PAD, TextData, Vocab, load_text
 from ..errors import ConfigError, DataError, RunError
 from ..nets.text import TextCritic, TextGenerator, TextLSTMGenerator, gumbel_noise
@@ -417,8 +417,7 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
 
 def check_config(cfg: RunConfig) -> None:
     m, o = cfg.model, cfg.options
-    if not isinstance(o, TextOptions):
-        raise ConfigError(f"a text run needs the text task's options, got a {cfg.task} config")
+    require_options(cfg, TextOptions, "text")
     model = m.model if m.model != "dcgan" else NET
     if model != NET:
         raise ConfigError(f"--task text uses its own nets (--model {NET}), not {m.model}")

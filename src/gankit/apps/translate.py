@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import RunConfig, TaskOptions, option
+from ..config import RunConfig, TaskOptions, option, require_options
 from ..data.images import decode_image, image_files, median_short_side
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
@@ -394,9 +394,7 @@ class ImageTranslation(RunFacade):
             raise DataError("translation needs a folder: A/ and B/ (pix2pix) or photos (colorize)")
         if config is None:
             config = new_config(task, dataset=str(dataset), **options)
-        if not isinstance(config.options, TranslationBase):
-            raise ConfigError(f"a {task} run needs the {task} task's options, got a "
-                              f"{config.task} config")
+        require_options(config, TranslationBase, task)
         name = str(dataset) if config.options.named_dataset() else str(Path(dataset).resolve())
         cfg = prepare_config(config.replace(task=task, data=dataclasses.replace(
             config.data, dataset=name)))
