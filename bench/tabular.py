@@ -9,6 +9,7 @@ real rows) vs training on real rows, plus marginal (KS / TV) and correlation fid
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 import warnings
 from typing import Optional
@@ -109,7 +110,8 @@ def synth_once(table: str, epochs: Optional[int], seed: int) -> list:
         frame["target"] = frame["target"].astype(str)
     train, test = train_test_split(frame, test_size=0.3, random_state=seed)
     t = time.perf_counter()
-    gan = TableGAN(epochs=epochs, seed=seed).fit(train)
+    with tempfile.TemporaryDirectory() as tmp:   # the run directory is not kept
+        gan = TableGAN(train, out=f"{tmp}/run", epochs=epochs, seed=seed).fit(progress=False)
     fit_s = time.perf_counter() - t
     fake = gan.sample(len(train), seed=seed)
     feats = [c for c in frame.columns if c != "target"]

@@ -25,7 +25,7 @@ from .data.training import USER_DATA, dataset_name, load_training_data
 from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
-from .rundir import read_config
+from .rundir import is_v1_table_save, read_config
 from .run import Run, RunEnv, RunFacade, RunHooks
 from .tasks import APP_TASKS, IMAGE_GAN, app_module, new_config
 from .tasks.gan import GANTask
@@ -221,6 +221,8 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     for a run you trust, `trust_plugins=True` (imports what its config.json names).
     """
     run_dir = Path(run_dir)
+    if is_v1_table_save(run_dir):   # gankit 0.1's `synth --save DIR`: samples, cannot train on
+        return app_module("table").load_v1_save(run_dir, weights_only)
     cfg = read_config(run_dir)
     if plugins:
         load_plugins(normalize_plugins(plugins))

@@ -122,7 +122,8 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "from a text file, one item per line (--unit, --max-len, --vocab-size); audio: "
                    "one-second sounds from a folder of WAV files or of class folders (--model mel, "
                    "the default, wavegan or specgan; conditional by default on class folders, "
-                   "--no-conditional; --audio-length); semi-supervised: a classifier from few "
+                   "--no-conditional; --audio-length); table: synthetic rows like a CSV table's "
+                   "(--discrete); semi-supervised: a classifier from few "
                    "labels and many unlabeled images (--labels-per-class). `gankit train --task "
                    "T --help` lists the options of task T")
     t.add_argument("--trust-plugins", action="store_true", help="with --resume: " + TRUST_HELP)
@@ -139,7 +140,8 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
                    "FILE.png (a grid) or a directory (one PNG per image); for a text run FILE.txt "
                    "(one item per line); for an audio run a directory (one WAV per clip and "
-                   "spectrograms.png), FILE.wav (the clips in a row) or FILE.npz")
+                   "spectrograms.png), FILE.wav (the clips in a row) or FILE.npz; for a table "
+                   "run FILE.csv")
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--label", help="conditional runs: draw only this class, by number (or, for "
                    "an audio run, by name: its class folder's); default: every class equally "
@@ -229,9 +231,8 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "a gankit report")
     r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
                    "check (the slowest part on large datasets)")
-    r.add_argument("--data", type=Path, metavar="IN.csv", help="a TableGAN saved by `gankit "
-                   "synth --save DIR`: the real table to compare with (default: the one it was "
-                   "trained on)")
+    r.add_argument("--data", type=Path, metavar="IN.csv", help="a table run: the real table to "
+                   "compare with (default: the one it was trained on)")
     c = sub.add_parser("compare", help="runs side by side: configuration differences, curves on "
                        "shared axes, final numbers")
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN")
@@ -351,7 +352,8 @@ def _train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--task {args.task} needs --dataset (its data)")
         cfg = new_config(task, getattr(args, "preset", None), **options)
         t = cfg.train
-        if t.steps is None and t.epochs is None and t.max_time is None:
+        if t.steps is None and t.epochs is None and t.max_time is None and \
+                not task_options(task).LENGTH_FROM_DATA:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
         if task == IMAGE_GAN:
             gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
@@ -368,12 +370,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _report_end(gan: Any) -> int:
     task = gan.config.task
-    ends = {"text": ".txt", "audio": ".png and .wav"}
+    ends = {"text": ".txt", "audio": ".png and .wav", "table": ".csv"}
     last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + ends.get(task, ".png")
     use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
            if task in TRANSLATION_TASKS else
            f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
-           + {"text": ".txt", "audio": "/"}.get(task, ".png"))
+           + {"text": ".txt", "audio": "/", "table": ".csv"}.get(task, ".png"))
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):

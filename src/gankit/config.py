@@ -182,6 +182,9 @@ class TaskOptions(_Checked):
     stay out of its config.json), and `defaults(given)` its own defaults for shared fields."""
 
     UNUSED: ClassVar[frozenset[str]] = frozenset()
+    # True: with no --steps, --epochs or --max-time the facade's fit() sizes the run from its
+    # data (the CLI then sets no default number of steps)
+    LENGTH_FROM_DATA: ClassVar[bool] = False
 
     @classmethod
     def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:

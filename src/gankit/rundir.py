@@ -135,6 +135,13 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
 
 
+def is_v1_table_save(path: Path) -> bool:
+    """A TableGAN saved by gankit 0.1's `gankit synth --save DIR` (model.safetensors and
+    table.json, no config.json): not a run, but load_run reads it (tabular.synth.load_v1_save)."""
+    path = Path(path)
+    return (path / "table.json").is_file() and not (path / "config.json").exists()
+
+
 def read_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
     if not run_dir.exists():

@@ -7,6 +7,8 @@ import csv
 import pandas as pd
 import pytest
 
+import gankit
+
 from gankit.errors import GanKitError
 from gankit.tabular.cli import add_commands, run_impute, run_synth
 
@@ -77,7 +79,20 @@ def test_synth_writes_rows_like_the_input(tmp_path, mixed):
     out = pd.read_csv(dst)
     assert list(out.columns) == list(df.columns) and len(out) == 50
     assert set(out["kids"]) <= set(df["kids"]) and set(out["city"]) <= set(df["city"])
-    assert (tmp_path / "model" / "model.safetensors").exists()
+    run_dir = tmp_path / "model"   # --save keeps the table run: it loads, samples and resumes
+    back = gankit.load_run(run_dir, weights_only=True)
+    assert back.config.task == "table" and back.step == 5   # 120 rows: one batch per epoch
+    assert list(back.sample(3).columns) == list(df.columns)
+    with pytest.raises(GanKitError, match="is a gankit run"):
+        run_synth(_args("synth", str(src), "--num", "5", "--output", str(tmp_path / "o2.csv"),
+                        "--save", str(run_dir)))
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(GanKitError, match="not empty"):
+        run_synth(_args("synth", str(src), "--num", "5", "--output", str(tmp_path / "o2.csv"),
+                        "--save", str(tmp_path / "full")))
+    assert (tmp_path / "full" / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "o2.csv").exists()
     with pytest.raises(GanKitError, match="--overwrite"):
         run_synth(_args("synth", str(src), "--num", "5", "--output", str(dst)))
     with pytest.raises(GanKitError, match="unknown column"):

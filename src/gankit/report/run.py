@@ -36,18 +36,20 @@ def default_output(run_dir: Path) -> Path:
 def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = None,
                  overwrite: bool = False, memorization: bool = True,
                  data: Union[str, Path, None] = None) -> Path:
-    """Write the report of a run (or of a TableGAN saved by `gankit synth --save DIR`, compared
-    with its CSV or `data`); returns its path. Never writes into the run directory."""
+    """Write the report of a run (a table run's, or a TableGAN saved by gankit 0.1, compares with
+    its CSV or `data`); returns its path. Never writes into the run directory."""
     from ..api import load_run
-    from .table import build_table_report, is_table_model
+    from .table import build_table_report
     run_dir = Path(run_dir)
     output = Path(output) if output is not None else default_output(run_dir)
     if output.resolve().is_relative_to(run_dir.resolve()):
         raise GanKitError(f"--output {output} is inside the run directory; a report never "
                           f"writes there: choose another path")
-    if is_table_model(run_dir):
-        return build_table_report(run_dir, output, overwrite, data)
     gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
+    if gan.config.task == "table":
+        return build_table_report(gan, output, overwrite, data)
+    if data is not None:
+        raise GanKitError("--data is the real table of a table run's report")
     if gan.config.task in ("text", "audio"):
         what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
         raise GanKitError(f"{run_dir} is a {gan.config.task} run: the report covers image runs "

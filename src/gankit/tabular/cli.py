@@ -8,7 +8,7 @@ import io
 import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 
@@ -27,17 +27,20 @@ def add_commands(subparsers: Any) -> None:
     i.add_argument("--iterations", type=int, default=None, help="GAIN training iterations")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
     i.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    s = subparsers.add_parser("synth", help="generate a synthetic CSV table like a real one")
+    s = subparsers.add_parser("synth", help="generate a synthetic CSV table like a real one (in "
+                              "one go: `gankit train --task table` and `gankit sample`)")
     s.add_argument("input", type=Path, metavar="IN.csv")
     s.add_argument("--num", type=int, required=True, help="how many rows to generate")
     s.add_argument("--output", type=Path, required=True, metavar="OUT.csv")
     s.add_argument("--discrete", default="", help="numeric columns to treat as categories: a,b")
-    s.add_argument("--epochs", type=int, default=None, help="training epochs (default: 300, and at least 1500 steps)")
-    s.add_argument("--save", type=Path, default=None, metavar="DIR", help="also save the model")
+    s.add_argument("--epochs", type=float, default=None, help="training epochs (default: 300, and "
+                   "at least 1500 steps)")
+    s.add_argument("--save", type=Path, default=None, metavar="RUN", help="keep the table run in "
+                   "this new directory (sample it again, report on it, resume it); default: none "
+                   "kept")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.add_argument("--overwrite", action="store_true", help="replace an existing output file (and "
-                   "an earlier TableGAN saved in --save DIR)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -105,38 +108,37 @@ def _write_csv(table: pd.DataFrame, path: Path, line_end: str = "\n") -> None:
         raise DataError(f"{path}: cannot write ({e.strerror})") from None
 
 
-def _discrete(text: Optional[str], columns: pd.Index) -> list[str]:
-    names = [c.strip() for c in (text or "").split(",") if c.strip()]
-    unknown = [c for c in names if c not in columns]
-    if unknown:
-        raise ConfigError(f"--discrete names unknown column(s): {', '.join(unknown)} "
-                          f"(columns: {', '.join(map(str, columns))})")
-    return names
-
-
 def run_synth(args: argparse.Namespace) -> int:
-    """Fit a TableGAN on IN.csv and write --num synthetic rows to OUT.csv."""
-    from .synth import TableGAN
+    """Train a table run on IN.csv and write --num synthetic rows to OUT.csv."""
+    import tempfile
+    from ..outputs import refuse_overwrite
+    from .synth import TableGAN, write_rows
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
-    from ..data.tabular import read_csv_table
-    from ..outputs import refuse_overwrite
-    from ..train.state import atomic_write_text
     refuse_overwrite(Path(args.output), getattr(args, "overwrite", False))
-    if getattr(args, "save", None) is not None:   # refused before training, not after
-        from .synth import check_save_dir
-        check_save_dir(args.save, args.overwrite)
-    typed, _ = read_csv_table(args.input)
-    kw: dict[str, Any] = {"discrete": _discrete(getattr(args, "discrete", ""), typed.columns),
-                          "seed": args.seed}
+    if args.save is not None:   # refused before training, not after
+        check_save_dir(args.save)
+    options: dict[str, Any] = {"discrete": getattr(args, "discrete", ""), "seed": args.seed}
     if getattr(args, "epochs", None) is not None:
-        kw["epochs"] = args.epochs
-    gan = TableGAN(**kw).fit(typed, progress=_progress(args))
-    if getattr(args, "save", None) is not None:
-        gan.save(args.save, source=args.input, overwrite=args.overwrite)
-    rows = gan.sample(args.num, seed=args.seed)
-    buf = io.StringIO()
-    rows.to_csv(buf, index=False, lineterminator="\n")
-    atomic_write_text(Path(args.output), buf.getvalue())
-    print(f"wrote {args.num} synthetic rows to {args.output}", file=sys.stderr)
+        options["epochs"] = args.epochs
+    with tempfile.TemporaryDirectory(prefix="gankit-synth-") as tmp:
+        out = args.save if args.save is not None else Path(tmp) / "run"
+        gan = TableGAN(args.input, out=out, **options).fit(progress=_progress(args))
+        rows = gan.sample(args.num, seed=args.seed)
+        write_rows(rows, Path(args.output))
+    kept = f"; the run is in {args.save}" if args.save is not None else ""
+    print(f"wrote {args.num} synthetic rows to {args.output}{kept}", file=sys.stderr)
     return 0
+
+
+def check_save_dir(path: Path) -> None:
+    """Where `gankit synth --save` may put its run: a new or empty directory, never a gankit run
+    or any other folder of files."""
+    from ..rundir import is_run
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--save {path} is a file, not a directory; refusing to touch it")
+    if is_run(path):
+        raise ConfigError(f"--save {path} is a gankit run; keep the table run somewhere else")
+    if path.is_dir() and any(path.iterdir()):
+        raise ConfigError(f"--save {path} is not empty; refusing to write into it")

@@ -9,45 +9,74 @@ Three ideas make a GAN work on tables:
 
 Encoded row layout, column by column: numeric -> [offset, modes..., (missing)], discrete ->
 [categories..., (missing)]. A (missing) slot exists only if the column had missing cells.
-Saved as `model.safetensors` (generator weights) + `table.json` (config, columns, modes): no pickle.
-Training runs on the shared trainer: the nets, optimizers and phases are `TableGANTask`, its
-batches `RowSampler`'s.
+
+A table run is a run like every task's (`gankit train --task table --dataset t.csv`, or
+`TableGAN("t.csv").fit()`): config.json, `table.json` (the columns and the row layout: what
+sampling needs beside G's weights), checkpoints with exact resume, metrics.jsonl, samples/ (a CSV
+of rows every --sample-every steps). `TableModel` is the layout and the nets; `TableGANTask` the
+phases the shared trainer walks; `TableGAN` the facade.
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Hashable, Mapping, Optional
+from typing import Any, ClassVar, Hashable, Mapping, Optional, Union
 
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ..data.tabular import NUMERIC, TableEncoder
+from ..config import RunConfig, TaskOptions, option
+from ..data.tabular import NUMERIC, TableEncoder, read_csv_table
+from ..data.training import USER_DATA, dataset_name
 from ..errors import ConfigError, DataError, RunError
 from ..penalties import gradient_penalty
-from ..train.state import atomic_write_text
-from ..train.trainer import Callback, Phase, Trainer
+from ..run import Run, RunFacade, RunHooks
+from ..tasks import new_config
+from ..train import callbacks as cb
+from ..train.callbacks import read_metrics
+from ..train.state import atomic_write_text, load_task_state, task_state
+from ..train.trainer import Phase, Trainer
+
+TASK = "table"
+NET = "ctgan"
+DEFAULT_EPOCHS = 300
 
 
-@dataclass
-class TableGANConfig:
-    """Defaults follow CTGAN, scaled down for CPU (narrower nets)."""
-    noise_dim: int = 64
-    hidden: int = 128
-    batch_size: int = 500
-    epochs: Optional[int] = None      # None: 300 epochs, but at least `min_steps` steps
-    pac: int = 10
-    lr: float = 2e-4
-    lr_d: Optional[float] = None      # critic learning rate (None: lr)
-    min_steps: int = 1500             # small tables: 300 epochs are a few hundred steps, too few
-    gp_weight: float = 10.0
-    max_modes: int = 10
-    discrete: list = field(default_factory=list)
-    seed: int = 0
+@dataclass(frozen=True)
+class TableOptions(TaskOptions):
+    """The table task's own options (`gankit train --task table --help` lists them)."""
+
+    # WGAN-GP with one critic step per G step and CTGAN's nets; no images, classes or moving
+    # average; the run's length comes from the table when none is given (LENGTH_FROM_DATA).
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "resolution", "channels", "d_norm", "conditional", "cond", "n_critic", "r1_gamma",
+        "r2_gamma", "r1_every", "augment", "ema_halflife", "eval_every", "eval_metrics",
+        "eval_num", "early_stop_patience", "compile", "memory_format"})
+    LENGTH_FROM_DATA: ClassVar[bool] = True
+    discrete: str = option("", "numeric columns to treat as categories: a,b (text columns "
+                           "always are)")
+    pac: int = option(10, "rows the critic judges together (PacGAN), against mode collapse",
+                      low=1)
+    max_modes: int = option(10, "Gaussian modes per numeric column, at most", low=1)
+    min_steps: int = option(1500, "without --steps, --epochs or --max-time: 300 epochs, but at "
+                            "least this many steps (a small table's 300 epochs are too few)",
+                            low=0)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """CTGAN's recipe scaled down for a CPU: nets of 128 units, batches of 500 rows, Adam
+        (2e-4, 0.5, 0.9), WGAN-GP (penalty 10), noise of 64."""
+        return {"model": NET, "loss": "wgan-gp", "width": 128, "batch_size": 500, "lr": 2e-4,
+                "beta1": 0.5, "beta2": 0.9, "gp_weight": 10.0, "z_dim": 64}
+
+
+OPTIONS = {TASK: TableOptions}
 
 
 @dataclass
@@ -105,49 +134,56 @@ def _critic(d_in: int, hidden: int, pac: int) -> nn.Sequential:
                          nn.Linear(hidden, 1))
 
 
-def _check_config(cfg: TableGANConfig) -> None:
-    """Reject settings that cannot train, naming the option (`--epochs 0` is not a silent no-op)."""
-    positive = {"noise_dim": cfg.noise_dim, "hidden": cfg.hidden, "batch_size": cfg.batch_size,
-                "pac": cfg.pac, "max_modes": cfg.max_modes, "lr": cfg.lr}
-    if cfg.epochs is not None:
-        positive["epochs"] = cfg.epochs
-    if cfg.lr_d is not None:
-        positive["lr_d"] = cfg.lr_d
-    bad = [f"{k}={v!r}" for k, v in positive.items() if not v > 0]
-    bad += [f"{k}={v!r}" for k, v in (("min_steps", cfg.min_steps), ("gp_weight", cfg.gp_weight))
-            if not v >= 0]
-    if bad:
-        raise ConfigError(f"TableGAN options must be positive: {', '.join(bad)}")
+class TableModel:
+    """A table's row layout (its encoder, each column's block, the conditional vector) and the
+    nets G and D over it. `prepare(df)` fits the layout to a table and encodes it; `to_json` /
+    `from_json` carry the layout (table.json) so that a loaded run samples without the table."""
 
-
-class TableGAN:
-    """Fit on a DataFrame, sample new rows with the same columns, dtypes, categories and ranges.
-
-    >>> gan = TableGAN(epochs=100).fit(df)
-    >>> gan.sample(1000, condition={"city": "Lyon"})
-    """
-
-    def __init__(self, config: Optional[TableGANConfig] = None, **overrides: Any):
-        unknown = set(overrides) - set(TableGANConfig.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"unknown TableGAN option(s): {', '.join(sorted(unknown))}")
-        self.config = TableGANConfig(**{**asdict(config or TableGANConfig()), **overrides})
-        _check_config(self.config)
+    def __init__(self, cfg: RunConfig):
+        self.cfg = cfg
+        self.pac = cfg.options.pac
+        self.noise_dim = cfg.model.z_dim
         self.encoder: Optional[TableEncoder] = None
         self.blocks: list[_Block] = []
+        self.dim = 0
         self.generator: Optional[nn.Module] = None
+        self.critic: Optional[nn.Module] = None
+        self.n_rows = 0
+
+    def prepare(self, df: pd.DataFrame) -> tuple[torch.Tensor, np.random.Generator]:
+        """Fit the layout to df, encode its rows (drawing each value's mode from the seed's
+        stream), build the nets from the seed: (rows [N, dim], the stream training goes on
+        with)."""
+        cfg = self.cfg
+        if len(df) < 2:
+            raise DataError(f"the table needs at least 2 rows to learn from, got {len(df)}")
+        self.build_layout(df)
+        rng = np.random.default_rng(cfg.train.seed)
+        x, codes = self.encode(df, rng)
+        self.n_rows = len(x)
+        self.cond_tables(codes)
+        self.build_nets()
+        return torch.from_numpy(x), rng
+
+    def build_nets(self) -> None:
+        torch.manual_seed(self.cfg.train.seed)
+        hidden = self.cfg.model.width
+        self.generator = _generator(self.noise_dim + self.cond_dim, hidden, self.dim)
+        self.critic = _critic(self.dim + self.cond_dim, hidden, self.pac)
 
     # -- layout ---------------------------------------------------------------------------------
 
-    def _build_layout(self, df: pd.DataFrame) -> None:
-        cfg, start = self.config, 0
-        self.encoder = TableEncoder.fit(df, discrete=cfg.discrete)
+    def build_layout(self, df: pd.DataFrame) -> None:
+        start = 0
+        self.encoder = TableEncoder.fit(df, discrete=discrete_columns(self.cfg.options.discrete,
+                                                                      df.columns))
         self.blocks = []
         for j, spec in enumerate(self.encoder.columns):
             miss = bool(df[spec.name].isna().any())
             if spec.kind == NUMERIC:
                 v = df[spec.name].dropna().to_numpy(dtype=np.float64)
-                means, stds = _fit_modes(v, cfg.max_modes, cfg.seed + j)
+                means, stds = _fit_modes(v, self.cfg.options.max_modes,
+                                         self.cfg.train.seed + j)
                 b = _Block(start, True, len(means) + miss, miss, means, stds)
             else:
                 b = _Block(start, False, len(spec.categories) + miss, miss)
@@ -164,7 +200,7 @@ class TableGAN:
     def cond_dim(self) -> int:
         return sum(self.blocks[j].width for j in self.discrete_columns)
 
-    def _encode(self, df: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, df: pd.DataFrame, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Rows [N, dim] in the GAN layout, and each column's one-hot code [N, n_columns]."""
         x = np.zeros((len(df), self.dim), dtype=np.float32)
         codes = np.zeros((len(df), len(self.blocks)), dtype=np.int64)
@@ -173,7 +209,7 @@ class TableGAN:
             block = enc[:, sl]
             miss = np.isnan(block).any(1)
             if b.alpha:
-                code, alpha = self._pick_modes(b, df[self.encoder.columns[j].name], rng)
+                code, alpha = self.pick_modes(b, df[self.encoder.columns[j].name], rng)
                 x[:, b.start] = np.where(miss, 0.0, alpha)
             else:
                 code = np.argmax(np.nan_to_num(block), 1)
@@ -183,7 +219,7 @@ class TableGAN:
         return x, codes
 
     @staticmethod
-    def _pick_modes(b: _Block, s: pd.Series, rng: np.random.Generator
+    def pick_modes(b: _Block, s: pd.Series, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Sample each value's mode from its posterior (as CTGAN) and its offset in [-1, 1]."""
         v = s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]       # [N, 1]
@@ -195,7 +231,7 @@ class TableGAN:
         alpha = (v[:, 0] - mu[0, code]) / (4 * sd[0, code])
         return code, np.clip(np.nan_to_num(alpha), -0.99, 0.99)
 
-    def _decode(self, x: np.ndarray) -> pd.DataFrame:
+    def decode(self, x: np.ndarray) -> pd.DataFrame:
         """GAN-layout rows [N, dim] -> DataFrame via the min-max encoder (dtypes, rounding)."""
         out = np.zeros((len(x), self.encoder.dim))
         for spec, b, sl in zip(self.encoder.columns, self.blocks, self.encoder.slices()):
@@ -214,7 +250,7 @@ class TableGAN:
 
     # -- training ---------------------------------------------------------------------------------
 
-    def _activate(self, logits: torch.Tensor, gen: Optional[torch.Generator]) -> torch.Tensor:
+    def activate(self, logits: torch.Tensor, gen: Optional[torch.Generator]) -> torch.Tensor:
         """[B, dim] logits -> tanh offsets and Gumbel-softmax (tau 0.2) one-hots, as CTGAN."""
         parts = []
         for b in self.blocks:
@@ -224,7 +260,7 @@ class TableGAN:
             parts.append(torch.softmax((logits[:, b.onehot] - torch.log(-torch.log(u))) / 0.2, 1))
         return torch.cat(parts, 1)
 
-    def _cond_tables(self, codes: np.ndarray) -> None:
+    def cond_tables(self, codes: np.ndarray) -> None:
         """Training-by-sampling tables: per discrete column, rows sorted by value, log-frequencies."""
         self._order, self._starts, self._counts, self._logp, self._freq = [], [], [], [], []
         for j in self.discrete_columns:
@@ -239,7 +275,7 @@ class TableGAN:
         widths = [self.blocks[j].width for j in self.discrete_columns]
         self._offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int)
 
-    def _sample_cond(self, n: int, rng: np.random.Generator, training: bool
+    def sample_cond(self, n: int, rng: np.random.Generator, training: bool
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cond one-hots [n, cond_dim], chosen column [n], chosen value [n]) for n rows."""
         if not self.discrete_columns:       # all numeric: no condition, rows drawn uniformly
@@ -253,9 +289,9 @@ class TableGAN:
         cond[np.arange(n), self._offsets[cols] + vals] = 1.0
         return cond, cols, vals
 
-    def _real_rows(self, cols: np.ndarray, vals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def real_rows(self, cols: np.ndarray, vals: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Indices of real rows holding value vals[i] in discrete column cols[i]."""
-        rows = rng.integers(0, len(self._order[0]) if self._order else self._n_rows, len(cols))
+        rows = rng.integers(0, len(self._order[0]) if self._order else self.n_rows, len(cols))
         for i in np.unique(cols[cols >= 0]):
             sel = cols == i
             pick = self._starts[i][vals[sel]] + (rng.random(sel.sum()) *
@@ -263,7 +299,7 @@ class TableGAN:
             rows[sel] = self._order[i][pick]
         return rows
 
-    def _cond_loss(self, logits: torch.Tensor, cols: np.ndarray, vals: np.ndarray) -> torch.Tensor:
+    def cond_loss(self, logits: torch.Tensor, cols: np.ndarray, vals: np.ndarray) -> torch.Tensor:
         """Cross-entropy of G's logits for the conditioned column against the asked value."""
         loss = logits.new_zeros(())
         for i, j in enumerate(self.discrete_columns):
@@ -274,53 +310,9 @@ class TableGAN:
                 loss = loss + nn.functional.cross_entropy(block, target, reduction="sum")
         return loss / len(cols)
 
-    def fit(self, df: pd.DataFrame, progress: bool = False) -> "TableGAN":
-        """Train on the rows of df (numeric and categorical columns, missing cells allowed)."""
-        cfg = self.config
-        if len(df) < 2:
-            raise DataError(f"the table needs at least 2 rows to learn from, got {len(df)}")
-        self._build_layout(df)
-        rng = np.random.default_rng(cfg.seed)
-        x, codes = self._encode(df, rng)
-        self._n_rows = len(x)
-        self._cond_tables(codes)
-        torch.manual_seed(cfg.seed)
-        self.generator = _generator(cfg.noise_dim + self.cond_dim, cfg.hidden, self.dim)
-        self.critic = _critic(self.dim + self.cond_dim, cfg.hidden, cfg.pac)
-        self.losses = self._train(torch.from_numpy(x), rng, progress)
-        return self
-
-    def _train(self, x: torch.Tensor, rng: np.random.Generator, progress: bool) -> list:
-        """Run the shared trainer on the TableGAN task; returns its log records."""
-        b = self._batch_rows(len(x))
-        log = _History()
-        callbacks: list = [log]
-        if progress:
-            from ..train.callbacks import Progress
-            callbacks.append(Progress(self.total_steps(len(x)), None))
-        trainer = Trainer(TableGANTask(self, rng), RowSampler(self, x, b, rng), callbacks,
-                          log_every=50)
-        trainer.fit(self.total_steps(len(x)))
-        self.generator.eval()
-        return log.records
-
-    def _batch_rows(self, n_rows: int) -> int:
-        """Rows per batch: batch_size (at most the table), rounded down to whole packs of `pac`."""
-        cfg = self.config
-        return max(cfg.pac, min(cfg.batch_size, n_rows) // cfg.pac * cfg.pac)
-
-    def total_steps(self, n_rows: int) -> int:
-        """`epochs` passes over n_rows; by default 300 epochs but at least `min_steps` steps (on a
-        table of a few hundred rows an epoch is one step; ML efficacy needed ~1500, see docs/tables.md)."""
-        cfg = self.config
-        per_epoch = max(n_rows // self._batch_rows(n_rows), 1)
-        if cfg.epochs is not None:
-            return cfg.epochs * per_epoch
-        return max(300 * per_epoch, cfg.min_steps)
-
-    def _pack(self, rows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+    def pack(self, rows: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """[B, dim] rows + [B, cond] -> [B / pac, pac * (dim + cond)] packs for the critic."""
-        return torch.cat([rows, cond], 1).reshape(-1, self.config.pac * (self.dim + self.cond_dim))
+        return torch.cat([rows, cond], 1).reshape(-1, self.pac * (self.dim + self.cond_dim))
 
     # -- sampling ---------------------------------------------------------------------------------
 
@@ -328,26 +320,27 @@ class TableGAN:
                seed: Optional[int] = None) -> pd.DataFrame:
         """n new rows as a DataFrame. `condition={column: value}` asks for rows holding that value
         of a discrete column (the column is set to it; the other columns follow it)."""
-        if self.generator is None:
-            raise RunError("this TableGAN is not fitted; call fit(df) or TableGAN.load(path)")
         if n < 1:
             raise DataError(f"the number of rows must be at least 1, got {n}")
-        rng = np.random.default_rng(self.config.seed + 1 if seed is None else seed)
+        rng = np.random.default_rng(self.cfg.train.seed + 1 if seed is None else seed)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        cond, fixed = self._sample_cond(n, rng, training=False)[0], None
+        cond, fixed = self.sample_cond(n, rng, training=False)[0], None
         if condition:
-            cond, fixed = self._condition(condition, n)
+            cond, fixed = self.condition(condition, n)
+        was_training = self.generator.training
+        self.generator.eval()
         with torch.no_grad():
-            z = torch.randn(n, self.config.noise_dim, generator=gen)
-            rows = self._activate(self.generator(torch.cat([z, torch.from_numpy(cond)], 1)), gen)
+            z = torch.randn(n, self.noise_dim, generator=gen)
+            rows = self.activate(self.generator(torch.cat([z, torch.from_numpy(cond)], 1)), gen)
+        self.generator.train(was_training)
         rows = rows.numpy()
         if fixed is not None:
             j, code = fixed
             rows[:, self.blocks[j].onehot] = 0.0
             rows[:, self.blocks[j].onehot.start + code] = 1.0
-        return self._decode(rows)
+        return self.decode(rows)
 
-    def _condition(self, condition: Mapping[Hashable, Any], n: int
+    def condition(self, condition: Mapping[Hashable, Any], n: int
                    ) -> tuple[np.ndarray, tuple[int, int]]:
         if len(condition) != 1:
             raise DataError("condition on exactly one column, e.g. {'city': 'Lyon'}")
@@ -369,56 +362,44 @@ class TableGAN:
         cond[:, self._offsets[i] + matches[0]] = 1.0
         return cond, (j, matches[0])
 
-    # -- save / load ------------------------------------------------------------------------------
+    def cond_tables_from(self, other: "TableModel") -> None:
+        """The training tables (rows by value, log-frequencies) of `other`, a model prepared on
+        the same table (a resumed run's)."""
+        for name in ("_order", "_starts", "_counts", "_logp", "_freq", "_offsets"):
+            setattr(self, name, getattr(other, name))
+        self.n_rows = other.n_rows
 
-    def save(self, path: Path, source: Optional[Path] = None, overwrite: bool = False) -> Path:
-        """Write `path/model.safetensors` + `path/table.json` (no pickle anywhere), and the
-        training log as `path/metrics.jsonl`. `source`: the CSV it was trained on, recorded (as an
-        absolute path) so that `gankit report` can compare with it. `path` must be new or empty,
-        or (with `overwrite`) an earlier TableGAN save."""
-        if self.generator is None:
-            raise RunError("nothing to save: this TableGAN is not fitted")
-        path = Path(path)
-        check_save_dir(path, overwrite)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / ".model.safetensors.tmp"
-        save_file({k: v.contiguous() for k, v in self.generator.state_dict().items()}, str(tmp))
-        tmp.replace(path / "model.safetensors")
-        meta = {"format": 1, "config": asdict(self.config), "columns": json.loads(
-            self.encoder.to_json()), "blocks": [asdict(b) for b in self.blocks],
-            "freq": [f.tolist() for f in self._freq],
-            "source": str(Path(source).resolve()) if source is not None else None,
-            "n_rows": getattr(self, "_n_rows", None)}
-        if getattr(self, "losses", None):
-            atomic_write_text(path / "metrics.jsonl",
-                              "".join(json.dumps(r) + "\n" for r in self.losses))
-        atomic_write_text(path / "table.json", json.dumps(meta, indent=1))
-        return path
+    # -- table.json -------------------------------------------------------------------------------
 
-    @classmethod
-    def load(cls, path: Path) -> "TableGAN":
-        """Rebuild a saved TableGAN for sampling."""
-        path = Path(path)
-        try:
-            meta = json.loads((path / "table.json").read_text())
-            weights = load_file(str(path / "model.safetensors"))
-        except (OSError, ValueError, RuntimeError) as e:
-            raise RunError(f"{path}: not a saved TableGAN ({str(e).splitlines()[0]})") from None
-        self = cls(TableGANConfig(**meta["config"]))
+    def to_json(self) -> str:
+        """The layout a loaded run samples with: columns, blocks, the discrete values' shares."""
+        return json.dumps({"format": 2, "columns": json.loads(self.encoder.to_json()),
+                           "blocks": [asdict(b) for b in self.blocks],
+                           "freq": [f.tolist() for f in self._freq], "n_rows": self.n_rows},
+                          indent=1)
+
+    def load_json(self, text: str) -> None:
+        """The layout of table.json, and nets of its shapes (their weights come from a
+        checkpoint)."""
+        meta = json.loads(text)
         self.encoder = TableEncoder.from_json(json.dumps(meta["columns"]))
         self.blocks = [_Block(**b) for b in meta["blocks"]]
         self.dim = self.blocks[-1].end
+        self.n_rows = int(meta.get("n_rows") or 0)
         self._freq = [np.asarray(f) for f in meta["freq"]]
         widths = [self.blocks[j].width for j in self.discrete_columns]
         self._offsets = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(int)
-        cfg = self.config
-        self.generator = _generator(cfg.noise_dim + self.cond_dim, cfg.hidden, self.dim)
-        try:
-            self.generator.load_state_dict(weights)
-        except RuntimeError as e:
-            raise RunError(f"{path}: weights do not fit the net ({str(e).splitlines()[0]})") from None
-        self.generator.eval()
-        return self
+        self.build_nets()
+
+
+def discrete_columns(text: str, columns: pd.Index) -> list[str]:
+    """The --discrete names, each a column of the table."""
+    names = [c.strip() for c in (text or "").split(",") if c.strip()]
+    unknown = [c for c in names if c not in columns]
+    if unknown:
+        raise ConfigError(f"--discrete names unknown column(s): {', '.join(unknown)} "
+                          f"(columns: {', '.join(map(str, columns))})")
+    return names
 
 
 # --- the task the shared trainer walks ----------------------------------------------------------
@@ -432,14 +413,17 @@ class RowSampler:
 
     world = 1   # one process
 
-    def __init__(self, gan: TableGAN, x: torch.Tensor, batch_size: int,
+    def __init__(self, gan: TableModel, x: torch.Tensor, batch_size: int,
                  rng: np.random.Generator):
         self.gan, self.x, self.batch_size, self.rng = gan, x, batch_size, rng
 
     def next(self) -> torch.Tensor:
-        cond, cols, vals = self.gan._sample_cond(self.batch_size, self.rng, training=True)
-        rows = self.x[torch.from_numpy(self.gan._real_rows(cols, vals, self.rng))]
+        cond, cols, vals = self.gan.sample_cond(self.batch_size, self.rng, training=True)
+        rows = self.x[torch.from_numpy(self.gan.real_rows(cols, vals, self.rng))]
         return torch.cat([rows, torch.from_numpy(cond)], 1)
+
+    def __len__(self) -> int:
+        return len(self.x)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         return {}, {"rng": self.rng.bit_generator.state}
@@ -451,23 +435,27 @@ class RowSampler:
 class TableGANTask:
     """Named nets {"G", "D"}, Adam optimizers (CTGAN's betas) and the D, G phases."""
 
-    def __init__(self, gan: TableGAN, rng: np.random.Generator):
-        cfg = gan.config
-        self.gan, self.rng = gan, rng
+    def __init__(self, gan: TableModel, rng: np.random.Generator):
+        t = gan.cfg.train
+        self.gan, self.rng, self.gp_weight = gan, rng, gan.cfg.loss.gp_weight
         self.nets: dict[str, nn.Module] = {"G": gan.generator, "D": gan.critic}
+        betas = (t.beta1, t.beta2)
         self.optimizers = {
-            "G": torch.optim.Adam(gan.generator.parameters(), cfg.lr, betas=(0.5, 0.9),
+            "G": torch.optim.Adam(gan.generator.parameters(), t.lr, betas=betas,
                                   weight_decay=1e-6),
-            "D": torch.optim.Adam(gan.critic.parameters(), cfg.lr_d or cfg.lr, betas=(0.5, 0.9))}
-        self.generators = {"noise": torch.Generator().manual_seed(cfg.seed)}
+            "D": torch.optim.Adam(gan.critic.parameters(), t.lr_d or t.lr, betas=betas)}
+        # the critic's dropout draws from torch's global generator: saved with the run's
+        # generators, so that a resumed run goes on exactly
+        self.generators = {"noise": torch.Generator().manual_seed(t.seed),
+                           "dropout": torch.default_generator}
         self.phases = [Phase("D", ("D",), self.d_loss), Phase("G", ("G",), self.g_loss)]
 
     def fake(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(G's rows after activation [B, dim], its logits [B, dim]) for conditions [B, cond]."""
         gen = self.generators["noise"]
-        z = torch.randn(cond.shape[0], self.gan.config.noise_dim, generator=gen)
+        z = torch.randn(cond.shape[0], self.gan.noise_dim, generator=gen)
         logits = self.gan.generator(torch.cat([z, cond], 1))
-        return self.gan._activate(logits, gen), logits
+        return self.gan.activate(logits, gen), logits
 
     def d_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Wasserstein critic loss on packs of rows + gradient penalty on packed mixtures."""
@@ -475,48 +463,332 @@ class TableGANTask:
         real, cond = batch[:, :gan.dim], batch[:, gan.dim:]
         with torch.no_grad():
             fake, _ = self.fake(cond)
-        real_p, fake_p = gan._pack(real, cond), gan._pack(fake, cond)
+        real_p, fake_p = gan.pack(real, cond), gan.pack(fake, cond)
         gp = gradient_penalty(gan.critic, real_p, fake_p, self.generators["noise"])
         w = gan.critic(real_p).mean() - gan.critic(fake_p).mean()
-        return -w + gan.config.gp_weight * gp, {"wasserstein": w.detach(), "gp": gp.detach()}
+        return -w + self.gp_weight * gp, {"wasserstein": w.detach(), "gp": gp.detach()}
 
     def g_loss(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Fool the critic, and produce the asked value (cross-entropy) for fresh conditions."""
         gan = self.gan
-        cond, cols, vals = gan._sample_cond(batch.shape[0], self.rng, training=True)
+        cond, cols, vals = gan.sample_cond(batch.shape[0], self.rng, training=True)
         c = torch.from_numpy(cond)
         fake, logits = self.fake(c)
-        adv = -gan.critic(gan._pack(fake, c)).mean()
-        cond_loss = gan._cond_loss(logits, cols, vals)
+        adv = -gan.critic(gan.pack(fake, c)).mean()
+        cond_loss = gan.cond_loss(logits, cols, vals)
         return adv + cond_loss, {"g_adv": adv.detach(), "g_cond": cond_loss.detach()}
 
     def end_step(self, step: int, nimg: int) -> None:
         pass
 
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        return task_state(self)
 
-class _History(Callback):
-    """Trainer callback that keeps the log records (losses averaged over `log_every` steps)."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, float]] = []
-
-    def on_log(self, trainer: Any, record: dict[str, float]) -> None:
-        self.records.append(record)
+    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+             weights_only: bool = False) -> None:
+        load_task_state(self, tensors, meta, weights_only)
 
 
-def check_save_dir(path: Path, overwrite: bool = False) -> None:
-    """Where a TableGAN may be saved: a new or empty directory, or with `overwrite` one that holds
-    an earlier TableGAN save; never a gankit run or any other folder of files."""
+# --- the facade ---------------------------------------------------------------------------------
+
+class TableGAN(RunFacade):
+    """Synthetic rows like a real table's:
+
+        gan = TableGAN("people.csv", discrete=["kids"]).fit()   # a run directory under runs/
+        gan.sample(1000, condition={"city": "Lyon"})             # a DataFrame
+        gankit.load_run(gan.run_dir).sample(10)
+
+    `data`: a CSV file or a DataFrame (numeric and text columns, missing cells allowed). Options
+    are the config fields (`epochs`, `batch_size`, `lr`, `width`, `z_dim`, `pac`, `seed`, ...).
+    `fit()` with no length trains 300 epochs, but at least `min_steps` steps. (`run=` and
+    `model=`: a run already built and its TableModel, as load_run makes them.)"""
+
+    def __init__(self, data: Any = None, *, out: Union[str, Path, None] = None,
+                 config: Optional[RunConfig] = None, run: Optional[Run] = None,
+                 model: Optional[TableModel] = None, **options: Any):
+        if run is not None:
+            self._attach(run, model)
+            return
+        if isinstance(options.get("discrete"), (list, tuple)):
+            options["discrete"] = ",".join(map(str, options["discrete"]))
+        df = read_table(data)
+        if config is None:
+            config = new_config(TASK, dataset=dataset_name(data), **options)
+        if not isinstance(config.options, TableOptions):
+            raise ConfigError(f"a {TASK} run needs the {TASK} task's options, got a "
+                              f"{config.task} config")
+        cfg = config.replace(task=TASK, data=dataclasses.replace(config.data,
+                                                                 dataset=dataset_name(data)))
+        check_config(cfg)
+        model = TableModel(cfg)
+        x, rng = model.prepare(df)
+        cfg = cfg.replace(data_shape=(model.dim,), num_classes=0)
+        model.cfg = cfg
+        self._attach(table_run(cfg, model, rng, out=out), model)
+        self.table = df
+        self.run.data, self.run.data_note = x, (f"{len(df):,} rows, {len(df.columns)} columns "
+                                                f"({len(model.discrete_columns)} categorical)")
+        print(self.run.data_note, file=sys.stderr)
+
+    def _attach(self, run: Run, model: TableModel) -> None:
+        self.run, self.model = run, model
+        self.table: Optional[pd.DataFrame] = None   # the DataFrame it was made with, if any
+        run.hooks = RunHooks(sampler=self._sampler, callbacks=self._callbacks,
+                             files=lambda: {"table.json": model.to_json()},
+                             epoch_steps=self._epoch_steps)
+
+    def _sampler(self) -> RowSampler:
+        if self.run.data is None:
+            raise DataError(f"this run's table could not be loaded from "
+                            f"{self.config.data.dataset}")
+        return RowSampler(self.model, self.run.data, self.batch_rows(len(self.run.data)),
+                          self.task.rng)
+
+    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
+                   ) -> list:
+        preview = TablePreview(self.run_dir / "samples", self.config.train.sample_every, self)
+        return self.run.standard_callbacks(total, max_time, progress, preview, dict,
+                                           title=f"TableGAN on "
+                                                 f"{Path(self.config.data.dataset).name}")
+
+    # --- length --------------------------------------------------------------------------------
+    def batch_rows(self, n_rows: int) -> int:
+        """Rows per batch: batch_size (at most the table), rounded down to whole packs of `pac`."""
+        pac, b = self.config.options.pac, self.config.train.batch_size
+        return max(pac, min(b, n_rows) // pac * pac)
+
+    def _epoch_steps(self, epochs: float) -> int:
+        n = self.model.n_rows
+        return int(round(epochs * max(n // self.batch_rows(n), 1)))
+
+    def total_steps(self, n_rows: Optional[int] = None) -> int:
+        """The steps of a whole run: --epochs passes over the table; by default 300 epochs but at
+        least --min-steps (on a table of a few hundred rows an epoch is one step; ML efficacy
+        needed ~1500, see docs/tables.md)."""
+        n = self.model.n_rows if n_rows is None else n_rows
+        per_epoch = max(n // self.batch_rows(n), 1)
+        t = self.config.train
+        if t.epochs is not None:
+            return int(round(t.epochs * per_epoch))
+        return max(DEFAULT_EPOCHS * per_epoch, self.config.options.min_steps)
+
+    def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
+            max_time: Optional[float] = None, *, until: Optional[int] = None,
+            progress: Optional[bool] = None) -> "TableGAN":
+        """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
+        absolute step); with none given, to the run's whole length (total_steps)."""
+        if steps is None and epochs is None and max_time is None and until is None:
+            until = self.total_steps()
+        self.run.fit(steps, epochs, max_time, until=until, progress=progress)
+        return self
+
+    @property
+    def losses(self) -> list[dict]:
+        """The logged records (losses averaged over --log-every steps)."""
+        return self.history
+
+    @property
+    def discrete_columns(self) -> list[int]:
+        return self.model.discrete_columns
+
+    @property
+    def encoder(self) -> TableEncoder:
+        return self.model.encoder
+
+    # --- use -----------------------------------------------------------------------------------
+    def sample(self, n: int, condition: Optional[Mapping[Hashable, Any]] = None,
+               seed: Optional[int] = None, **_: Any) -> pd.DataFrame:
+        """n new rows as a DataFrame. `condition={column: value}` asks for rows holding that value
+        of a discrete column (the column is set to it; the other columns follow it)."""
+        return self.model.sample(int(n), condition, seed)
+
+    def reference(self, data: Any = None) -> tuple[pd.DataFrame, str]:
+        """(the real table, what it is): `data` (a CSV file or a DataFrame), else the table the
+        run was trained on (its CSV, or the DataFrame this TableGAN was made with); DataError if
+        none is there or its columns are not the run's."""
+        recorded = self.config.data.dataset
+        if data is None and self.table is not None:
+            data = self.table
+        source = data if data is not None else (recorded if recorded != USER_DATA else None)
+        if source is None:
+            raise DataError(f"{self.run_dir} was trained on a DataFrame passed from Python: "
+                            f"pass the real table (--data IN.csv) to compare with")
+        if isinstance(source, pd.DataFrame):
+            real, source = source, "a DataFrame"
+        else:
+            real = read_table(source)
+        trained_on = [str(c.name) for c in self.encoder.columns]
+        if list(map(str, real.columns)) != trained_on:
+            raise DataError(f"{source} has columns {list(real.columns)}, the run was trained on "
+                            f"{trained_on}")
+        return real, str(source)
+
+    def evaluate(self, num: Optional[int] = None, seed: int = 0, data: Any = None
+                 ) -> dict[str, float]:
+        """How close `num` sampled rows (default: as many as the real table has) are to the real
+        table (see tabular.fidelity.fidelity_scores; lower is closer)."""
+        from .fidelity import fidelity_scores
+        real, _ = self.reference(data)
+        fake = self.sample(num or len(real), seed=seed)
+        return fidelity_scores(real, fake, [str(real.columns[j]) for j in self.discrete_columns])
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "train") -> dict:
+        """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints); the
+        reference is the table it trained on (a table run keeps no held-out rows)."""
+        from .._version import __version__
+        from ..metrics import MetricResult
+        real, source = self.reference()
+        scores = self.evaluate(num, seed)
+        proto = {"extractor": "column marginals and correlations", "n_real": len(real),
+                 "n_fake": num or len(real), "reference": source, "reference_split": "train",
+                 "seed": seed, "gankit_version": __version__}
+        return {k: MetricResult(k, v, {}, {"metric": k, **proto}) for k, v in scores.items()}
+
+    def save(self, rows: pd.DataFrame, path: Union[str, Path], overwrite: bool = False,
+             labels: Any = None) -> Path:
+        """Rows as a CSV file (what `gankit sample` writes for a table run)."""
+        from ..outputs import refuse_overwrite
+        path = Path(path)
+        if path.suffix.lower() != ".csv":
+            raise ConfigError(f"--output for a table run is a .csv file, got {path}")
+        refuse_overwrite(path, overwrite)
+        write_rows(rows, path)
+        return path
+
+
+class TablePreview(cb.Every):
+    """samples/step-NNNNNNN.csv: PREVIEW rows drawn with a fixed seed."""
+
+    ROWS = 100
+
+    def __init__(self, out_dir: Path, every: int, gan: TableGAN):
+        super().__init__(every)
+        self.out_dir, self.gan = Path(out_dir), gan
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def act(self, trainer: Trainer) -> None:
+        rows = self.gan.sample(self.ROWS, seed=self.gan.config.train.seed + 7)
+        write_rows(rows, self.out_dir / f"step-{trainer.step:07d}.csv")
+
+
+def write_rows(rows: pd.DataFrame, path: Path) -> None:
+    """Rows as a CSV file (header, no index, \\n line ends), written atomically."""
+    buf = io.StringIO()
+    rows.to_csv(buf, index=False, lineterminator="\n")
+    try:
+        atomic_write_text(Path(path), buf.getvalue())
+    except OSError as e:
+        raise DataError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def read_table(data: Any) -> pd.DataFrame:
+    """The table a run learns from: a CSV file or a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_csv_table(Path(data))[0]
+    raise DataError(f"a TableGAN learns from a CSV file or a pandas DataFrame, got "
+                    f"{type(data).__name__}")
+
+
+def check_config(cfg: RunConfig) -> None:
+    if cfg.model.model not in (NET, "dcgan"):
+        raise ConfigError(f"--task {TASK} uses its own nets (--model {NET}), not "
+                          f"{cfg.model.model}")
+    if cfg.loss.loss != "wgan-gp":
+        raise ConfigError(f"--task {TASK} trains with WGAN-GP (CTGAN's loss), not "
+                          f"--loss {cfg.loss.loss}")
+    if cfg.model.width is None:
+        raise ConfigError("--width: the table nets need a width")
+
+
+def table_run(cfg: RunConfig, model: TableModel, rng: np.random.Generator, *,
+              out: Union[str, Path, None] = None, run_dir: Optional[Path] = None) -> Run:
+    """The table GAN's run: its task on the CPU device the config names, one process."""
+    return Run.for_task(cfg, lambda device: TableGANTask(model, rng), one_process="TableGAN",
+                        out=out, run_dir=run_dir)
+
+
+def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> TableGAN:
+    """A new table run (the CLI's `gankit train --task table`)."""
+    return TableGAN(cfg.data.dataset, config=cfg, out=out)
+
+
+def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool,
+                  dataset: Any = None) -> TableGAN:
+    """Rebuild a table run (see api.load_run): its layout from table.json, then the nets,
+    optimizers, step and sampling stream from the latest checkpoint; with the table (the CSV it
+    recorded, or `dataset`) to go on training."""
+    cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
+    model = TableModel(cfg)
+    try:
+        model.load_json((Path(run_dir) / "table.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{run_dir}/table.json: missing or corrupt ({e})") from None
+    rng = np.random.default_rng(cfg.train.seed)
+    gan = TableGAN(run=table_run(cfg, model, rng, run_dir=run_dir), model=model)
+    source = dataset if dataset is not None else cfg.data.dataset
+    if weights_only or (isinstance(source, str) and source == USER_DATA):
+        gan.run.resume(True)
+        return gan
+
+    def load_data() -> None:
+        df = read_table(source)
+        fresh = TableModel(cfg)
+        x, fresh_rng = fresh.prepare(df)   # the layout, encoding and cond tables, as at the start
+        if fresh.dim != model.dim:
+            raise DataError(f"the table now encodes to rows of {fresh.dim} values, the run was "
+                            f"trained on {model.dim}")
+        model.cond_tables_from(fresh)
+        gan.task.rng.bit_generator.state = fresh_rng.bit_generator.state
+        gan.run.data = x
+    gan.run.resume(False, load_data)
+    return gan
+
+
+# gankit 0.1's TableGANConfig names -> the table task's config fields
+V1_FIELDS = {"noise_dim": "z_dim", "hidden": "width", "batch_size": "batch_size",
+             "epochs": "epochs", "pac": "pac", "lr": "lr", "lr_d": "lr_d",
+             "min_steps": "min_steps", "gp_weight": "gp_weight", "max_modes": "max_modes",
+             "seed": "seed"}
+
+
+def load_v1_save(path: Path, weights_only: bool) -> TableGAN:
+    """A TableGAN saved by gankit 0.1's `gankit synth --save DIR` (G's weights in
+    model.safetensors; the layout, settings and source CSV in table.json), loaded with its weights
+    alone: it samples the rows it sampled then and reports as a run does, but cannot train on
+    (the save holds no critic and no optimizer state)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"--save {path} is a file, not a directory; refusing to touch it")
-    if not path.is_dir() or not any(path.iterdir()):
-        return
-    if (path / "config.json").exists():
-        raise ConfigError(f"--save {path} is a gankit run; save the TableGAN somewhere else")
-    if not (path / "table.json").exists():
-        raise ConfigError(f"--save {path} is not empty and holds no saved TableGAN; refusing to "
-                          f"write into it")
-    if not overwrite:
-        raise ConfigError(f"--save {path} already holds a saved TableGAN; pass --overwrite to "
-                          f"replace it")
+    cannot = (f"{path} is a TableGAN saved by gankit 0.1: it holds G alone, so it samples and "
+              f"reports (load_run(..., weights_only=True)) but cannot train on; train a table run "
+              f"instead (gankit train --task table --dataset IN.csv)")
+    if not weights_only:
+        raise RunError(cannot)
+    try:
+        text = (path / "table.json").read_text()
+        meta = json.loads(text)
+        old = meta["config"]
+        options = {new: old[v1] for v1, new in V1_FIELDS.items() if old.get(v1) is not None}
+        options["discrete"] = ",".join(map(str, old.get("discrete") or []))
+        cfg = new_config(TASK, dataset=meta.get("source") or USER_DATA, **options)
+        model = TableModel(cfg)
+        model.load_json(text)
+        model.generator.load_state_dict(load_file(str(path / "model.safetensors")))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as e:
+        raise RunError(f"{path}: not a TableGAN saved by gankit 0.1 "
+                       f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    model.cfg = cfg = cfg.replace(data_shape=(model.dim,), num_classes=0)
+    gan = TableGAN(run=table_run(cfg, model, np.random.default_rng(cfg.train.seed),
+                                 run_dir=path), model=model)
+    gan.run.loaded_step = max((int(r.get("step", 0)) for r in read_metrics(path)), default=0)
+
+    def refuse() -> None:
+        raise RunError(cannot)
+    gan.run.hooks = dataclasses.replace(gan.run.hooks, sampler=refuse)
+    return gan
+
+
+__all__ = ["OPTIONS", "TableGAN", "TableGANTask", "TableModel", "TableOptions", "load_task_run",
+           "load_v1_save", "new_run", "write_rows"]

@@ -22,7 +22,8 @@ IMAGE_GAN = "image-gan"
 APP_TASKS: dict[str, str] = {"pix2pix": "gankit.apps.translate", "colorize": "gankit.apps.translate",
                              "cyclegan": "gankit.apps.cyclegan", "text": "gankit.apps.text",
                              "audio": "gankit.apps.audio",
-                             "semi-supervised": "gankit.apps.semi"}
+                             "semi-supervised": "gankit.apps.semi",
+                             "table": "gankit.tabular.synth"}
 TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")
 CLI_NAMES = {"gan": IMAGE_GAN}   # `gankit train --task gan` is the image GAN
 
