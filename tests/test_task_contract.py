@@ -27,7 +27,7 @@ from gankit.apps.cyclegan import CycleGAN
 from gankit.apps.semi import SemiGAN
 from gankit.apps.text import TextGAN
 from gankit.apps.translate import Translator
-from gankit.tabular import TableGAN
+from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
 from gankit.tasks import APP_TASKS
 from helpers import blobs, digit_domains, grammar_file, one_error, tone_folder, write_pairs
@@ -77,6 +77,19 @@ def _table(path: Path) -> Path:
     return path
 
 
+def _holed(path: Path) -> Path:
+    df = pd.read_csv(_table(path))
+    rng = np.random.default_rng(1)
+    for c in df.columns:
+        df[c] = df[c].mask(rng.random(len(df)) < 0.2)
+    df.to_csv(path, index=False)
+    return path
+
+
+def _filled(imp: Any, data: Path) -> pd.DataFrame:
+    return imp.transform(imp.reference(data))
+
+
 def _domains(root: Path) -> Path:
     digit_domains(root, n=20)
     return root
@@ -124,6 +137,10 @@ CASES = [
     Case("table", lambda tmp: _table(tmp / "t.csv"),
          lambda d, out, **kw: TableGAN(d, out=out, width=16, batch_size=20, **kw),
          lambda gan, _: gan.sample(6, seed=1)),
+    Case("impute", lambda tmp: _holed(tmp / "t.csv"),   # G is scored (and the best kept) at
+         lambda d, out, **kw: GAINRun(d, out=out, width=16, batch_size=16,   # every step
+                                      validate_every=1, **kw),
+         _filled),
 ]
 IDS = [c.name or c.task for c in CASES]
 

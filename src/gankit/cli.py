@@ -231,8 +231,8 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "a gankit report")
     r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
                    "check (the slowest part on large datasets)")
-    r.add_argument("--data", type=Path, metavar="IN.csv", help="a table run: the real table to "
-                   "compare with (default: the one it was trained on)")
+    r.add_argument("--data", type=Path, metavar="IN.csv", help="a table or impute run: the real "
+                   "table to compare with (default: the one it was trained on)")
     c = sub.add_parser("compare", help="runs side by side: configuration differences, curves on "
                        "shared axes, final numbers")
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN")
@@ -370,12 +370,15 @@ def _train(args: argparse.Namespace) -> int:
 
 def _report_end(gan: Any) -> int:
     task = gan.config.task
-    ends = {"text": ".txt", "audio": ".png and .wav", "table": ".csv"}
+    ends = {"text": ".txt", "audio": ".png and .wav", "table": ".csv", "impute": ".csv"}
     last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + ends.get(task, ".png")
-    use = (f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
-           if task in TRANSLATION_TASKS else
-           f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
-           + {"text": ".txt", "audio": "/", "table": ".csv"}.get(task, ".png"))
+    if task in TRANSLATION_TASKS:
+        use = f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
+    elif task == "impute":
+        use = f"impute: gankit impute IN.csv --run {gan.run_dir} --output OUT.csv"
+    else:
+        use = (f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
+               + {"text": ".txt", "audio": "/", "table": ".csv"}.get(task, ".png"))
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
           f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):

@@ -27,7 +27,7 @@ def option(default: Any, help: str, **kw: Any) -> Any:
 
 class _Checked:
     """Each field's value is checked when a config is made (from flags, Python or config.json):
-    its type, a finite number, and the field's bounds (`low`, `above`, `below` in its metadata).
+    its type, a finite number, and the field's bounds (`low`, `above`, `below`, `high` in its metadata).
     Whole numbers of other types (numpy's) become int; numbers given for a float become float."""
 
     def __post_init__(self) -> None:
@@ -64,6 +64,8 @@ def _checked_value(f: dataclasses.Field, value: Any) -> Any:
         raise ConfigError(f"{flag} must be above {meta['above']:g}, got {value:g}")
     if "below" in meta and value >= meta["below"]:
         raise ConfigError(f"{flag} must be below {meta['below']:g}, got {value:g}")
+    if "high" in meta and value > meta["high"]:
+        raise ConfigError(f"{flag} must be at most {meta['high']:g}, got {value:g}")
     return value
 
 

@@ -10,15 +10,20 @@ from .train.callbacks import read_metrics, sample_frames
 from .train.state import list_checkpoints, read_progress
 
 
+# the file type of each task's samples/step-* previews (images by default)
+PREVIEWS = {"text": ".txt", "table": ".csv", "impute": ".csv"}
+
+
 def describe_run(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
     meta = json.loads((run_dir / "config.json").read_text()).get("meta", {})
     ckpt, state = read_progress(run_dir)
     records = read_metrics(run_dir)
-    samples = sample_frames(run_dir, ".png")
+    samples = sample_frames(run_dir, PREVIEWS.get(cfg.task, ".png"))
+    loss = None if "loss" in type(cfg.options).UNUSED else cfg.loss.loss
     return {
-        "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": cfg.loss.loss,
+        "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": loss,
         "dataset": cfg.data.dataset, "data_shape": list(cfg.data_shape),
         "step": state["step"], "images_seen": state.get("nimg"),
         "train_seconds": round(state["elapsed"], 1),
@@ -39,15 +44,16 @@ def _labeled(run_dir: Path) -> dict[str, Any]:
 
 
 def format_info(info: dict[str, Any]) -> str:
-    t = info["config"]["train"]
+    t, model = info["config"]["train"], info["config"]["model"]
     lines = [
         f"run:      {info['run']}",
-        f"model:    {info['model']} (z_dim {info['config']['model']['z_dim']}), loss {info['loss']}",
+        f"model:    {info['model']}" + (f" (z_dim {model['z_dim']})" if "z_dim" in model else "")
+        + (f", loss {info['loss']}" if info["loss"] else ""),
         f"data:     {info['dataset']}, samples of shape {info['data_shape']}"
         + (f"; {info['labeled']} labeled items of {len(info['classes'])} classes"
            if "labeled" in info else ""),
         f"training: batch {t['batch_size']}, lr {t['lr']}, seed {t['seed']}",
-        f"progress: step {info['step']} ({info['images_seen']} images) in "
+        f"progress: step {info['step']} ({info['images_seen']} items) in "
         f"{info['train_seconds'] / 60:.1f} min",
     ]
     if info["last_log"]:

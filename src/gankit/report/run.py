@@ -39,7 +39,7 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
     """Write the report of a run (a table run's, or a TableGAN saved by gankit 0.1, compares with
     its CSV or `data`); returns its path. Never writes into the run directory."""
     from ..api import load_run
-    from .table import build_table_report
+    from .table import build_impute_report, build_table_report
     run_dir = Path(run_dir)
     output = Path(output) if output is not None else default_output(run_dir)
     if output.resolve().is_relative_to(run_dir.resolve()):
@@ -48,8 +48,10 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
     gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
     if gan.config.task == "table":
         return build_table_report(gan, output, overwrite, data)
+    if gan.config.task == "impute":
+        return build_impute_report(gan, output, overwrite, data)
     if data is not None:
-        raise GanKitError("--data is the real table of a table run's report")
+        raise GanKitError("--data is the real table of a table or impute run's report")
     if gan.config.task in ("text", "audio"):
         what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
         raise GanKitError(f"{run_dir} is a {gan.config.task} run: the report covers image runs "

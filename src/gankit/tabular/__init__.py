@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GAINImputer", "TableGAN", "TableOptions"]
+__all__ = ["GAINImputer", "GAINRun", "ImputeOptions", "TableGAN", "TableOptions"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "GAINImputer":
-        from .gain import GAINImputer
-        return GAINImputer
+    if name in ("GAINImputer", "GAINRun", "ImputeOptions"):
+        from . import gain
+        return getattr(gain, name)
     if name in ("TableGAN", "TableOptions"):
         from . import synth
         return getattr(synth, name)

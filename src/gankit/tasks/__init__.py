@@ -23,7 +23,7 @@ APP_TASKS: dict[str, str] = {"pix2pix": "gankit.apps.translate", "colorize": "ga
                              "cyclegan": "gankit.apps.cyclegan", "text": "gankit.apps.text",
                              "audio": "gankit.apps.audio",
                              "semi-supervised": "gankit.apps.semi",
-                             "table": "gankit.tabular.synth"}
+                             "table": "gankit.tabular.synth", "impute": "gankit.tabular.gain"}
 TRANSLATION_TASKS = ("pix2pix", "colorize", "cyclegan")
 CLI_NAMES = {"gan": IMAGE_GAN}   # `gankit train --task gan` is the image GAN
 
