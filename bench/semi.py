@@ -239,7 +239,7 @@ def arm_ssl_gan(job: Job, t0: float) -> tuple[Any, dict]:
     data loading, like every arm's, is outside the budget)."""
     from gankit.apps.semi import SemiGAN
     gan = SemiGAN(job.dataset, labels_per_class=job.k, seed=job.seed)
-    if gan._semi.labeled.tolist() != job.labeled.tolist():
+    if gan.semi.labeled.tolist() != job.labeled.tolist():
         raise RuntimeError("SemiGAN labeled other items than choose_labeled drew")
     train_until(gan.run.trainer, job.budget)
     return gan, {"steps": gan.run.trainer.step}

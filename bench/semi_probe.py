@@ -82,7 +82,7 @@ while True:
     if decay:
         f = max(1 - used / budget, 0.0)
         for o, lr0 in zip([g for o in clf.task.optimizers.values() for g in o.param_groups], base_lr): o["lr"] = lr0 * f
-    tr._train_step()
+    tr.train_step()
     if D_ema is not None:
         with torch.no_grad():
             for pe, p in zip(D_ema.parameters(), clf.task.D.parameters()): pe.lerp_(p, 1 - dema)

@@ -118,7 +118,7 @@ class Gankit:
         self.device = device
 
     def step(self) -> None:
-        self.trainer._train_step()
+        self.trainer.train_step()
 
     def train_for(self, seconds: float) -> float:
         start = time.monotonic()

@@ -114,8 +114,9 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
-    t.add_argument("--task", choices=("gan", *APP_TASKS), default=None,
-                   help="gan (default): images from noise; pix2pix: paired translation A -> B "
+    t.add_argument("--task", choices=("gan", IMAGE_GAN, *APP_TASKS), default=None,
+                   help="gan (default; config.json calls it image-gan, which is taken too): "
+                   "images from noise; pix2pix: paired translation A -> B "
                    "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
                    "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
                    "folders, or --domains KA,KB of a labeled dataset); text: words or sentences "

@@ -36,9 +36,9 @@ from gankit.metrics.features import (
     Extractor,
     ExtractorError,
     MetricError,
-    _conv_block,
-    _device_of,
-    _eval_mode,
+    conv_block,
+    device_of,
+    eval_mode,
     fold_batchnorm,
     read_manifest,
     verified_weights,
@@ -88,9 +88,9 @@ class SpecClassifier(nn.Module):
         self.config = config
         c1, c2, c3, c4 = config.channels
         self.body = nn.Sequential(
-            *_conv_block(1, c1), nn.MaxPool2d(2),       # [B, c1, 64, T/2]
-            *_strided_block(c1, c2), *_conv_block(c2, c2),  # [B, c2, 32, T/4]
-            *_strided_block(c2, c3), *_conv_block(c3, c3),  # [B, c3, 16, T/8]
+            *conv_block(1, c1), nn.MaxPool2d(2),       # [B, c1, 64, T/2]
+            *_strided_block(c1, c2), *conv_block(c2, c2),  # [B, c2, 32, T/4]
+            *_strided_block(c2, c3), *conv_block(c3, c3),  # [B, c3, 16, T/8]
             *_strided_block(c3, c4),                        # [B, c4, 8, T/16]
             nn.AdaptiveMaxPool2d((config.bands, 1)), nn.Flatten(),  # [B, c4 * bands]
             nn.Linear(c4 * config.bands, config.feature_dim), nn.ReLU(),
@@ -160,9 +160,9 @@ class AudioClassifierExtractor(Extractor):
     def features(self, clips: ClipsLike, batch_size: int = BATCH_SIZE) -> torch.Tensor:
         """Features float32 [N, 128] of clips float [N, L] in [-1, 1], batch by batch in eval mode."""
         clips = check_clips(clips)
-        device = _device_of(self)
+        device = device_of(self)
         chunks = []
-        with _eval_mode(self), torch.inference_mode():
+        with eval_mode(self), torch.inference_mode():
             for start in range(0, len(clips), batch_size):
                 x = self.prepare(clips[start : start + batch_size].to(device))
                 chunks.append(self.embed(x).float().cpu())
@@ -172,7 +172,7 @@ class AudioClassifierExtractor(Extractor):
         """Clips [B, L] → normalized log spectrograms [B, 1, 128, 128]."""
         if clips.shape[1] != CLIP_LENGTH:
             clips = torch.from_numpy(np.stack([fit_length(c, CLIP_LENGTH) for c in clips.cpu().numpy()]))
-            clips = clips.to(_device_of(self))
+            clips = clips.to(device_of(self))
         return spectrogram_input(clips, self.config)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

@@ -71,9 +71,9 @@ class Extractor(nn.Module):
     def features(self, images: torch.Tensor, batch_size: int = BATCH_SIZE) -> torch.Tensor:
         """Features float32 [N, dim] of images [N, C, H, W], computed in eval mode, batch by batch."""
         check_images(images)
-        device = _device_of(self)
+        device = device_of(self)
         chunks = []
-        with _eval_mode(self), torch.inference_mode():
+        with eval_mode(self), torch.inference_mode():
             for start in range(0, len(images), batch_size):
                 x = self.prepare(images[start : start + batch_size].to(device))
                 chunks.append(self.embed(x).flatten(1).float().cpu())
@@ -83,8 +83,8 @@ class Extractor(nn.Module):
 
     def proba_from_features(self, feats: torch.Tensor) -> torch.Tensor:
         """Class probabilities float32 [N, K] from this extractor's own features [N, dim]."""
-        with _eval_mode(self), torch.inference_mode():
-            return torch.softmax(self.logits_from_features(feats.to(_device_of(self))).float(), 1).cpu()
+        with eval_mode(self), torch.inference_mode():
+            return torch.softmax(self.logits_from_features(feats.to(device_of(self))).float(), 1).cpu()
 
     def predict_proba(self, images: torch.Tensor, batch_size: int = BATCH_SIZE) -> torch.Tensor:
         """Class probabilities float32 [N, K] of images [N, C, H, W]."""
@@ -127,7 +127,7 @@ def check_images(images: torch.Tensor) -> None:
 
 
 @contextlib.contextmanager
-def _eval_mode(module: nn.Module) -> Iterator[None]:
+def eval_mode(module: nn.Module) -> Iterator[None]:
     """Eval mode (no dropout, BatchNorm running stats) inside; every submodule's own mode restored after."""
     modes = [(m, m.training) for m in module.modules()]
     module.eval()
@@ -138,7 +138,8 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
             m.training = training
 
 
-def _device_of(module: nn.Module) -> torch.device:
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's parameters (the CPU for a module without any)."""
     param = next(module.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
 
@@ -187,9 +188,9 @@ class Gray28Classifier(nn.Module):
         self.config = config
         c1, c2, c3 = config.channels
         self.body = nn.Sequential(
-            *_conv_block(1, c1), nn.MaxPool2d(2),  # [B, c1, 14, 14]
-            *_conv_block(c1, c2), nn.MaxPool2d(2),  # [B, c2, 7, 7]
-            *_conv_block(c2, c3), nn.AdaptiveMaxPool2d(3),  # [B, c3, 3, 3]: keeps the fc layer small
+            *conv_block(1, c1), nn.MaxPool2d(2),  # [B, c1, 14, 14]
+            *conv_block(c1, c2), nn.MaxPool2d(2),  # [B, c2, 7, 7]
+            *conv_block(c2, c3), nn.AdaptiveMaxPool2d(3),  # [B, c3, 3, 3]: keeps the fc layer small
             nn.Flatten(),
             nn.Linear(9 * c3, config.feature_dim), nn.ReLU(),
         )  # fmt: skip
@@ -199,7 +200,8 @@ class Gray28Classifier(nn.Module):
         return self.head(self.body(x))
 
 
-def _conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+def conv_block(c_in: int, c_out: int) -> list[nn.Module]:
+    """3x3 convolution (no bias), BatchNorm, ReLU: the extractors' building block."""
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 

@@ -37,6 +37,7 @@ from ..run import Run, RunFacade, RunHooks
 from ..tasks import new_config
 from ..train import callbacks as cb
 from ..train.state import load_task_state, task_state
+from .synth import PREVIEW_ROWS, RowsPreview, read_table
 from ..train.trainer import Callback, Phase, Trainer
 
 
@@ -514,7 +515,6 @@ class GAINRun(RunFacade):
         if run is not None:
             self._attach(run, imputer)
             return
-        from .synth import read_table
         df = read_table(data)
         if config is None:
             config = new_config(TASK, dataset=dataset_name(data), **options)
@@ -544,7 +544,8 @@ class GAINRun(RunFacade):
     def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
                    ) -> list:
         self.imputer.iterations = total   # G is also scored at the fit's last step
-        preview = ImputePreview(self.run_dir / "samples", self.config.train.sample_every, self)
+        preview = RowsPreview(self.run_dir / "samples", self.config.train.sample_every,
+                              self.preview_rows)
         guard = cb.HealthGuard(None, None, NET, stop_on_divergence=False,
                                past=cb.read_metrics(self.run_dir))
         out = self.run.standard_callbacks(total, max_time, progress, preview, dict, guard=guard,
@@ -576,6 +577,13 @@ class GAINRun(RunFacade):
         view.generator_ = self.task.imputing_net()
         return view
 
+    def preview_rows(self) -> Optional[pd.DataFrame]:
+        """The table's first PREVIEW_ROWS rows with missing cells, filled by the current G (what
+        samples/step-*.csv show); None for a complete table or none loaded."""
+        df = self.table
+        rows = None if df is None else df[df.isna().any(axis=1).to_numpy()].head(PREVIEW_ROWS)
+        return None if rows is None or rows.empty else self.imputer.transform(rows)
+
     def sample(self, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError(f"an {TASK} run fills the missing cells of a table, it does not sample "
                           f"rows: use `gankit impute IN.csv --run {self.run_dir} --output "
@@ -583,7 +591,6 @@ class GAINRun(RunFacade):
 
     def reference(self, data: Any = None) -> pd.DataFrame:
         """The table it trained on (or `data`, a CSV file or DataFrame with its columns)."""
-        from .synth import read_table
         if data is None and self.table is not None:
             return self.table
         source = data if data is not None else self.config.data.dataset
@@ -665,28 +672,6 @@ class GAINRun(RunFacade):
         return out
 
 
-class ImputePreview(cb.Every):
-    """samples/step-NNNNNNN.csv: the table's first PREVIEW rows with missing cells, filled by the
-    current G."""
-
-    ROWS = 100
-
-    def __init__(self, out_dir: Path, every: int, run: GAINRun):
-        super().__init__(every)
-        self.out_dir, self.run = Path(out_dir), run
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-
-    def act(self, trainer: Trainer) -> None:
-        from .synth import write_rows
-        df = self.run.table
-        if df is None:
-            return
-        rows = df[df.isna().any(axis=1).to_numpy()].head(self.ROWS)
-        if rows.empty:   # a complete table: nothing to show filled
-            return
-        write_rows(self.run.imputer.transform(rows), self.out_dir / f"step-{trainer.step:07d}.csv")
-
-
 def describe(df: pd.DataFrame) -> str:
     missing = int(df.isna().to_numpy().sum())
     return (f"{len(df):,} rows, {len(df.columns)} columns, {missing:,} missing cells "
@@ -748,7 +733,6 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     G, optimizers, step, stream and validation state from the latest checkpoint; with the table
     (the CSV it recorded, or `dataset`) to go on training."""
     import json
-    from .synth import read_table
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     imp = imputer_for(cfg)
     try:

@@ -24,7 +24,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Hashable, Mapping, Optional, Union
+from typing import Any, Callable, ClassVar, Hashable, Mapping, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from ..train.trainer import Phase, Trainer
 TASK = "table"
 NET = "ctgan"
 DEFAULT_EPOCHS = 300
+PREVIEW_ROWS = 100   # rows in each samples/step-*.csv
 
 
 @dataclass(frozen=True)
@@ -136,8 +137,8 @@ def _critic(d_in: int, hidden: int, pac: int) -> nn.Sequential:
 
 class TableModel:
     """A table's row layout (its encoder, each column's block, the conditional vector) and the
-    nets G and D over it. `prepare(df)` fits the layout to a table and encodes it; `to_json` /
-    `from_json` carry the layout (table.json) so that a loaded run samples without the table."""
+    nets G and D over it. `prepare(df)` fits the layout to a table and encodes it; `to_json` and
+    `load_json` carry the layout (table.json) so that a loaded run samples without the table."""
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -546,7 +547,9 @@ class TableGAN(RunFacade):
 
     def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
                    ) -> list:
-        preview = TablePreview(self.run_dir / "samples", self.config.train.sample_every, self)
+        seed = self.config.train.seed + 7   # the same rows' draw at every preview
+        preview = RowsPreview(self.run_dir / "samples", self.config.train.sample_every,
+                              lambda: self.sample(PREVIEW_ROWS, seed=seed))
         return self.run.standard_callbacks(total, max_time, progress, preview, dict,
                                            title=f"TableGAN on "
                                                  f"{Path(self.config.data.dataset).name}")
@@ -656,19 +659,18 @@ class TableGAN(RunFacade):
         return path
 
 
-class TablePreview(cb.Every):
-    """samples/step-NNNNNNN.csv: PREVIEW rows drawn with a fixed seed."""
+class RowsPreview(cb.Every):
+    """samples/step-NNNNNNN.csv: the rows `rows()` gives at that step (None: nothing to show)."""
 
-    ROWS = 100
-
-    def __init__(self, out_dir: Path, every: int, gan: TableGAN):
+    def __init__(self, out_dir: Path, every: int, rows: Callable[[], Optional[pd.DataFrame]]):
         super().__init__(every)
-        self.out_dir, self.gan = Path(out_dir), gan
+        self.out_dir, self.rows = Path(out_dir), rows
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
     def act(self, trainer: Trainer) -> None:
-        rows = self.gan.sample(self.ROWS, seed=self.gan.config.train.seed + 7)
-        write_rows(rows, self.out_dir / f"step-{trainer.step:07d}.csv")
+        rows = self.rows()
+        if rows is not None:
+            write_rows(rows, self.out_dir / f"step-{trainer.step:07d}.csv")
 
 
 def write_rows(rows: pd.DataFrame, path: Path) -> None:

@@ -189,7 +189,7 @@ class Trainer:
                 if reason is not None:
                     self.stop_reason = reason
                     break
-                self._train_step()
+                self.train_step()
                 self.elapsed = t0 + time.monotonic() - start
                 if self.step % self.log_every == 0:
                     self.flush_log()
@@ -221,7 +221,9 @@ class Trainer:
             return None
         return (reason or "another process stopped") if self.stop_sync(reason is not None) else None
 
-    def _train_step(self) -> None:
+    def train_step(self) -> None:
+        """One step of every phase due, with no callbacks and no stop check (fit's inner step;
+        what bench/speed.py times)."""
         if self.step_begin is not None:
             self.step_begin()
         real = self.sampler.next()
