@@ -400,7 +400,6 @@ def _report_end(gan: Any) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .api import load_run
-    from .outputs import write_samples
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
@@ -409,10 +408,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         label = int(label)
     labels = gan.labels_for(label, args.num)
     samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
-    if hasattr(gan, "save"):   # a task that writes its samples itself (audio)
-        where = gan.save(samples, args.output, overwrite=args.overwrite, labels=labels)
-    else:
-        where = write_samples(samples, args.output, overwrite=args.overwrite, labels=labels)
+    where = gan.save(samples, args.output, overwrite=args.overwrite, labels=labels)
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)
     return 0
 

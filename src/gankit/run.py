@@ -25,6 +25,7 @@ import torch
 
 from .config import DEFAULT_STEPS, RunConfig
 from .errors import ConfigError, GanKitWarning
+from .outputs import write_samples
 from .rundir import (RunLock, check_same_data, create_run_dir, data_fingerprint, truncate_metrics,
                      write_config)
 from .train import callbacks as cb
@@ -344,6 +345,13 @@ class RunFacade:
     def steps_for_epochs(self, epochs: float) -> int:
         """The step at which `epochs` passes over the training data are complete."""
         return self.run.steps_for_epochs(epochs)
+
+    def save(self, samples: Any, output: Union[str, Path], overwrite: bool = False,
+             labels: Optional[torch.Tensor] = None) -> Path:
+        """Write what `sample` drew (what `gankit sample --output` does): images as FILE.npz, a
+        grid FILE.png or a folder of PNGs; a text run's items as FILE.txt (see
+        outputs.write_samples). Tasks with other samples (audio clips, table rows) override it."""
+        return write_samples(samples, Path(output), overwrite=overwrite, labels=labels)
 
     def labels_for(self, labels: Any, n: int) -> Optional[torch.Tensor]:
         """The class labels [n] that `sample(n, labels=labels)` draws: none, for a run whose
