@@ -9,7 +9,11 @@ in Dai et al. 2017), dema=DECAY (also score an exponential moving average of D's
 decay=1 (learning rates fall linearly to 0 over the budget), in_noise=STD (the noise on D's input),
 shift=P (real images moved by up to P pixels), cons=W (a Pi-model consistency term on unlabeled
 images), vat=EPS (virtual adversarial training on unlabeled images, radius EPS in [-1, 1] pixel
-units), nogan=1 (no GAN terms: labels + the other terms only, the ablation)."""
+units), nogan=1 (no GAN terms: labels + the other terms only, the ablation), pseudo=W
+(self-training: from pseudo_from=F of the budget on, every sixth of it, the unlabeled images D puts
+in a class with probability >= 0.95, per class at most twice the median class's count or K, are
+labeled so (pseudo_cap=N: only the N most confident per class), and D's loss adds W x the
+cross-entropy of a batch of 100 of them)."""
 import sys, time, json, copy, shutil
 import torch
 torch.set_num_threads(1)
@@ -22,6 +26,9 @@ ent, dema, decay = opts.pop("ent", 0.0), opts.pop("dema", 0.0), opts.pop("decay"
 in_noise = opts.pop("in_noise", None)   # std of the noise on D's input (the task: 0.3)
 shift, cons = opts.pop("shift", 0), opts.pop("cons", 0.0)
 vat, nogan = opts.pop("vat", 0.0), opts.pop("nogan", 0)
+pseudo, pseudo_from = opts.pop("pseudo", 0.0), opts.pop("pseudo_from", 0.5)
+pseudo_cap = opts.pop("pseudo_cap", 0)   # > 0: at most this many per class, the most confident
+PL = {"x": None, "y": None, "gen": torch.Generator().manual_seed(1234)}
 def _unit(d):
     return d / (d.flatten(1).norm(dim=1).view(-1, *[1] * (d.dim() - 1)) + 1e-12)
 def vat_loss(D, x, eps, xi=1e-6):
@@ -56,6 +63,10 @@ def d_loss(self, batch):
         xu = batch[0]; v = translate(xu, shift) if shift else xu
         p1 = torch.softmax(self.D(xu).float(), 1); p2 = torch.softmax(self.D(v).float(), 1)
         c = ((p1 - p2) ** 2).sum(1).mean(); stats["cons"] = c; loss = loss + cons * c
+    if pseudo and PL["x"] is not None:
+        i = torch.randint(0, len(PL["x"]), (100,), generator=PL["gen"])
+        c = F.cross_entropy(self.D(PL["x"][i]).float(), PL["y"][i]); stats["pseudo"] = c
+        loss = loss + pseudo * c
     if ent:
         lu = self.D(batch[0]).float(); p = torch.softmax(lu, 1)
         h = -(p * torch.log_softmax(lu, 1)).sum(1).mean(); stats["ent"] = h; loss = loss + ent * h
@@ -76,9 +87,27 @@ t0 = time.process_time(); log = []; nxt = 30
 def acc(net):
     D = clf.task.D; clf.task.D = net; a = clf.evaluate()["accuracy"]; clf.task.D = D; return a
 budget = minutes * 60
+if pseudo:
+    unl = clf.semi.labels < 0
+    x_unl = clf.semi.x[unl]
+    x_unl = x_unl.float() / 127.5 - 1 if x_unl.dtype == torch.uint8 else x_unl.float()
+    from gankit.data import load_dataset
+    truth = load_dataset(ds, "train").labels[unl]
+next_pl = pseudo_from * budget
 while True:
     used = time.process_time() - t0
     if used >= budget: break
+    if pseudo and used >= next_pl:
+        next_pl = used + budget / 6
+        p, pred = clf.predict_proba(x_unl).max(1)
+        sure = p >= 0.95
+        counts = torch.bincount(pred[sure], minlength=len(clf.classes))
+        cap = pseudo_cap or max(int(2 * counts.float().median()), K)
+        idx = torch.cat([i[p[i].argsort(descending=True)[:cap]] for i in
+                         (torch.nonzero(sure & (pred == c)).flatten() for c in range(len(clf.classes)))])
+        PL["x"], PL["y"] = x_unl[idx], pred[idx]
+        print(("pseudo", round(used), len(idx), round(float((pred[idx] == truth[idx]).float().mean()), 3) if len(idx) else None), flush=True)
+        if not len(idx): PL["x"] = None
     if decay:
         f = max(1 - used / budget, 0.0)
         for o, lr0 in zip([g for o in clf.task.optimizers.values() for g in o.param_groups], base_lr): o["lr"] = lr0 * f
