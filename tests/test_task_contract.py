@@ -9,6 +9,7 @@
 A new task gets these checks by adding a case below (and its registry entry)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -30,7 +31,7 @@ from gankit.apps.translate import Translator
 from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
 from gankit.tasks import APP_TASKS
-from helpers import blobs, digit_domains, grammar_file, one_error, tone_folder, write_pairs
+from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
 QUIET = dict(log_every=1, sample_every=STEPS // 2, checkpoint_every=STEPS // 2)
@@ -232,3 +233,36 @@ def test_each_task_has_its_own_flags_and_names_the_task_of_another_s(task, tmp_p
                      "--out", tmp_path / "run")
     assert f"{flag} is an option of --task" in line, line
     assert not (tmp_path / "run").exists()
+
+
+# What `gankit sample` writes for each task (images: a grid) and the tasks whose runs answer a
+# command with one line instead (with a word of that line): what each command does on each task.
+SAMPLE_TO = {"text": "s.txt", "table": "s.csv", "audio": "clips"}
+REFUSES = {"sample": {"pix2pix": "translate", "colorize": "translate", "cyclegan": "translate",
+                      "impute": "gankit impute"},
+           "report": {"text": "covers image runs", "audio": "covers image runs"},
+           "eval": {"audio": "bundled sets"}}   # scores need the set's shipped classifier
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_command_on_a_run_gives_its_result_or_one_line(case, tmp_path, capsys):
+    data = case.data(tmp_path)
+    case.make(data, tmp_path / "run", **QUIET).fit(steps=2, progress=False)
+    r = tmp_path / "run"
+    code, out, err = run(capsys, "info", r, "--json")
+    assert code == 0 and json.loads(out)["step"] == 2, err
+    commands = {"eval": ["eval", r, "--num", 20, "--json"],
+                "sample": ["sample", r, "--num", 3, "--output",
+                           tmp_path / SAMPLE_TO.get(case.task, "s.png")],
+                "report": ["report", r, "--output", tmp_path / "r.html"]}
+    for name, argv in commands.items():
+        refusal = REFUSES[name].get(case.task)
+        if refusal is not None:
+            one_error(capsys, *argv, match=refusal)
+            continue
+        code, out, err = run(capsys, *argv)
+        assert code == 0 and "Traceback" not in err, (name, err)
+        if name == "eval":
+            scores = json.loads(out)
+            assert scores and all(isinstance(v["value"], float) for v in scores.values()), out
+    assert (tmp_path / "r.html").exists() == (case.task not in REFUSES["report"])

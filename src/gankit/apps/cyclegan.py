@@ -270,6 +270,7 @@ class CycleGAN(ImageTranslation):
     direction="AtoB"|"BtoA")`."""
 
     TASKS_HERE = ("cyclegan",)
+    SCORED = "pictures against their round trip (A -> B -> A, B -> A -> B)"
 
     @staticmethod
     def load_pictures(cfg: RunConfig) -> Domains:

@@ -378,6 +378,7 @@ class ImageTranslation(RunFacade):
     sampler, the epoch length and triptych()."""
 
     TASKS_HERE: tuple[str, ...] = ()
+    SCORED = "translations against their truth"   # what evaluate() compares (eval's protocol)
 
     def __init__(self, dataset: Union[str, Path, None] = None, task: Optional[str] = None, *,
                  out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
@@ -453,6 +454,21 @@ class ImageTranslation(RunFacade):
 
     def evaluate(self, pictures: Optional[Any] = None) -> dict[str, float]:
         raise NotImplementedError
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+        """`evaluate` on the held-out pictures (the training ones when none are held out) as
+        MetricResults with their protocol (what `gankit eval RUN` prints). `num` and `seed` do
+        not apply: every held-out picture is translated, with no noise."""
+        from .._version import __version__
+        from ..metrics import MetricResult
+        held = self.pictures.held
+        n = sum(len(side) for side in held) if isinstance(held, tuple) else len(held or [])
+        proto = {"extractor": self.SCORED, "n_real": n, "n_fake": n,
+                 "reference": self.config.data.dataset,
+                 "reference_split": "held-out" if n else "train", "seed": 0,
+                 "gankit_version": __version__}
+        return {k: MetricResult(k, v, {}, {"metric": k, **proto})
+                for k, v in self.evaluate().items()}
 
     def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "

@@ -54,7 +54,8 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
         raise GanKitError("--data is the real table of a table or impute run's report")
     if gan.config.task in ("text", "audio"):
         what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
-        raise GanKitError(f"{run_dir} is a {gan.config.task} run: the report covers image runs "
+        raise GanKitError(f"{run_dir} is {'an' if gan.config.task == 'audio' else 'a'} "
+                          f"{gan.config.task} run: the report covers image runs "
                           f"so far; see `gankit eval {run_dir}` and {run_dir}/samples/{what}")
     facts = RunFacts(run_dir, gan)
     warnings = facts.warnings(memorization)   # first: it runs the checks the others show
