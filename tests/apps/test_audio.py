@@ -307,7 +307,10 @@ def test_cli_train_sample_resume(tmp_path, capsys, model):
     one_error(capsys, "sample", str(tmp_path / "full"), "--num", "2", "--output",
               str(tmp_path / "x.mp3"), match="unknown output type")
     one_error(capsys, "eval", str(tmp_path / "full"), "--num", "10", match="classifier")
-    one_error(capsys, "report", str(tmp_path / "full"), match="audio run")
+    assert run(capsys, "report", str(tmp_path / "full"), "--output",
+               str(tmp_path / "r.html"))[0] == 0
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("<audio controls") == 8 and 'id="clips"' in page   # the clips, to play
     one_error(capsys, "augment", str(tmp_path / "full"), "--per-class", "2", "--output",
               str(tmp_path / "aug.npz"), match="audio run")
     one_error(capsys, "export", str(tmp_path / "full"), "--format", "onnx", match="audio run")

@@ -27,6 +27,7 @@ filterbank's pseudo-inverse, clamped at zero) for Griffin-Lim.
 """
 from __future__ import annotations
 
+import io
 import math
 import struct
 import wave as _wave
@@ -105,18 +106,25 @@ def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return resample_poly(x, to_rate // g, from_rate // g, axis=-1).astype(np.float32)
 
 
-def write_wav(path: Union[str, Path], x: Union[np.ndarray, torch.Tensor],
-              rate: int = SAMPLE_RATE) -> None:
-    """A mono clip in [-1, 1] as a 16-bit PCM WAV file (written whole to FILE.tmp, then renamed)."""
+def wav_bytes(x: Union[np.ndarray, torch.Tensor], rate: int = SAMPLE_RATE) -> bytes:
+    """A mono clip in [-1, 1] as the bytes of a 16-bit PCM WAV file."""
     x = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
     pcm = np.round(np.clip(x.astype(np.float64).reshape(-1), -1.0, 1.0) * 32767).astype("<i2")
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with _wave.open(str(tmp), "wb") as w:
+    buf = io.BytesIO()
+    with _wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(int(rate))
         w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def write_wav(path: Union[str, Path], x: Union[np.ndarray, torch.Tensor],
+              rate: int = SAMPLE_RATE) -> None:
+    """A mono clip in [-1, 1] as a 16-bit PCM WAV file (written whole to FILE.tmp, then renamed)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(wav_bytes(x, rate))
     tmp.replace(path)
 
 

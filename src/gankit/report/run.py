@@ -26,6 +26,7 @@ from .page import array_uri, png_uri, render, write_page
 
 MAX_FRAMES = 60          # sample grids on the timeline (evenly spaced, always the last)
 INTERP_ROWS, INTERP_STEPS = 6, 10
+TEXTS, CLIPS = 30, 8     # a text run's items and an audio run's clips shown as they are now
 SEED = 0
 
 
@@ -52,11 +53,6 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
         return build_impute_report(gan, output, overwrite, data)
     if data is not None:
         raise GanKitError("--data is the real table of a table or impute run's report")
-    if gan.config.task in ("text", "audio"):
-        what = {"text": "step-*.txt", "audio": "step-*.png and .wav"}[gan.config.task]
-        raise GanKitError(f"{run_dir} is {'an' if gan.config.task == 'audio' else 'a'} "
-                          f"{gan.config.task} run: the report covers image runs "
-                          f"so far; see `gankit eval {run_dir}` and {run_dir}/samples/{what}")
     facts = RunFacts(run_dir, gan)
     warnings = facts.warnings(memorization)   # first: it runs the checks the others show
     page = render("run.html.j2", title=f"gankit report: {run_dir.resolve().name}",
@@ -82,7 +78,9 @@ class RunFacts:
         self.records: list[dict] = self.data["records"]
         self.cfg = gan.config
         self.translation = self.cfg.task in TRANSLATION_TASKS
-        self.images = len(self.cfg.data_shape) == 3 and not self.translation
+        # image samples (an audio run's spectrograms are not: they are shown as sound)
+        self.images = (len(self.cfg.data_shape) == 3 and not self.translation
+                       and self.cfg.task != "audio")
         self.findings = health.check(self.records, self.cfg.loss.loss)
         self.memo: Optional[Any] = None
         self.memo_note = ""
@@ -199,10 +197,14 @@ class RunFacts:
 
     # --- the generator now --------------------------------------------------------------
     def generator(self) -> dict[str, Any]:
-        """What the generator does now, by kind of run: translations; or interpolations, classes
-        (conditional runs) and memorization; or samples (vectors)."""
+        """What the generator does now, by kind of run: translations; text items; audio clips; or
+        interpolations, classes (conditional runs) and memorization; or samples (vectors)."""
         if self.translation:
             return {"translations": self._translations()}
+        if self.cfg.task == "text":
+            return {"texts": self.gan.sample(TEXTS, seed=SEED)}
+        if self.cfg.task == "audio":
+            return {"clips": self._clips()}
         if self.images:
             out = {"interpolations": self._interpolations(), "memorization": self._memorized()}
             if self.cfg.model.conditional:
@@ -222,6 +224,20 @@ class RunFacts:
         return {"which": "held-out" if self.gan.pictures.held else "training (nothing is held out)",
                 "scores": ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
                 "uri": array_uri(grid, 2)}
+
+    def _clips(self) -> dict[str, Any]:
+        """An audio run's clips now: their spectrograms and players (WAV data: URIs), with
+        their classes when it is conditional."""
+        import base64
+        from ..data.audio import spectrogram_image, wav_bytes
+        labels = self.gan.labels_for(None, CLIPS)
+        clips = self.gan.sample(CLIPS, seed=SEED, labels=labels)
+        names = ([self.gan.classes[int(k)] for k in labels] if labels is not None
+                 else [f"clip {i + 1}" for i in range(len(clips))])
+        players = [(name, "data:audio/wav;base64," + base64.b64encode(
+            wav_bytes(clip, self.gan.rate)).decode("ascii")) for name, clip in zip(names, clips)]
+        return {"spectrograms": array_uri(spectrogram_image(clips, rows=2)), "players": players,
+                "seconds": clips.shape[-1] / self.gan.rate}
 
     def _interpolations(self) -> dict[str, Any]:
         """paths: (path, uri) for linear and spherical paths between the same random latents."""
