@@ -124,8 +124,9 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "one-second sounds from a folder of WAV files or of class folders (--model mel, "
                    "the default, wavegan or specgan; conditional by default on class folders, "
                    "--no-conditional; --audio-length); table: synthetic rows like a CSV table's "
-                   "(--discrete); semi-supervised: a classifier from few "
-                   "labels and many unlabeled images (--labels-per-class). `gankit train --task "
+                   "(--discrete); impute: GAIN, which fills the missing cells of a CSV table "
+                   "(then `gankit impute IN.csv --run RUN`); semi-supervised: a classifier from "
+                   "few labels and many unlabeled images (--labels-per-class). `gankit train --task "
                    "T --help` lists the options of task T")
     t.add_argument("--trust-plugins", action="store_true", help="with --resume: " + TRUST_HELP)
     t.add_argument("--allow-data-change", action="store_true", help="with --resume: go on even "

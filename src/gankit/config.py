@@ -27,7 +27,8 @@ def option(default: Any, help: str, **kw: Any) -> Any:
 
 class _Checked:
     """Each field's value is checked when a config is made (from flags, Python or config.json):
-    its type, a finite number, and the field's bounds (`low`, `above`, `below`, `high` in its metadata).
+    its type, a finite number, and the field's bounds (`low`, `above`, `below`, `high` in its
+    metadata).
     Whole numbers of other types (numpy's) become int; numbers given for a float become float."""
 
     def __post_init__(self) -> None:

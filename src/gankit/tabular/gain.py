@@ -379,7 +379,8 @@ class GAINTask:
 
     def imputing_net(self) -> nn.Module:
         """The G that fills tables: the best validated G, else the latest."""
-        return self.keep.best_net if self.keep is not None and self.keep.found else self.imp.generator_
+        keep = self.keep
+        return keep.best_net if keep is not None and keep.found else self.imp.generator_
 
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
         tensors, meta = task_state(self)
