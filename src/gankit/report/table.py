@@ -69,8 +69,8 @@ def build_impute_report(imp: Any, output: Path, overwrite: bool = False,
                         data: Optional[Path] = None) -> Path:
     """The page of a loaded impute run (`imp`: its GAINRun)."""
     run_dir = Path(imp.run_dir)
-    columns = imp.column_errors(data)
     real = imp.reference(data)
+    columns = imp.column_errors(real)
     records = read_metrics(run_dir)
     findings = [f.message for f in health.check(records, "gain")]
     better = sum(err < base for *_, err, base in columns)

@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ..config import DEFAULT_STEPS, RunConfig, TaskOptions, option
+from ..config import DEFAULT_STEPS, RunConfig, TaskOptions, option, require_options
 from ..data.tabular import NUMERIC, TableEncoder
 from ..data.training import USER_DATA, dataset_name
 from ..errors import ConfigError, DataError, RunError
@@ -37,7 +37,7 @@ from ..run import Run, RunFacade, RunHooks
 from ..tasks import new_config
 from ..train import callbacks as cb
 from ..train.state import load_task_state, task_state
-from .synth import PREVIEW_ROWS, RowsPreview, read_table
+from .synth import PREVIEW_ROWS, RowsPreview, read_table, reference_table
 from ..train.trainer import Callback, Phase, Trainer
 
 
@@ -561,8 +561,8 @@ class GAINRun(RunFacade):
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's --steps (default 3,000)."""
         if steps is None and epochs is None and max_time is None and until is None:
-            steps = self.config.train.steps
-            until = DEFAULT_STEPS if steps is None else steps
+            length = self.config.train.steps
+            until = DEFAULT_STEPS if length is None else length
         self.run.fit(steps, epochs, max_time, until=until, progress=progress)
         return self
 
@@ -592,27 +592,23 @@ class GAINRun(RunFacade):
 
     def reference(self, data: Any = None) -> pd.DataFrame:
         """The table it trained on (or `data`, a CSV file or DataFrame with its columns)."""
-        if data is None and self.table is not None:
-            return self.table
-        source = data if data is not None else self.config.data.dataset
-        if isinstance(source, str) and source == USER_DATA:
-            raise DataError(f"{self.run_dir} was trained on a DataFrame passed from Python: "
-                            f"pass it again (data=...)")
-        df = read_table(source)
         names = [str(c) for c in self.imputer.feature_names_in_]
-        if list(map(str, df.columns)) != names:
-            raise DataError(f"{source} has columns {list(df.columns)}, the run was trained on "
-                            f"{names}")
-        return df
+        return reference_table(data, self.table, self.config.data.dataset, names,
+                               self.run_dir)[0]
 
-    def evaluate(self, data: Any = None) -> dict[str, float]:
-        """G's error on the observed cells training never saw (the held-out validation cells,
-        drawn again from the seed): mean squared error of min-max-scaled numbers and
-        cross-entropy of categories, per cell (lower is better); and how many cells."""
-        df = self.reference(data)
+    def held_out(self, df: pd.DataFrame) -> tuple[GAINImputer, torch.Tensor, torch.Tensor,
+                                                  torch.Tensor]:
+        """(the imputer that fills tables, df's cells x [N, D], observed [N, F], the observed
+        cells training never saw [N, F]: the validation cells, drawn again from the seed)."""
         imp = self.imputing()
         x, m = imp.encode(df)
-        held = imp._held_out(m, torch.Generator().manual_seed(imp._seed()))
+        return imp, x, m, imp._held_out(m, torch.Generator().manual_seed(imp._seed()))
+
+    def evaluate(self, data: Any = None) -> dict[str, float]:
+        """G's error on the observed cells training never saw (see held_out): mean squared error
+        of min-max-scaled numbers and cross-entropy of categories, per cell (lower is better);
+        and how many cells."""
+        imp, x, m, held = self.held_out(self.reference(data))
         if not held.sum():
             raise DataError("no observed cells were held out of training "
                             "(--validation-fraction 0, or a tiny table): nothing to score")
@@ -626,9 +622,8 @@ class GAINRun(RunFacade):
         fill the held-out cells (hidden, with the table's missing ones) from the cells training
         saw."""
         df = self.reference(data)
-        imp = self.imputing()
-        _, m = imp.encode(df)
-        held = imp._held_out(m, torch.Generator().manual_seed(imp._seed())).bool().numpy()
+        imp, _, _, held_cells = self.held_out(df)
+        held = held_cells.bool().numpy()
         hidden = df.mask(held)
         filled = imp.transform(hidden)
         rows = []
@@ -655,8 +650,8 @@ class GAINRun(RunFacade):
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
         from .._version import __version__
         from ..metrics import MetricResult
-        scores = self.evaluate()
-        cols = self.column_errors()
+        df = self.reference()   # read once, scored twice
+        scores, cols = self.evaluate(df), self.column_errors(df)
         ratios = [err / base for *_, err, base in cols if base > 0]
         proto = {"extractor": "held-out observed cells", "n_real": int(scores["held_out_cells"]),
                  "n_fake": int(scores["held_out_cells"]), "reference": self.config.data.dataset,
@@ -680,9 +675,7 @@ def describe(df: pd.DataFrame) -> str:
 
 
 def require_impute(cfg: RunConfig) -> None:
-    if not isinstance(cfg.options, ImputeOptions):
-        raise ConfigError(f"an {TASK} run needs the {TASK} task's options, got a {cfg.task} "
-                          f"config")
+    require_options(cfg, ImputeOptions, TASK)
     if cfg.model.model != NET:
         raise ConfigError(f"--task {TASK} uses GAIN's own nets (--model {NET}), not "
                           f"{cfg.model.model}")

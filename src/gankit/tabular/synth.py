@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..config import RunConfig, TaskOptions, option
+from ..config import RunConfig, TaskOptions, option, require_options
 from ..data.tabular import NUMERIC, TableEncoder, read_csv_table
 from ..data.training import USER_DATA, dataset_name
 from ..errors import ConfigError, DataError, RunError
@@ -515,9 +515,7 @@ class TableGAN(RunFacade):
         df = read_table(data)
         if config is None:
             config = new_config(TASK, dataset=dataset_name(data), **options)
-        if not isinstance(config.options, TableOptions):
-            raise ConfigError(f"a {TASK} run needs the {TASK} task's options, got a "
-                              f"{config.task} config")
+        require_options(config, TableOptions, TASK)
         cfg = config.replace(task=TASK, data=dataclasses.replace(config.data,
                                                                  dataset=dataset_name(data)))
         check_config(cfg)
@@ -560,16 +558,19 @@ class TableGAN(RunFacade):
         pac, b = self.config.options.pac, self.config.train.batch_size
         return max(pac, min(b, n_rows) // pac * pac)
 
+    def steps_per_epoch(self, n_rows: Optional[int] = None) -> int:
+        """Batches in one pass over a table of n_rows (default: the run's), at least one."""
+        n = self.model.n_rows if n_rows is None else n_rows
+        return max(n // self.batch_rows(n), 1)
+
     def _epoch_steps(self, epochs: float) -> int:
-        n = self.model.n_rows
-        return int(round(epochs * max(n // self.batch_rows(n), 1)))
+        return int(round(epochs * self.steps_per_epoch()))
 
     def total_steps(self, n_rows: Optional[int] = None) -> int:
         """The steps of a whole run: --epochs passes over the table; by default 300 epochs but at
         least --min-steps (on a table of a few hundred rows an epoch is one step; ML efficacy
         needed ~1500, see docs/tables.md)."""
-        n = self.model.n_rows if n_rows is None else n_rows
-        per_epoch = max(n // self.batch_rows(n), 1)
+        per_epoch = self.steps_per_epoch(n_rows)
         t = self.config.train
         if t.epochs is not None:
             return int(round(t.epochs * per_epoch))
@@ -609,22 +610,8 @@ class TableGAN(RunFacade):
         """(the real table, what it is): `data` (a CSV file or a DataFrame), else the table the
         run was trained on (its CSV, or the DataFrame this TableGAN was made with); DataError if
         none is there or its columns are not the run's."""
-        recorded = self.config.data.dataset
-        if data is None and self.table is not None:
-            data = self.table
-        source = data if data is not None else (recorded if recorded != USER_DATA else None)
-        if source is None:
-            raise DataError(f"{self.run_dir} was trained on a DataFrame passed from Python: "
-                            f"pass the real table (--data IN.csv) to compare with")
-        if isinstance(source, pd.DataFrame):
-            real, source = source, "a DataFrame"
-        else:
-            real = read_table(source)
-        trained_on = [str(c.name) for c in self.encoder.columns]
-        if list(map(str, real.columns)) != trained_on:
-            raise DataError(f"{source} has columns {list(real.columns)}, the run was trained on "
-                            f"{trained_on}")
-        return real, str(source)
+        return reference_table(data, self.table, self.config.data.dataset,
+                               [str(c.name) for c in self.encoder.columns], self.run_dir)
 
     def evaluate(self, num: Optional[int] = None, seed: int = 0, data: Any = None
                  ) -> dict[str, float]:
@@ -681,6 +668,27 @@ def write_rows(rows: pd.DataFrame, path: Path) -> None:
         atomic_write_text(Path(path), buf.getvalue())
     except OSError as e:
         raise DataError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def reference_table(data: Any, made_with: Optional[pd.DataFrame], recorded: str,
+                    trained_on: list[str], run_dir: Any) -> tuple[pd.DataFrame, str]:
+    """(the real table a table or impute run is compared with, what it is): `data` (a CSV file
+    or a DataFrame), else the DataFrame the run was made with in this process, else the CSV it
+    recorded; DataError if none is there or its columns are not `trained_on`."""
+    if data is None:
+        data = made_with
+    source = data if data is not None else (recorded if recorded != USER_DATA else None)
+    if source is None:
+        raise DataError(f"{run_dir} was trained on a DataFrame passed from Python: pass the real "
+                        f"table (--data IN.csv, or data= in Python) to compare with")
+    if isinstance(source, pd.DataFrame):
+        real, source = source, "a DataFrame"
+    else:
+        real = read_table(source)
+    if list(map(str, real.columns)) != trained_on:
+        raise DataError(f"{source} has columns {list(real.columns)}, the run was trained on "
+                        f"{trained_on}")
+    return real, str(source)
 
 
 def read_table(data: Any) -> pd.DataFrame:
@@ -793,4 +801,4 @@ def load_v1_save(path: Path, weights_only: bool) -> TableGAN:
 
 
 __all__ = ["OPTIONS", "TableGAN", "TableGANTask", "TableModel", "TableOptions", "load_task_run",
-           "load_v1_save", "new_run", "write_rows"]
+           "load_v1_save", "new_run", "reference_table", "write_rows"]
