@@ -372,8 +372,9 @@ def _train(args: argparse.Namespace) -> int:
 
 def _report_end(gan: Any) -> int:
     task = gan.config.task
-    ends = {"text": ".txt", "audio": ".png and .wav", "table": ".csv", "impute": ".csv"}
-    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + ends.get(task, ".png")
+    from .info import PREVIEWS
+    end = ".png and .wav" if task == "audio" else PREVIEWS.get(task, ".png")
+    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + end
     if task in TRANSLATION_TASKS:
         use = f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
     elif task == "impute":
