@@ -516,14 +516,12 @@ class SemiGAN(RunFacade):
 
     def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
         """Test accuracy as a MetricResult with its protocol (what `gankit eval RUN` prints)."""
-        from .._version import __version__
-        from ..metrics import MetricResult
+        from ..metrics import task_results
         scores = self.evaluate(split)
-        proto = {"metric": "accuracy", "extractor": "the run's classifier",
-                 "n_real": scores["n"], "n_fake": 0, "seed": seed,
-                 "reference": self.config.data.dataset, "reference_split": split,
-                 "labeled": len(self.semi.labeled), "gankit_version": __version__}
-        return {"accuracy": MetricResult("accuracy", scores["accuracy"], {}, proto)}
+        return task_results({"accuracy": scores["accuracy"]}, extractor="the run's classifier",
+                            n_real=scores["n"], n_fake=0, seed=seed,
+                            reference=self.config.data.dataset, reference_split=split,
+                            labeled=len(self.semi.labeled))
 
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True,
                labels: Any = None) -> torch.Tensor:

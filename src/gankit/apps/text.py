@@ -371,21 +371,19 @@ class TextGAN(Sampling, RunFacade):
 
     def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
-        from .._version import __version__
-        from ..metrics import MetricResult
+        from ..metrics import task_results
         ref, _ = self.reference(split)
         scores = self.evaluate(num, seed, split)
-        unit = self.config.options.unit
-        proto = {"extractor": f"{unit} n-grams", "n_real": len(ref), "n_fake": num,
-                 "reference": self.config.data.dataset,
-                 "reference_split": "held-out" if split == "test" else "train", "seed": seed,
-                 "gankit_version": __version__}
         # the side scores go into the `extra` of their headline
-        extras = {"valid": ("valid_items", "valid_words"), "novel": ("valid_novel",)}
-        side = {e for group in extras.values() for e in group}
-        return {k: MetricResult(k, v, {e: scores[e] for e in extras.get(k, ())},
-                                {"metric": k, **proto})
-                for k, v in scores.items() if k not in side}
+        groups = {"valid": ("valid_items", "valid_words"), "novel": ("valid_novel",)}
+        side = {e for group in groups.values() for e in group}
+        return task_results({k: v for k, v in scores.items() if k not in side},
+                            {k: {e: scores[e] for e in group} for k, group in groups.items()
+                             if k in scores},
+                            extractor=f"{self.config.options.unit} n-grams", n_real=len(ref),
+                            n_fake=num, reference=self.config.data.dataset,
+                            reference_split="held-out" if split == "test" else "train",
+                            seed=seed)
 
 
 class TextPreview(cb.Every):

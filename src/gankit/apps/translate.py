@@ -459,16 +459,12 @@ class ImageTranslation(RunFacade):
         """`evaluate` on the held-out pictures (the training ones when none are held out) as
         MetricResults with their protocol (what `gankit eval RUN` prints). `num` and `seed` do
         not apply: every held-out picture is translated, with no noise."""
-        from .._version import __version__
-        from ..metrics import MetricResult
+        from ..metrics import task_results
         held = self.pictures.held
         n = sum(len(side) for side in held) if isinstance(held, tuple) else len(held or [])
-        proto = {"extractor": self.SCORED, "n_real": n, "n_fake": n,
-                 "reference": self.config.data.dataset,
-                 "reference_split": "held-out" if n else "train", "seed": 0,
-                 "gankit_version": __version__}
-        return {k: MetricResult(k, v, {}, {"metric": k, **proto})
-                for k, v in self.evaluate().items()}
+        return task_results(self.evaluate(), extractor=self.SCORED, n_real=n, n_fake=n,
+                            reference=self.config.data.dataset,
+                            reference_split="held-out" if n else "train", seed=0)
 
     def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "

@@ -17,7 +17,7 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import torch
 from safetensors import SafetensorError
@@ -72,6 +72,18 @@ def protocol(metric: str, extractor: Extractor, n_real: int, n_fake: int, **more
         **more,
         "gankit_version": __version__,
     }
+
+
+def task_results(scores: dict[str, float], extras: Optional[dict[str, dict]] = None,
+                 **proto: Any) -> dict[str, MetricResult]:
+    """The MetricResults of a task's own scores (what `gankit eval RUN` prints for a text,
+    translation, semi-supervised, table or impute run): one per score, with its side results
+    (`extras[name]`) and the protocol `proto` (what it compared, counts, reference, split, seed)
+    under the score's name, with the gankit version."""
+    extras = extras or {}
+    return {k: MetricResult(k, v, extras.get(k, {}),
+                            {"metric": k, **proto, "gankit_version": __version__})
+            for k, v in scores.items()}
 
 
 # ---------------------------------------------------------------- reference features, cached

@@ -648,24 +648,20 @@ class GAINRun(RunFacade):
 
     def metric_results(self, num: int, seed: int = 0, split: str = "train") -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
-        from .._version import __version__
-        from ..metrics import MetricResult
+        from ..metrics import task_results
         df = self.reference()   # read once, scored twice
         scores, cols = self.evaluate(df), self.column_errors(df)
         ratios = [err / base for *_, err, base in cols if base > 0]
-        proto = {"extractor": "held-out observed cells", "n_real": int(scores["held_out_cells"]),
-                 "n_fake": int(scores["held_out_cells"]), "reference": self.config.data.dataset,
-                 "reference_split": "train", "seed": self.config.train.seed,
-                 "gankit_version": __version__}
-        out = {"held_out_error": MetricResult("held_out_error", scores["held_out_error"],
-                                              {"cells": scores["held_out_cells"]},
-                                              {"metric": "held_out_error", **proto})}
+        out = {"held_out_error": scores["held_out_error"]}
+        extras = {"held_out_error": {"cells": scores["held_out_cells"]}}
         if ratios:   # below 1: GAIN fills better than each column's mean or most frequent value
-            out["vs_mean_fill"] = MetricResult(
-                "vs_mean_fill", float(np.mean(ratios)),
-                {"columns_better": sum(r < 1 for r in ratios), "columns": len(ratios)},
-                {"metric": "vs_mean_fill", **proto})
-        return out
+            out["vs_mean_fill"] = float(np.mean(ratios))
+            extras["vs_mean_fill"] = {"columns_better": sum(r < 1 for r in ratios),
+                                      "columns": len(ratios)}
+        cells = int(scores["held_out_cells"])
+        return task_results(out, extras, extractor="held-out observed cells", n_real=cells,
+                            n_fake=cells, reference=self.config.data.dataset,
+                            reference_split="train", seed=self.config.train.seed)
 
 
 def describe(df: pd.DataFrame) -> str:

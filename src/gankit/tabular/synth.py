@@ -625,14 +625,11 @@ class TableGAN(RunFacade):
     def metric_results(self, num: int, seed: int = 0, split: str = "train") -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints); the
         reference is the table it trained on (a table run keeps no held-out rows)."""
-        from .._version import __version__
-        from ..metrics import MetricResult
+        from ..metrics import task_results
         real, source = self.reference()
-        scores = self.evaluate(num, seed)
-        proto = {"extractor": "column marginals and correlations", "n_real": len(real),
-                 "n_fake": num or len(real), "reference": source, "reference_split": "train",
-                 "seed": seed, "gankit_version": __version__}
-        return {k: MetricResult(k, v, {}, {"metric": k, **proto}) for k, v in scores.items()}
+        return task_results(self.evaluate(num, seed, real), extractor="column marginals and "
+                            "correlations", n_real=len(real), n_fake=num or len(real),
+                            reference=source, reference_split="train", seed=seed)
 
     def save(self, rows: pd.DataFrame, path: Union[str, Path], overwrite: bool = False,
              labels: Any = None) -> Path:
