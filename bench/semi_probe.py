@@ -13,7 +13,10 @@ units), nogan=1 (no GAN terms: labels + the other terms only, the ablation), pse
 (self-training: from pseudo_from=F of the budget on, every sixth of it, the unlabeled images D puts
 in a class with probability >= 0.95, per class at most twice the median class's count or K, are
 labeled so (pseudo_cap=N: only the N most confident per class), and D's loss adds W x the
-cross-entropy of a batch of 100 of them)."""
+cross-entropy of a batch of 100 of them), conv=C (a convolutional front end before D's MLP:
+noise, a weight-normalized 5x5 conv of C channels with stride cstride=S (1 or 2), ReLU, max pooling
+to 7x7, noise 0.5; with conv2=C2 instead: 5x5 stride 2 to C, then 3x3 stride 2 to C2, no pooling),
+gw=W (G's hidden width), unsup=W (the weight of D's real-vs-fake loss)."""
 import sys, time, json, copy, shutil
 import torch
 torch.set_num_threads(1)
@@ -28,6 +31,10 @@ shift, cons = opts.pop("shift", 0), opts.pop("cons", 0.0)
 vat, nogan = opts.pop("vat", 0.0), opts.pop("nogan", 0)
 pseudo, pseudo_from = opts.pop("pseudo", 0.0), opts.pop("pseudo_from", 0.5)
 pseudo_cap = opts.pop("pseudo_cap", 0)   # > 0: at most this many per class, the most confident
+conv, gw = opts.pop("conv", 0), opts.pop("gw", 0)   # conv front end channels; G's width
+conv2 = opts.pop("conv2", 0)   # > 0: conv 5x5 stride 2 (conv), conv 3x3 stride 2 (conv2), no pool
+cstride = opts.pop("cstride", 1)   # the conv's stride (2: 14x14 maps, then a 2x2 max pool)
+unsup_w = opts.pop("unsup", 1.0)   # weight of D's real-vs-fake loss
 PL = {"x": None, "y": None, "gen": torch.Generator().manual_seed(1234)}
 def _unit(d):
     return d / (d.flatten(1).norm(dim=1).view(-1, *[1] * (d.dim() - 1)) + 1e-12)
@@ -57,6 +64,8 @@ def d_loss(self, batch):
         stats = {"d_sup": loss, "train_acc": (ll.argmax(1) == yl).float().mean()}
     else:
         loss, stats = orig(self, batch)
+        if unsup_w != 1.0:
+            loss = stats["d_sup"] + unsup_w * stats["d_unsup"]
     if vat:
         v = vat_loss(self.D, batch[0], vat); stats["vat"] = v; loss = loss + v
     if cons:
@@ -80,6 +89,32 @@ clf = S.SemiGAN(ds, labels_per_class=K, seed=seed, out=out, log_every=10**6, sam
 if in_noise is not None:
     from gankit.nets.semi import noise_layers
     noise_layers(clf.task.D)[0].std = in_noise
+if conv or gw:   # swap in other nets (same seed), with fresh optimizers
+    from torch import nn
+    from torch.nn.utils.parametrizations import weight_norm
+    from gankit.nets.semi import GaussianNoise, SemiClassifier, SemiGenerator, noise_layers
+    from gankit.train.optim import adam_for
+    cfg, task = clf.run.config, clf.task
+    torch.manual_seed(seed)
+    if conv and conv2:
+        D = SemiClassifier((conv2, 7, 7), len(clf.classes))
+        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std),
+                               weight_norm(nn.Conv2d(cfg.data_shape[0], conv, 5, 2, 2)), nn.ReLU(),
+                               weight_norm(nn.Conv2d(conv, conv2, 3, 2, 1)), nn.ReLU(),
+                               nn.Flatten(), GaussianNoise(0.5), *D.body[2:])
+    elif conv:   # noise, a 5x5 conv of `conv` channels, ReLU, 4x4 max pool -> 7x7xC, then the MLP
+        D = SemiClassifier((conv, 7, 7), len(clf.classes))
+        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std),
+                               weight_norm(nn.Conv2d(cfg.data_shape[0], conv, 5, cstride, 2)),
+                               nn.ReLU(), nn.MaxPool2d(4 // cstride), nn.Flatten(), GaussianNoise(0.5),
+                               *D.body[2:])
+    if conv:
+        task.D = task.nets["D"] = D
+        for layer in noise_layers(D):
+            layer.generator = task.generators["aux"]
+    if gw:
+        task.G = task.nets["G"] = SemiGenerator(cfg.data_shape, cfg.model.z_dim, gw)
+    task.optimizers = adam_for(task.nets, cfg.train)
 tr = clf.run.trainer
 D_ema = copy.deepcopy(clf.task.D) if dema else None
 base_lr = [g["lr"] for o in clf.task.optimizers.values() for g in o.param_groups]
