@@ -96,19 +96,17 @@ if conv or gw:   # swap in other nets (same seed), with fresh optimizers
     from gankit.train.optim import adam_for
     cfg, task = clf.run.config, clf.task
     torch.manual_seed(seed)
-    if conv and conv2:
-        D = SemiClassifier((conv2, 7, 7), len(clf.classes))
-        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std),
-                               weight_norm(nn.Conv2d(cfg.data_shape[0], conv, 5, 2, 2)), nn.ReLU(),
-                               weight_norm(nn.Conv2d(conv, conv2, 3, 2, 1)), nn.ReLU(),
-                               nn.Flatten(), GaussianNoise(0.5), *D.body[2:])
-    elif conv:   # noise, a 5x5 conv of `conv` channels, ReLU, 4x4 max pool -> 7x7xC, then the MLP
-        D = SemiClassifier((conv, 7, 7), len(clf.classes))
-        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std),
-                               weight_norm(nn.Conv2d(cfg.data_shape[0], conv, 5, cstride, 2)),
-                               nn.ReLU(), nn.MaxPool2d(4 // cstride), nn.Flatten(), GaussianNoise(0.5),
-                               *D.body[2:])
-    if conv:
+    if conv:   # noise, the conv layers to 7x7 maps, noise 0.5, then D's MLP
+        c_in, hidden_noise = cfg.data_shape[0], noise_layers(task.D)[1].std
+        D = SemiClassifier((conv2 or conv, 7, 7), len(clf.classes))   # first: the seed's weights
+        if conv2:   # 5x5 stride 2 to `conv` channels, 3x3 stride 2 to `conv2`, no pooling
+            front = [weight_norm(nn.Conv2d(c_in, conv, 5, 2, 2)), nn.ReLU(),
+                     weight_norm(nn.Conv2d(conv, conv2, 3, 2, 1)), nn.ReLU()]
+        else:   # 5x5 of `conv` channels at stride cstride, max pooling to 7x7
+            front = [weight_norm(nn.Conv2d(c_in, conv, 5, cstride, 2)), nn.ReLU(),
+                     nn.MaxPool2d(4 // cstride)]
+        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std), *front, nn.Flatten(),
+                               GaussianNoise(hidden_noise), *D.body[2:])
         task.D = task.nets["D"] = D
         for layer in noise_layers(D):
             layer.generator = task.generators["aux"]
