@@ -96,8 +96,9 @@ if conv or gw:   # swap in other nets (same seed), with fresh optimizers
     from gankit.train.optim import adam_for
     cfg, task = clf.run.config, clf.task
     torch.manual_seed(seed)
-    if conv:   # noise, the conv layers to 7x7 maps, noise 0.5, then D's MLP
-        c_in, hidden_noise = cfg.data_shape[0], noise_layers(task.D)[1].std
+    if conv:   # D's input noise, the conv layers to 7x7 maps, D's hidden noise, then D's MLP
+        c_in = cfg.data_shape[0]
+        in_std, hidden_std = (layer.std for layer in noise_layers(task.D)[:2])
         D = SemiClassifier((conv2 or conv, 7, 7), len(clf.classes))   # first: the seed's weights
         if conv2:   # 5x5 stride 2 to `conv` channels, 3x3 stride 2 to `conv2`, no pooling
             front = [weight_norm(nn.Conv2d(c_in, conv, 5, 2, 2)), nn.ReLU(),
@@ -105,8 +106,8 @@ if conv or gw:   # swap in other nets (same seed), with fresh optimizers
         else:   # 5x5 of `conv` channels at stride cstride, max pooling to 7x7
             front = [weight_norm(nn.Conv2d(c_in, conv, 5, cstride, 2)), nn.ReLU(),
                      nn.MaxPool2d(4 // cstride)]
-        D.body = nn.Sequential(GaussianNoise(noise_layers(task.D)[0].std), *front, nn.Flatten(),
-                               GaussianNoise(hidden_noise), *D.body[2:])
+        D.body = nn.Sequential(GaussianNoise(in_std), *front, nn.Flatten(), GaussianNoise(hidden_std),
+                               *D.body[2:])
         task.D = task.nets["D"] = D
         for layer in noise_layers(D):
             layer.generator = task.generators["aux"]
