@@ -74,7 +74,14 @@ def test_a_version_1_run_loads_and_gives_what_it_gave(name, tmp_path):
     else:
         got = gan.sample(6, seed=1)
     got = got.numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
-    assert np.array_equal(got, expected["output"])
+    want = expected["output"]
+    if want.dtype.kind == "f":
+        # The fixtures were written on an Intel CPU; another CPU's float kernels (an AMD EPYC's)
+        # differ in the last bits (up to 1e-5 of the output's scale for audio). Weights or
+        # options read wrongly move outputs by their whole scale.
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
+    else:
+        assert np.array_equal(got, want)
 
 
 def test_info_describes_a_version_1_run(capsys):

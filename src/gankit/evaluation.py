@@ -149,8 +149,9 @@ def format_results(results: dict[str, MetricResult]) -> str:
         lines.append(f"{name:10s} {r.value:.4g}" + (f"  ({extra})" if extra else ""))
     if results:
         p = next(iter(results.values())).protocol
-        lines.append(f"protocol: {p.get('extractor', 'D of the run')} "
-                     f"{str(p.get('extractor_sha256', ''))[:12]}, n_real {p.get('n_real')}, "
+        sha = str(p.get('extractor_sha256') or '')[:12]
+        lines.append(f"protocol: {p.get('extractor', 'D of the run')}{' ' + sha if sha else ''}, "
+                     f"n_real {p.get('n_real')}, "
                      f"n_fake {p.get('n_fake')}, reference {p.get('reference')}/"
                      f"{p.get('reference_split')}, seed {p.get('seed', 0)}, "
                      f"gankit {p.get('gankit_version')}")
