@@ -49,7 +49,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
@@ -267,6 +266,7 @@ def load_job(dataset: str, k: int, seed: int, minutes: float, args: argparse.Nam
 def worker(dataset: str, k: int, seed: int, arm: str, minutes: float,
            args: argparse.Namespace) -> None:
     import torch
+    from gankit.rundir import hardware
     torch.set_num_threads(1)
     job = load_job(dataset, k, seed, minutes, args)
     t0 = time.process_time()
@@ -284,7 +284,7 @@ def worker(dataset: str, k: int, seed: int, arm: str, minutes: float,
               "settings": settings(args), "accuracy": acc, "cpu_s": round(cpu, 1), **row,
               "n_labeled": len(job.y_lab), "n_unlabeled": len(job.x_unl), "n_test": len(y_test),
               "labeled_sha1": hashlib.sha1(str(job.labeled.tolist()).encode()).hexdigest()[:12],
-              "data_note": job.data_note, "torch": torch.__version__,
+              "data_note": job.data_note, "torch": torch.__version__, "machine": hardware(),
               "date": time.strftime("%Y-%m-%d")}
     print(json.dumps(result), flush=True)
     path = args.out / f"{job_name(dataset, k, seed, arm, minutes)}.json"
@@ -370,12 +370,14 @@ def main() -> None:
     results = [r for r in done.values() if r is not None]
     missing = [job_name(*job) for job in pending]
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
+    # the records' own machines and dates: a CPU budget buys fewer steps on a slower CPU
+    machines = sorted({r.get("machine") or "a machine not recorded" for r in results})
+    dates = sorted({r["date"] for r in results}) or [time.strftime("%Y-%m-%d")]
     print(f"\nTest-split accuracy (%), mean ± std over seeds, of one classifier net "
           f"(SemiClassifier, the task's default sizes; ssl-gan: its D) per arm, each arm given "
           f"the same CPU budget of one thread. Data: {'; '.join(notes) or '-'}. "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{time.strftime('%Y-%m-%d')}; {(time.time() - t0) / 60:.0f} min wall with "
-          f"{args.parallel} in parallel\n")
+          f"Run on {'; '.join(machines)}, {dates[0]} to {dates[-1]}; this invocation "
+          f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
     print(table(results, args.arms))
     if missing:
         print(f"\nnot finished with these settings: {', '.join(missing)}")
