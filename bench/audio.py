@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -228,10 +227,11 @@ def main() -> None:
     rows.sort(key=lambda r: (r["data"], order[r["model"]], set_tag(r.get("set", {})),
                              r["minutes"]))
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    from gankit.rundir import hardware
     print(f"\n{args.num} clips per row; WaveGAN and SpecGAN unconditional, model size "
           f"d={args.width}, batch {args.batch_size}; the default as `gankit train --task audio` "
-          f"makes it; one thread each; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
+          f"makes it; one thread each; {hardware()}, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
     print("| data | model | CPU min | steps | IS | FID | confident | classes seen | "
           "label accuracy | memorized |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -316,13 +315,14 @@ def main() -> None:
     missing = [job_name(*job) for job in pending]
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
+    from gankit.rundir import hardware
     print(f"\nTest-split accuracy (%) of one fixed CNN ({args.clf_steps} steps of batch "
           f"{CLF_BATCH}, Adam {CLF_LR:g}) trained on K labeled images per class, mean ± std over "
           f"seeds; the conditional GAN ({args.gan_preset} preset) saw only those images, for "
           f"{'/'.join(f'{m:g}' for m in args.gan_minutes)} CPU-minutes; synthetic ratio "
           f"{args.synthetic_ratio:g}. "
-          f"Data: {'; '.join(notes) or '-'}. {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"Data: {'; '.join(notes) or '-'}. {hardware()}, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
     print(tables(results, args))
     if missing:

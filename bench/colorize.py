@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -188,9 +187,10 @@ def main() -> None:
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
     n_train = len(list((args.photos / "train").iterdir()))
     n_test = len(list((args.photos / "test").iterdir()))
+    from gankit.rundir import hardware
     print(f"\ncolorization, {n_train} training / {n_test} held-out photos, crops {SIZE} px, "
           f"width {WIDTH}, batch {BATCH}; budget = CPU time of one thread; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+          f"{hardware()}, torch "
           f"{torch.__version__}, {time.strftime('%Y-%m-%d')}; {(time.time() - t0) / 60:.0f} min "
           f"wall\n")
     print("| arm | CPU min | steps | PSNR (dB) | SSIM | colorfulness / truth |")

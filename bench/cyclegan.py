@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -91,11 +90,12 @@ def main() -> None:
                      "steps": trainer.step})
         print(json.dumps(rows[-1]), flush=True)
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    from gankit.rundir import hardware
     print(f"\n{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
           f"{len(cg.pictures.train[0]):,} + {len(cg.pictures.train[1]):,} training images, "
           f"{len(test_a):,} + {len(test_b):,} test; {setting}; "
-          f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"budget = CPU time of one thread; {hardware()}, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall\n")
     print("| model | CPU min | steps | A->B classified B | B->A classified A | cycle L1 | "
           "FID A->B vs B | FID B->A vs A |")

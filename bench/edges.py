@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -158,9 +157,10 @@ def main() -> None:
         if f.name != "results.json":
             rows += json.loads(f.read_text())
     (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    from gankit.rundir import hardware
     print(f"\nedges -> Fashion-MNIST items: {args.n_train:,} training pairs, {N_TEST:,} held-out; "
-          f"budget = CPU time of one thread; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
+          f"budget = CPU time of one thread; {hardware()}, "
+          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall\n")
     print("| model | CPU min | steps | crop | width | batch | class kept | FID | L1 |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -46,7 +45,8 @@ def main() -> None:
     p.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 3])
     p.add_argument("--threads", nargs="+", default=["1", "2", "auto"])
     args = p.parse_args()
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    from gankit.rundir import hardware
+    print(f"# {hardware()}, "
           f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --seconds {args.seconds:g}`")
     print("| competitors | threads | step/s |")
     print("|---|---|---|")

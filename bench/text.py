@@ -44,7 +44,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import re
 import sys
@@ -363,9 +362,10 @@ def row_name(r: dict) -> str:
 
 def print_table(rows: list[dict], args: argparse.Namespace, wall: float) -> None:
     import torch
+    from gankit.rundir import hardware
     print(f"\nbudget {args.minutes:g} CPU-min per model (one thread each); {args.num} items drawn "
           f"per model, scored against the held-out items; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"{hardware()}, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; {wall / 60:.1f} min wall; "
           f"reused: {', '.join(args.reuse) or 'none'}\n")
     print("| data | model | JSD-1 | JSD-2 | JSD-3 | JSD-4 | valid | novel | valid & novel | "

@@ -9,8 +9,6 @@ step/s, img/s, FID, classes covered and the grid paths; docs/benchmarks.md quote
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -71,7 +69,8 @@ def main() -> None:
     trainer.callbacks = gan.run.hooks.callbacks(10**9, None, False) + [marks]
     trainer.fit(10**9)
     cfg = gan.config
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+    from gankit.rundir import hardware
+    print(f"\nmachine: {hardware()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"date {time.strftime('%Y-%m-%d')}")
     print(f"model {cfg.model.model} width {cfg.model.width or 'default'} z_dim {cfg.model.z_dim}, "

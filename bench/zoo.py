@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -156,9 +155,10 @@ def main() -> None:
         with ThreadPoolExecutor(args.parallel) as pool:
             results = list(pool.map(lambda n: run_one(n, args), args.configs))
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    from gankit.rundir import hardware
     print(f"\n{args.dataset}, FID of {args.n_eval:,} EMA samples vs the test split (shipped "
           f"classifier features), seed {args.seed}; budget = CPU time of one thread spent "
-          f"training; {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"training; {hardware()}, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
           f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
     print(table(results, sorted(round(m, 4) for m in args.minutes)))
