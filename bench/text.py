@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Optional
 
 from cpu_budget import parse_options, run_arms
+from gankit.rundir import hardware
 from gankit.train.trainer import Callback
 
 ARMS = ("gan", "ngram", "lstm", "train")
@@ -362,7 +363,6 @@ def row_name(r: dict) -> str:
 
 def print_table(rows: list[dict], args: argparse.Namespace, wall: float) -> None:
     import torch
-    from gankit.rundir import hardware
     print(f"\nbudget {args.minutes:g} CPU-min per model (one thread each); {args.num} items drawn "
           f"per model, scored against the held-out items; "
           f"{hardware()}, "

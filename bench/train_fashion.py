@@ -17,6 +17,7 @@ import torch
 
 import gankit
 from gankit.metrics import evaluate
+from gankit.rundir import hardware
 from gankit.train.trainer import Callback
 from gankit.viz import make_grid, save_png, to_uint8
 
@@ -69,7 +70,6 @@ def main() -> None:
     trainer.callbacks = gan.run.hooks.callbacks(10**9, None, False) + [marks]
     trainer.fit(10**9)
     cfg = gan.config
-    from gankit.rundir import hardware
     print(f"\nmachine: {hardware()}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"date {time.strftime('%Y-%m-%d')}")
