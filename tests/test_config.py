@@ -110,7 +110,7 @@ def _task_config(task, **options):
 
 
 def test_config_json_holds_only_what_applies_to_the_task():
-    from gankit.config import V1_TASK_FIELDS
+    from gankit.compat import V1_TASK_FIELDS
     text = _task_config("text").to_dict()
     shared = {k for s in SECTIONS for k in text[s]}
     assert set(text["options"]) == {"unit", "max_len", "vocab_size", "text_model", "tau_min",

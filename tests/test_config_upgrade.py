@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import gankit
-from gankit.config import CONFIG_VERSION, V1_TASK_FIELDS
+from gankit.compat import V1_TASK_FIELDS
+from gankit.config import CONFIG_VERSION
 from gankit.rundir import read_config, write_config
 
 V1 = Path(__file__).parent / "fixtures" / "v1-runs"

@@ -223,7 +223,7 @@ def test_r2_penalises_d_on_generated_samples_by_hand(r1, r2):
     """With D(x) = ||x||^2 / 2 the input gradient is x, so R1 = mean ||real||^2 and R2 = ||c||^2
     for a G that always makes c; the lazy phase returns (r1/2 R1 + r2/2 R2) x its interval."""
     from gankit.config import LossConfig, RunConfig, TrainConfig
-    from gankit.tasks.gan import GANTask
+    from gankit.tasks.gan.task import GANTask
     cfg = RunConfig(loss=LossConfig(r1_gamma=r1, r2_gamma=r2, r1_every=4),
                     train=TrainConfig(ema_halflife=0), data_shape=(2,))
     c = torch.tensor([3.0, -4.0])                      # ||c||^2 = 25

@@ -30,7 +30,7 @@ from gankit.apps.text import TextGAN
 from gankit.apps.translate import Translator
 from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
-from gankit.tasks import APP_TASKS
+from gankit.tasks import cli_names
 from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
@@ -147,7 +147,7 @@ IDS = [c.name or c.task for c in CASES]
 
 
 def test_every_registered_task_has_a_case():
-    assert {c.task for c in CASES} == {"gan", *APP_TASKS}
+    assert {c.task for c in CASES} == set(cli_names())
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -192,7 +192,7 @@ def test_a_run_loaded_with_its_weights_alone_does_what_it_did(case, tmp_path):
     assert _same(case.use(trained, data), case.use(loaded, data))
 
 
-@pytest.mark.parametrize("task", ["gan", *APP_TASKS])
+@pytest.mark.parametrize("task", cli_names())
 def test_a_missing_dataset_is_one_line_and_a_gankit_error(task, tmp_path, capsys):
     missing = tmp_path / "no-such-data"
     line = one_error(capsys, "train", "--task", task, "--dataset", missing, "--steps", 1,
@@ -212,11 +212,11 @@ def _flag_of_another_task(task: str) -> str:
     def flags(t: str) -> set[str]:
         return {f.name for found in option_fields(task_options(t)).values() for f in found}
     mine = flags(task_name(task))
-    return next(sorted(flags(other) - mine) for other in ("gan", *APP_TASKS)
+    return next(sorted(flags(other) - mine) for other in cli_names()
                 if flags(task_name(other)) - mine)[0]
 
 
-@pytest.mark.parametrize("task", ["gan", *APP_TASKS])
+@pytest.mark.parametrize("task", cli_names())
 def test_each_task_has_its_own_flags_and_names_the_task_of_another_s(task, tmp_path, capsys):
     from gankit.config import option_fields
     from gankit.tasks import task_name, task_options

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -25,10 +24,11 @@ from .data.training import USER_DATA, dataset_name, load_training_data
 from .errors import ConfigError, DataError, RunError
 from .nets import build_nets, resolve_model
 from .plugins import check_plugins, load_plugins, normalize_plugins
-from .rundir import is_v1_table_save, read_config
+from .rundir import read_config
 from .run import Run, RunEnv, RunFacade, RunHooks
-from .tasks import APP_TASKS, IMAGE_GAN, app_module, new_config
-from .tasks.gan import GANTask
+from . import compat, tasks
+from .tasks import new_config
+from .tasks.gan.task import GANTask
 from .train import callbacks as cb
 from .train import distributed, speed
 from .train.trainer import BatchSampler
@@ -115,7 +115,7 @@ class GAN(Sampling, RunFacade):
             model = "custom"
         named = {k: v for k, v in (("model", model), ("loss", loss)) if v is not None}
         if config is None:
-            config = new_config(IMAGE_GAN, preset, dataset=name, **named, **options)
+            config = new_config(None, preset, dataset=name, **named, **options)
         elif preset is not None:
             raise ConfigError("pass preset= or config=, not both")
         cfg = config.replace(model=resolve_model(dataclasses.replace(
@@ -183,6 +183,15 @@ class GAN(Sampling, RunFacade):
         data = self.run.data
         return from_uint8(data[:: max(len(data) // PREVIEW, 1)][:PREVIEW])
 
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", *,
+                       metrics: Optional[list[str]] = None, extractor: Optional[str] = None
+                       ) -> dict:
+        """`gankit eval`'s scores of num samples against the `split` images (see
+        gankit.evaluation.evaluate_run; metrics default to fid, kid, pr, classes)."""
+        from .evaluation import evaluate_run, parse_metrics
+        metrics = metrics if metrics is not None else parse_metrics("fid,kid,pr,classes")
+        return evaluate_run(self, num, metrics, split, extractor, seed)
+
     def _scorer(self) -> Callable[[], dict[str, float]]:
         """The numbers --eval-every logs: each metric's value (precision/recall/... separately)."""
         from .evaluation import default_extractor, evaluate_run, parse_metrics
@@ -209,7 +218,7 @@ class GAN(Sampling, RunFacade):
 def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "auto",
              generator: Optional[nn.Module] = None, discriminator: Optional[nn.Module] = None,
              weights_only: bool = False, plugins: Optional[str] = None,
-             trust_plugins: bool = False, allow_data_change: bool = False) -> GAN:
+             trust_plugins: bool = False, allow_data_change: bool = False) -> Any:
     """Rebuild a run from its directory: nets, EMA, optimizers, step, RNG and data order.
 
     `fit()` then continues exactly where the run stopped. Runs trained on data passed from Python
@@ -221,30 +230,37 @@ def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "a
     for a run you trust, `trust_plugins=True` (imports what its config.json names).
     """
     run_dir = Path(run_dir)
-    if is_v1_table_save(run_dir):   # gankit 0.1's `synth --save DIR`: samples, cannot train on
-        return app_module("table").load_v1_save(run_dir, weights_only)
+    old = compat.load_old_save(run_dir, weights_only)   # a save of gankit 0.1 that is no run
+    if old is not None:
+        return old
     cfg = read_config(run_dir)
     if plugins:
         load_plugins(normalize_plugins(plugins))
     elif trust_plugins:
         load_plugins(cfg.model.plugins)
     check_plugins(run_dir, cfg)
-    if cfg.task in APP_TASKS:
-        # a task that can train on data passed from Python takes it again as `dataset`
-        load_task_run = app_module(cfg.task).load_task_run
-        more = {"dataset": dataset} if dataset is not None else {}
-        if more and "dataset" not in inspect.signature(load_task_run).parameters:
-            raise ConfigError(f"a {cfg.task} run reads its data from {cfg.data.dataset}; "
-                              f"dataset= is for runs trained on data passed from Python")
-        gan = load_task_run(run_dir, cfg, device, weights_only, **more)
-        gan.allow_data_change = allow_data_change
-        return gan
+    spec = tasks.get(cfg.task)
+    given = {k: v for k, v in (("dataset", dataset), ("generator", generator),
+                               ("discriminator", discriminator)) if v is not None}
+    for name in given:
+        if name not in spec.load_options:
+            what = ("its own nets" if name != "dataset" else
+                    f"its data from {cfg.data.dataset}")
+            raise ConfigError(f"a {cfg.task} run builds {what}; {name}= does not apply to it")
+    gan = spec.load_run(run_dir, cfg, device=device, weights_only=weights_only, **given)
+    gan.allow_data_change = allow_data_change
+    return gan
+
+
+def load_image_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool, *,
+                   dataset: Any = None, generator: Optional[nn.Module] = None,
+                   discriminator: Optional[nn.Module] = None) -> GAN:
+    """An image GAN's run from its directory (see load_run)."""
     cfg = cfg.replace(train=dataclasses.replace(cfg.train, device=device))
     if cfg.model.model == "custom" and generator is None:
         raise RunError(f"{run_dir} was trained with your own nets: pass generator= and "
                        f"discriminator= to load_run")
     gan = GAN(run=image_run(cfg, generator, discriminator, run_dir=run_dir))
-    gan.allow_data_change = allow_data_change
     source = dataset if dataset is not None else cfg.data.dataset
     if weights_only or (isinstance(source, str) and source == USER_DATA):
         gan.run.resume(weights_only)

@@ -15,9 +15,9 @@ from typing import Any, Optional, Sequence
 from ._version import __version__
 from .config import DEFAULT_STEPS, RunConfig, field_type, option_fields, resume_conflicts
 from .errors import ConfigError, GanKitError, GanKitWarning
-from .presets import PRESETS
-from .tasks import (APP_TASKS, IMAGE_GAN, TRANSLATION_TASKS, app_module, new_config, task_name,
-                    task_options)
+from .plugins import TRUST_HELP, add_plugin_flags
+from . import tasks
+from .tasks import new_config, task_name, task_options
 
 
 def _add_config_flags(p: argparse.ArgumentParser, task: str) -> None:
@@ -33,13 +33,14 @@ def _add_config_flags(p: argparse.ArgumentParser, task: str) -> None:
         group = p.add_argument_group(title)
         for f in found:
             default = own_defaults.get(f.name, f.default)
-            help_text = f.metadata.get("help", "")
+            help_text = klass.HELP.get(f.name, f.metadata.get("help", ""))
             if default not in (None, ""):
                 help_text += f" (default: {default})"
             flag, dest = f"--{f.name.replace('_', '-')}", f"{section}.{f.name}"
             if field_type(f) is bool:   # a switch: --conditional, and --no-conditional to say no
                 group.add_argument(flag, dest=dest, action="store_const", const=True,
-                                   default=argparse.SUPPRESS, help=f.metadata.get("help", ""))
+                                   default=argparse.SUPPRESS,
+                                   help=klass.HELP.get(f.name, f.metadata.get("help", "")))
                 group.add_argument(f"--no-{flag[2:]}", dest=dest, action="store_const",
                                    const=False, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
                 continue
@@ -65,19 +66,7 @@ def train_task(argv: Sequence[str]) -> str:
     try:
         return task_name(name)
     except ConfigError:
-        return IMAGE_GAN
-
-
-TRUST_HELP = ("import the plugin code the run's config.json names (only for a run you trust: a "
-              "run directory's files are otherwise never run as code)")
-
-
-def _add_plugin_flags(p: argparse.ArgumentParser) -> None:
-    """What a command that opens a run needs for a run trained with plugins."""
-    p.add_argument("--plugins", metavar="SPEC", help="import these modules or .py files first "
-                   "(the ones the run was trained with); opening a run never imports them by "
-                   "itself")
-    p.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)
+        return tasks.default_task().name
 
 
 def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
@@ -89,18 +78,19 @@ def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
         name = flag[2:].replace("-", "_")
         if name.startswith("no_"):
             name = name[3:]
-        takers = [t for t in (IMAGE_GAN, *APP_TASKS)
-                  if any(f.name == name for found in option_fields(task_options(t)).values()
+        takers = [s for s in tasks.specs()
+                  if any(f.name == name for found in option_fields(s.options()).values()
                          for f in found)]
         if takers:
-            cli = ["gan" if t == IMAGE_GAN else t for t in (*takers, task)]
+            cli = [(s.aliases or (s.name,))[0] for s in (*takers, tasks.get(task))]
             return (f"{flag} is an option of --task {' and '.join(cli[:-1])}, not of --task "
                     f"{cli[-1]} (`gankit train --task {cli[-1]} --help` lists its options)")
     return None
 
 
-def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
-    """The parser; `gankit train` gets the flags of `task` (see train_task)."""
+def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser and each command's handler; `gankit train` gets the flags of `task` (see
+    train_task; None: the default task's), and each task adds its own commands."""
     p = argparse.ArgumentParser(prog="gankit", description="Train and use generative adversarial "
                                 "networks. `gankit train` with no flags trains a DCGAN on MNIST.")
     p.add_argument("--version", action="version", version=f"gankit {__version__}")
@@ -114,27 +104,18 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    help="train on N processes with torch.distributed (default N: one per GPU; "
                    "gloo on the CPU); the same as `torchrun --standalone --nproc_per_node=N -m "
                    "gankit train ...`, which gankit also detects by itself")
-    t.add_argument("--task", choices=("gan", IMAGE_GAN, *APP_TASKS), default=None,
-                   help="gan (default; config.json calls it image-gan, which is taken too): "
-                   "images from noise; pix2pix: paired translation A -> B "
-                   "(a folder with A/ and B/, or side-by-side AB images); colorize: grayscale -> "
-                   "color from a folder of color photos; cyclegan: unpaired A <-> B (A/ and B/ "
-                   "folders, or --domains KA,KB of a labeled dataset); text: words or sentences "
-                   "from a text file, one item per line (--unit, --max-len, --vocab-size); audio: "
-                   "one-second sounds from a folder of WAV files or of class folders (--model mel, "
-                   "the default, wavegan or specgan; conditional by default on class folders, "
-                   "--no-conditional; --audio-length); table: synthetic rows like a CSV table's "
-                   "(--discrete); impute: GAIN, which fills the missing cells of a CSV table "
-                   "(then `gankit impute IN.csv --run RUN`); semi-supervised: a classifier from "
-                   "few labels and many unlabeled images (--labels-per-class). `gankit train --task "
-                   "T --help` lists the options of task T")
+    t.add_argument("--task", choices=[n for s in tasks.specs() for n in (s.name, *s.aliases)],
+                   default=None, metavar="TASK", help="; ".join(
+                       f"{(s.aliases or (s.name,))[0]}: {s.summary}" for s in tasks.specs())
+                   + ". `gankit train --task T --help` lists the options of task T")
     t.add_argument("--trust-plugins", action="store_true", help="with --resume: " + TRUST_HELP)
     t.add_argument("--allow-data-change", action="store_true", help="with --resume: go on even "
                    "though the data differs from what the run trained on (its item count or "
                    "first and last items)")
-    if task == IMAGE_GAN:
+    presets = tasks.get(task).presets
+    if presets:
         t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the "
-                       "options below (flags given beside it win): " + ", ".join(PRESETS))
+                       "options below (flags given beside it win): " + ", ".join(presets))
     _add_config_flags(t, task)
     s = sub.add_parser("sample", help="draw samples from a trained run")
     s.add_argument("run", type=Path)
@@ -150,43 +131,6 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "often; a .npz gets their `labels`")
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    a = sub.add_parser("augment", help="labeled synthetic training data from a conditional run: "
-                       "N images of each class in a .npz (`images`, `labels`), optionally only "
-                       "those the dataset's shipped classifier recognizes")
-    a.add_argument("run", type=Path)
-    a.add_argument("--per-class", type=int, required=True, metavar="N", help="images per class")
-    a.add_argument("--output", type=Path, required=True, metavar="FILE.npz",
-                   help="`images` uint8 [M,H,W,C] and `labels` int64 [M], as `gankit sample` "
-                   "writes")
-    a.add_argument("--min-confidence", type=float, metavar="P", help="keep only images the shipped "
-                   "classifier of the run's dataset puts in their class with probability >= P, "
-                   "drawing more (up to 50x N per class) until each class has N")
-    a.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    a.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    ad = sub.add_parser("audio-data", help="build a bundled audio set offline: spoken-digits "
-                        "(ten digit words spoken by espeak-ng) or notes (instrument notes "
-                        "rendered by fluidsynth), into OUTPUT/train and OUTPUT/test")
-    ad.add_argument("name", help="spoken-digits or notes")
-    ad.add_argument("output", type=Path, help="the folder to build (new, or a previous build of "
-                    "the same set)")
-    ad.add_argument("--seed", type=int, default=0, help="voices, pitches, ... are drawn from it "
-                    "(default 0): the same seed builds the same files")
-    ad.add_argument("--per-class", type=int, default=300, help="training clips per class")
-    ad.add_argument("--test-per-class", type=int, default=50, help="held-out clips per class")
-    ed = sub.add_parser("edges", help="a paired folder for pix2pix from images: OUTPUT/A = their "
-                        "edge maps (dark lines on white), OUTPUT/B = the images, train/ and test/ "
-                        "kept apart")
-    ed.add_argument("source", help="a dataset name (mnist, fashion-mnist, digits), an image folder "
-                    "or a .npy/.npz file")
-    ed.add_argument("output", type=Path, help="the folder to write (new or empty)")
-    ed.add_argument("--threshold", type=float, default=0.25, help="a line is where the gradient "
-                    "passes this share of the image's strongest (default 0.25)")
-    ed.add_argument("--soft", action="store_true", help="keep line strength as gray levels "
-                    "(white at the threshold, black at the strongest) instead of black lines")
-    ed.add_argument("--limit", type=int, default=None, help="at most N images of each split")
-    ed.add_argument("--overwrite", action="store_true", help="replace a non-empty OUTPUT")
-    from .tabular.cli import add_commands
-    add_commands(sub)
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
                        "held-out D loss), or a .npz of samples; a text run: n-gram JSD, valid, "
                        "novel and distinct-n against its held-out items; an audio run on a "
@@ -205,25 +149,6 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "docs/measuring.md)")
     e.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
-    tr = sub.add_parser("translate", help="translate images with a pix2pix, colorize or cyclegan "
-                        "run")
-    tr.add_argument("run", type=Path)
-    tr.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
-                    help="image files, folders of them, or .npz files with `images`")
-    tr.add_argument("--output", type=Path, required=True, help="a directory for the PNGs")
-    tr.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
-                    help="AtoB (default), or BtoA for a cyclegan run (pix2pix and colorize "
-                    "learn A to B only)")
-    tr.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    cl = sub.add_parser("classify", help="classify images with a semi-supervised run: a label "
-                        "and each class's probability per item")
-    cl.add_argument("run", type=Path)
-    cl.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
-                    help="image files (resized to the run's size), folders of them, or .npy/.npz "
-                    "arrays (`images` or `x`: one item per row)")
-    cl.add_argument("--output", type=Path, help="FILE.csv (item, label, class, p_<class>...) or "
-                    "FILE.npz (`labels`, `probs`, `names`, `classes`); default: CSV on stdout")
-    cl.add_argument("--overwrite", action="store_true", help="replace an existing output")
     r = sub.add_parser("report", help="one self-contained HTML page about a run: curves, samples "
                        "over training, interpolations, memorization and health checks")
     r.add_argument("run", type=Path)
@@ -257,8 +182,14 @@ def build_parser(task: str = IMAGE_GAN) -> argparse.ArgumentParser:
                    "average")
     x.add_argument("--overwrite", action="store_true",
                    help="replace an existing FILE and FILE.json")
-    for opens_a_run in (s, a, e, tr, cl, r, c, x):
-        _add_plugin_flags(opens_a_run)
+    for opens_a_run in (s, e, r, c, x):
+        add_plugin_flags(opens_a_run)
+    handlers = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
+                "report": cmd_report, "compare": cmd_compare, "export": cmd_export}
+    for spec in tasks.specs():
+        handlers.update(spec.add_commands(sub))
+    for name, handler in handlers.items():
+        sub.choices[name].set_defaults(handler=handler)
     return p
 
 
@@ -316,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .api import GAN, load_run
+    from .api import load_run
     from .rundir import write_config
     given = _given(args)
     if args.trust_plugins and args.resume is None:
@@ -337,30 +268,23 @@ def _train(args: argparse.Namespace) -> int:
         if conflicts:
             raise ConfigError(f"cannot resume {args.resume} with a changed configuration: "
                               + "; ".join(conflicts))
-        gan.config = _with(gan.config, given)
-        gan.task.cfg = gan.config
-        if {"lr", "lr_d"} & set(given.get("train", {})):
-            from .train.optim import set_learning_rates
-            set_learning_rates(gan.task.optimizers, gan.config.train)
+        gan.config = _with(gan.config, given)   # the run, its task and optimizers follow
         if gan.dist.is_main:
             gan.check_data()
             gan.claim_run()   # before anything in it changes
             write_config(gan.run_dir, gan.config)
             print(f"resuming {gan.run_dir} at step {gan.step}", file=sys.stderr)
     else:
-        task = task_name(args.task)
+        spec = tasks.get(args.task)
         options = {k: v for section in given.values() for k, v in section.items()}
-        if task != IMAGE_GAN and "dataset" not in options:
+        if spec.needs_dataset and "dataset" not in options:
             raise ConfigError(f"--task {args.task} needs --dataset (its data)")
-        cfg = new_config(task, getattr(args, "preset", None), **options)
+        cfg = new_config(spec.name, getattr(args, "preset", None), **options)
         t = cfg.train
         if t.steps is None and t.epochs is None and t.max_time is None and \
-                not task_options(task).LENGTH_FROM_DATA:
+                not spec.options().LENGTH_FROM_DATA:
             cfg = cfg.replace(train=dataclasses.replace(t, steps=DEFAULT_STEPS))
-        if task == IMAGE_GAN:
-            gan = GAN(config=cfg, dataset=cfg.data.dataset, out=args.out)
-        else:
-            gan = app_module(task).new_run(task, cfg, args.out)
+        gan = spec.new_run(cfg, args.out)
     t = gan.config.train
     until = t.steps
     if t.epochs is not None:
@@ -371,19 +295,12 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _report_end(gan: Any) -> int:
-    task = gan.config.task
-    from .info import PREVIEWS
-    end = ".png and .wav" if task == "audio" else PREVIEWS.get(task, ".png")
-    last = f"{gan.run_dir}/samples/step-{gan.step:07d}" + end
-    if task in TRANSLATION_TASKS:
-        use = f"translate: gankit translate {gan.run_dir} IMAGES... --output DIR"
-    elif task == "impute":
-        use = f"impute: gankit impute IN.csv --run {gan.run_dir} --output OUT.csv"
-    else:
-        use = (f"sample more: gankit sample {gan.run_dir} --num 64 --output samples"
-               + {"text": ".txt", "audio": "/", "table": ".csv"}.get(task, ".png"))
+    from .train.state import step_name
+    spec = tasks.get(gan.config.task)
+    last = f"{gan.run_dir}/samples/{step_name(gan.step)}" + " and ".join(spec.previews)
     print(f"stopped: {gan.stop_reason} at step {gan.step}; run directory {gan.run_dir}\n"
-          f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  {use}", file=sys.stderr)
+          f"  samples: {last}\n  curves:  {gan.run_dir}/curves.png\n  "
+          f"{spec.next_step(gan.run_dir)}", file=sys.stderr)
     if (gan.stop_reason or "").startswith("diverged"):
         from .train.state import latest_checkpoint
         lr = gan.config.train.lr
@@ -415,54 +332,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_augment(args: argparse.Namespace) -> int:
-    from .apps.augment import augment_run, describe
-    report = augment_run(args.run, args.per_class, args.output, args.min_confidence, args.seed,
-                         args.overwrite)
-    print(f"wrote {describe(report)} to {report['output']}", file=sys.stderr)
-    return 0
-
-
-def cmd_edges(args: argparse.Namespace) -> int:
-    from .data import load_dataset
-    from .data.edges import write_edge_pairs
-    from .errors import DataError
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    splits, labels = {}, {}
-    for split in ("train", "test"):
-        try:
-            d = load_dataset(args.source, split)
-        except DataError:
-            if split == "train":
-                raise
-            continue   # no test split: gankit train holds out every 10th pair itself
-        splits[split] = d.images[:args.limit]
-        if d.labels is not None:
-            labels[split] = d.labels[:args.limit]
-    counts = write_edge_pairs(args.output, splits, labels or None, args.threshold, args.overwrite,
-                              soft=args.soft)
-    print(f"wrote {', '.join(f'{n} {s}' for s, n in counts.items())} pairs to {args.output}; "
-          f"train on them with: gankit train --task pix2pix --dataset {args.output}",
-          file=sys.stderr)
-    return 0
-
-
-def cmd_audio_data(args: argparse.Namespace) -> int:
-    from .data.audio_sets import build
-    path = build(args.name, args.output, seed=args.seed, per_class=args.per_class,
-                 test_per_class=args.test_per_class)
-    meta = json.loads((path / "dataset.json").read_text())
-    counts = {split: sum(n.values()) for split, n in meta["counts"].items()}
-    print(f"built {args.name} in {path}: {counts.get('train', 0)} training and "
-          f"{counts.get('test', 0)} held-out clips, {len(meta['classes'])} classes; train on it "
-          f"with: gankit train --task audio --dataset {path} --conditional", file=sys.stderr)
-    return 0
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import (evaluate_images, evaluate_run, format_results, load_samples,
-                             parse_metrics, summary)
+    from .evaluation import (evaluate_images, format_results, load_samples, parse_metrics,
+                             summary)
     metrics = parse_metrics(args.metrics)
     if (args.run is None) == (args.samples is None):
         raise ConfigError("give a run directory or --samples FILE.npz (one of them)")
@@ -474,10 +346,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.dataset and args.dataset != gan.config.data.dataset:
             raise ConfigError(f"--dataset {args.dataset} differs from the run's dataset "
                               f"{gan.config.data.dataset}")
-        if hasattr(gan, "metric_results"):   # a task with scores of its own (text)
-            results = gan.metric_results(args.num, args.seed, args.split)
-        else:
-            results = evaluate_run(gan, args.num, metrics, args.split, args.extractor, args.seed)
+        results = gan.metric_results(args.num, args.seed, args.split, metrics=metrics,
+                                     extractor=args.extractor)
     else:
         if not args.dataset:
             raise ConfigError("--samples needs --dataset NAME (the reference data)")
@@ -486,35 +356,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         results = evaluate_images(load_samples(args.samples), args.dataset, metrics, args.split,
                                   args.extractor, args.seed)
     print(json.dumps(summary(results), indent=2) if args.json else format_results(results))
-    return 0
-
-
-def cmd_translate(args: argparse.Namespace) -> int:
-    from .api import load_run
-    from .apps.translate import TASKS, translate_files
-    gan = load_run(args.run, weights_only=True)
-    if gan.config.task not in TASKS:
-        raise ConfigError(f"{args.run} is a {gan.config.task} run, not a translation run: "
-                          f"use `gankit sample`")
-    if args.direction != "AtoB" and gan.config.task != "cyclegan":
-        raise ConfigError(f"a {gan.config.task} run translates A to B only; for B to A, train "
-                          f"another run with the folders swapped (or a cyclegan run)")
-    written, _ = translate_files(gan, args.inputs, args.output, args.overwrite, args.direction)
-    print(f"wrote {written} translated images to {args.output}", file=sys.stderr)
-    return 0
-
-
-def cmd_classify(args: argparse.Namespace) -> int:
-    from .api import load_run
-    from .apps.semi import TASK, classify_items, write_predictions
-    gan = load_run(args.run, weights_only=True)
-    if gan.config.task != TASK:
-        raise ConfigError(f"{args.run} is a {gan.config.task} run; `gankit classify` takes a "
-                          f"{TASK} run (gankit train --task {TASK})")
-    names, probs = classify_items(gan, args.inputs)
-    write_predictions(names, probs, gan.classes, args.output, args.overwrite)
-    if args.output is not None:
-        print(f"wrote {len(names)} predictions to {args.output}", file=sys.stderr)
     return 0
 
 
@@ -581,7 +422,7 @@ def _one_line_warnings() -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    task = train_task(argv[1:]) if argv[:1] == ["train"] else IMAGE_GAN
+    task = train_task(argv[1:]) if argv[:1] == ["train"] else None
     parser = build_parser(task)
     args, extra = parser.parse_known_args(argv)
     if extra and args.command == "train":
@@ -596,15 +437,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     _one_line_warnings()
-    from .tabular.cli import run_impute, run_synth
-    commands = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
-                "impute": run_impute, "synth": run_synth, "report": cmd_report,
-                "compare": cmd_compare, "export": cmd_export, "translate": cmd_translate,
-                "augment": cmd_augment, "audio-data": cmd_audio_data,
-                "edges": cmd_edges, "classify": cmd_classify}
     try:
         _import_plugins(args)
-        return commands[args.command](args)
+        return args.handler(args)
     except GanKitError as e:
         print(f"gankit: error: {e}", file=sys.stderr)
         return 2

@@ -4,8 +4,8 @@ A run's configuration is the shared sections (data, model, loss, train) plus its
 options (a TaskOptions subclass declared by the task's module, with its defaults). The CLI flags
 of `gankit train --task T` are generated from the fields that apply to T (see `cli.py`), and
 `config.json` in a run directory is `RunConfig.to_dict()`: only those fields, so a run can be
-rebuilt without flags and a resume can name the field that changed. `upgrade_v1` reads the
-configs of gankit 0.1, which kept every task's fields in the shared sections.
+rebuilt without flags and a resume can name the field that changed. `compat.upgrade_v1` reads
+the configs of gankit 0.1, which kept every task's fields in the shared sections.
 """
 from __future__ import annotations
 
@@ -82,8 +82,7 @@ class DataConfig(_Checked):
     resolution: Optional[int] = option(None, "resize images to this square size (28, 32 or 64 for the "
                                        "built-in nets); default: the data's own size (folders: the largest "
                                        "size the nets build up to the images' own or 64), 32 for "
-                                       "digits; --task audio: the side of the mel model's "
-                                       "spectrogram, default 64", low=1)
+                                       "digits", low=1)
     channels: Optional[int] = option(None, "force 1 (gray) or 3 (RGB) channels; default: the data's own", low=1)
 
 
@@ -93,13 +92,11 @@ class ModelConfig(_Checked):
                         "Python, see --plugins)")
     z_dim: int = option(64, "size of the generator's noise vector", low=1)
     width: Optional[int] = option(None, "base channel width (dcgan and resnet, default 32) or hidden "
-                                  "size (mlp, default 256; --task semi-supervised: the "
-                                  "classifier's first layer, default 500)", low=1)
+                                  "size (mlp, default 256)", low=1)
     d_norm: Optional[str] = option(None, "normalization in the discriminator: batch, none or "
                                    "spectral; default: batch for dcgan, spectral for resnet")
     conditional: bool = option(False, "class-conditional GAN on labeled data: G takes a class, "
-                               "sample with --label (--task audio: on by default for a folder of "
-                               "class folders; --no-conditional turns it off)")
+                               "sample with --label")
     cond: str = option("projection", "how a conditional D uses the class: projection or acgan")
     plugins: str = option("", "comma list of Python modules or .py files to import first; they "
                           "register nets and objectives by name (register_net, register_objective); "
@@ -185,6 +182,8 @@ class TaskOptions(_Checked):
     stay out of its config.json), and `defaults(given)` its own defaults for shared fields."""
 
     UNUSED: ClassVar[frozenset[str]] = frozenset()
+    # what a shared field means for this task, where it differs (field -> its flag's help)
+    HELP: ClassVar[dict[str, str]] = {}
     # True: with no --steps, --epochs or --max-time the facade's fit() sizes the run from its
     # data (the CLI then sets no default number of steps)
     LENGTH_FROM_DATA: ClassVar[bool] = False
@@ -207,7 +206,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data_shape: tuple[int, ...] = ()   # one sample: (C, H, W) for images, (D,) for vectors
     num_classes: int = 0
-    task: str = "image-gan"
+    task: str = field(default_factory=lambda: _default_task())
     options: TaskOptions = field(default_factory=TaskOptions)
 
     def to_dict(self) -> dict:
@@ -233,6 +232,7 @@ class RunConfig:
             raise ConfigError("invalid run configuration: not a JSON object")
         version = d.get("config_version", 1)
         if version == 1:
+            from .compat import upgrade_v1
             d = upgrade_v1(d, options)
         elif version != CONFIG_VERSION:
             raise ConfigError(f"config_version {version!r} is not one this gankit reads "
@@ -245,7 +245,7 @@ class RunConfig:
             sections = {name: _section_from_dict(klass, d.get(name, {}))
                         for name, klass in SECTIONS.items()}
             return cls(**sections, data_shape=tuple(d.get("data_shape", ())),
-                       num_classes=int(d.get("num_classes", 0)), task=d.get("task", "image-gan"),
+                       num_classes=int(d.get("num_classes", 0)), task=d.get("task") or _default_task(),
                        options=_section_from_dict(options, d.get("options", {})))
         except (TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"invalid run configuration: {e}") from None
@@ -254,34 +254,10 @@ class RunConfig:
         return dataclasses.replace(self, **sections)
 
 
-# The fields that version 1 kept in the shared sections for every task, and version 2 keeps in the
-# options of the task they belong to.
-V1_TASK_FIELDS = frozenset({"domains", "unit", "max_len", "vocab_size", "labels_per_class",
-                            "labeled", "audio_length", "text_model", "tau_min", "tau_steps",
-                            "mle_steps", "cycle_weight", "identity_weight", "mle_weight",
-                            "l1_weight"})
-
-
-def upgrade_v1(d: dict, options: type) -> dict:
-    """A version 1 config.json (gankit 0.1: every task's fields in the shared sections) as
-    version 2: the task's own fields moved into `options`, the other tasks' fields and the shared
-    fields the task does not read dropped (they had no effect on the run)."""
-    own = {f.name for f in fields(options)}
-    out: dict[str, Any] = {k: v for k, v in d.items() if k not in SECTIONS}
-    moved: dict[str, Any] = {}
-    for name in SECTIONS:
-        section = d.get(name, {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"invalid run configuration: section {name!r} is not an object")
-        kept = {}
-        for key, value in section.items():
-            if key in own:
-                moved[key] = value
-            elif key not in V1_TASK_FIELDS and key not in options.UNUSED:
-                kept[key] = value
-        out[name] = kept
-    out["options"], out["config_version"] = moved, CONFIG_VERSION
-    return out
+def _default_task() -> str:
+    """The task a config names when none is given (the registry's default task)."""
+    from .tasks import default_task
+    return default_task().name
 
 
 def with_options(cfg: RunConfig, **options: Any) -> RunConfig:

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import tasks
 from ._version import __version__
 from .errors import ConfigError, ExportError, RunError
 from .nets.layers import is_image_shape
@@ -96,7 +97,7 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
         _require_onnx()
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)   # RunError for a missing, non-run or corrupt directory
-    if cfg.task != "image-gan":
+    if not tasks.get(cfg.task).exports:
         raise RunError(f"{run_dir} is a {cfg.task} run: export works on image GANs (noise -> "
                        f"image) so far")
     if cfg.model.model == "custom":

@@ -5,13 +5,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import tasks
 from .rundir import read_config
 from .train.callbacks import read_metrics, sample_frames
 from .train.state import list_checkpoints, read_progress
-
-
-# the file type of each task's samples/step-* previews (images by default)
-PREVIEWS = {"text": ".txt", "table": ".csv", "impute": ".csv"}
 
 
 def describe_run(run_dir: Path) -> dict[str, Any]:
@@ -20,7 +17,8 @@ def describe_run(run_dir: Path) -> dict[str, Any]:
     meta = json.loads((run_dir / "config.json").read_text()).get("meta", {})
     ckpt, state = read_progress(run_dir)
     records = read_metrics(run_dir)
-    samples = sample_frames(run_dir, PREVIEWS.get(cfg.task, ".png"))
+    spec = tasks.get(cfg.task)
+    samples = sample_frames(run_dir, spec.previews[0])
     loss = None if "loss" in type(cfg.options).UNUSED else cfg.loss.loss
     return {
         "run": str(run_dir), "task": cfg.task, "model": cfg.model.model, "loss": loss,
@@ -30,17 +28,8 @@ def describe_run(run_dir: Path) -> dict[str, Any]:
         "last_log": records[-1] if records else None,
         "checkpoints": [p.name for p in list_checkpoints(run_dir)], "latest": ckpt.name,
         "latest_samples": str(samples[-1]) if samples else None,
-        "config": cfg.to_dict(), "meta": meta, **_labeled(run_dir),
+        "config": cfg.to_dict(), "meta": meta, **spec.describe(run_dir),
     }
-
-
-def _labeled(run_dir: Path) -> dict[str, Any]:
-    """A semi-supervised run's labeled items: how many, of how many classes."""
-    try:
-        doc = json.loads((run_dir / "labeled.json").read_text())
-        return {"labeled": len(doc["indices"]), "classes": list(doc["classes"])}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -50,8 +39,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"model:    {info['model']}" + (f" (z_dim {model['z_dim']})" if "z_dim" in model else "")
         + (f", loss {info['loss']}" if info["loss"] else ""),
         f"data:     {info['dataset']}, samples of shape {info['data_shape']}"
-        + (f"; {info['labeled']} labeled items of {len(info['classes'])} classes"
-           if "labeled" in info else ""),
+        + tasks.get(info["task"]).info_data(info),
         f"training: batch {t['batch_size']}, lr {t['lr']}, seed {t['seed']}",
         f"progress: step {info['step']} ({info['images_seen']} items) in "
         f"{info['train_seconds'] / 60:.1f} min",

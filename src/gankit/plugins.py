@@ -91,3 +91,15 @@ def check_plugins(run_dir: Path, cfg: Any) -> None:
                    f"code because a run directory names it: if you trust that code, pass "
                    f"--plugins {named or 'FILE'} or --trust-plugins (Python: plugins=... or "
                    f"trust_plugins=True)")
+
+
+TRUST_HELP = ("import the plugin code the run's config.json names (only for a run you trust: a "
+              "run directory's files are otherwise never run as code)")
+
+
+def add_plugin_flags(p: Any) -> None:
+    """What a command that opens a run needs for a run trained with plugins."""
+    p.add_argument("--plugins", metavar="SPEC", help="import these modules or .py files first "
+                   "(the ones the run was trained with); opening a run never imports them by "
+                   "itself")
+    p.add_argument("--trust-plugins", action="store_true", help=TRUST_HELP)

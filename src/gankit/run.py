@@ -113,6 +113,17 @@ class Run:
         env = RunEnv.for_config(config, one_process)
         return cls(config, make_task(env.device), env, None, out=out, run_dir=run_dir)
 
+    def reconfigure(self, config: RunConfig) -> None:
+        """A resumed run's new settings (the flags a resume may change): the run, its task and
+        the optimizers' learning rates all follow the one config."""
+        from .train.optim import set_learning_rates
+        old, self.config = self.config, config
+        if hasattr(self.task, "cfg"):
+            self.task.cfg = config
+        t, was = config.train, old.train
+        if (t.lr, t.lr_d) != (was.lr, was.lr_d) and getattr(self.task, "optimizers", None):
+            set_learning_rates(self.task.optimizers, t)
+
     # --- the trainer ---------------------------------------------------------------------------
     @property
     def trainer(self) -> Trainer:
@@ -280,6 +291,11 @@ class Run:
         return out
 
 
+def _forward(name: str) -> property:
+    """A read-only property that is the run's attribute of the same name."""
+    return property(lambda self: getattr(self.run, name), doc=f"the run's {name}")
+
+
 class RunFacade:
     """What every user-facing class offers through its `run`: fit, step, config, task, device,
     run_dir, history, data_note, stop_reason. Subclasses set `self.run` in their __init__."""
@@ -292,39 +308,16 @@ class RunFacade:
 
     @config.setter
     def config(self, cfg: RunConfig) -> None:   # a resume with changed flags (gankit train)
-        self.run.config = cfg
+        self.run.reconfigure(cfg)
 
-    @property
-    def task(self) -> Any:
-        return self.run.task
-
-    @property
-    def device(self) -> torch.device:
-        return self.run.device
-
-    @property
-    def dist(self) -> distributed.Dist:
-        return self.run.dist
-
-    @property
-    def run_dir(self) -> Optional[Path]:
-        return self.run.run_dir
-
-    @property
-    def step(self) -> int:
-        return self.run.step
-
-    @property
-    def history(self) -> list[dict]:
-        return self.run.history
-
-    @property
-    def data_note(self) -> Optional[str]:
-        return self.run.data_note
-
-    @property
-    def stop_reason(self) -> Optional[str]:
-        return self.run.stop_reason
+    task = _forward("task")
+    device = _forward("device")
+    dist = _forward("dist")
+    run_dir = _forward("run_dir")
+    step = _forward("step")
+    history = _forward("history")
+    data_note = _forward("data_note")
+    stop_reason = _forward("stop_reason")
 
     @property
     def allow_data_change(self) -> bool:
@@ -360,6 +353,25 @@ class RunFacade:
             raise ConfigError(f"a {self.config.task} run draws no classes, so it cannot draw a "
                               f"given one")
         return None
+
+    # --- what `gankit report` shows -----------------------------------------------------------
+    preview_caption = "The same fixed noise"   # what each samples/step-* grid holds
+
+    @property
+    def report_images(self) -> bool:
+        """Whether its samples are images like its training set's (the report then checks
+        memorization and D's held-out loss)."""
+        return len(self.config.data_shape) == 3
+
+    def report_sections(self, facts: Any) -> list:
+        """The report's sections on what the generator does now (report/run.py, Section)."""
+        return facts.image_sections()
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", **options: Any
+                       ) -> dict:
+        """What `gankit eval` prints: {name: MetricResult} of `num` samples against `split`
+        (`options`: the metrics and extractor asked for, for tasks that offer several)."""
+        raise ConfigError(f"a {self.config.task} run has no scores for gankit eval")
 
     def check_data(self) -> None:
         self.run.check_data()

@@ -135,13 +135,6 @@ def _version_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", v)[:3])
 
 
-def is_v1_table_save(path: Path) -> bool:
-    """A TableGAN saved by gankit 0.1's `gankit synth --save DIR` (model.safetensors and
-    table.json, no config.json): not a run, but load_run reads it (tabular.synth.load_v1_save)."""
-    path = Path(path)
-    return (path / "table.json").is_file() and not (path / "config.json").exists()
-
-
 def read_config(run_dir: Path) -> RunConfig:
     run_dir = Path(run_dir)
     if not run_dir.exists():
@@ -159,7 +152,7 @@ def read_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{run_dir} was written by gankit {written_by}, newer than this gankit "
                        f"{__version__}: upgrade gankit (pip install -U gankit) to read it")
     try:
-        return RunConfig.from_dict(doc, task_options(doc.get("task", "image-gan")))
+        return RunConfig.from_dict(doc, task_options(doc.get("task")))
     except Exception as e:  # noqa: BLE001 - any malformed field is the same user-facing problem
         raise RunError(f"{run_dir}/config.json is corrupt ({e})") from None
 

@@ -10,12 +10,14 @@ import pytest
 import gankit
 
 from gankit.errors import GanKitError
-from gankit.tabular.cli import add_commands, run_impute, run_synth
+from gankit.tabular.cli import add_impute, add_synth, run_impute, run_synth
 
 
 def _args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="gankit")
-    add_commands(parser.add_subparsers(dest="command"))
+    sub = parser.add_subparsers(dest="command")
+    add_impute(sub)
+    add_synth(sub)
     return parser.parse_args(argv)
 
 

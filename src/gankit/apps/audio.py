@@ -53,7 +53,7 @@ from ..nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
                           WaveGANDiscriminator, WaveGANGenerator)
 from ..run import Run, RunFacade, RunHooks
 from ..tasks import new_config
-from ..tasks.gan import GANTask
+from ..tasks.gan.task import GANTask
 from ..train import callbacks as cb
 from ..train.trainer import BatchSampler, Trainer
 
@@ -79,6 +79,10 @@ class AudioOptions(TaskOptions):
     """The audio task's own options (`gankit train --task audio --help` lists them)."""
 
     UNUSED: ClassVar[frozenset[str]] = frozenset({"channels", "cond", "augment"})
+    HELP: ClassVar[dict[str, str]] = {
+        "resolution": "the side of the mel model's spectrogram",
+        "conditional": "a class-conditional GAN: G takes a class, sample with --label (on by "
+                       "default for a folder of class folders; --no-conditional turns it off)"}
     audio_length: Optional[int] = option(None, "clip length in samples at 16 kHz, a multiple of "
                                          "1024; longer clips are cut, shorter ones padded with "
                                          "silence; default 16384 (about 1 s)", low=1024)
@@ -285,7 +289,27 @@ class AudioGAN(Sampling, RunFacade):
         gankit.metrics.audio): inception score, FID against the held-out clips, coverage."""
         return {k: r.value for k, r in self.metric_results(num, seed, split).items()}
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+    # --- its report -------------------------------------------------------------------------
+    report_images = False   # spectrograms, shown as sound
+
+    def report_sections(self, facts: Any, n: int = 8) -> list:
+        """n clips now: their spectrograms and players (WAV data: URIs), with their classes
+        when it is conditional."""
+        import base64
+
+        from ..data.audio import spectrogram_image, wav_bytes
+        from ..report.page import array_uri
+        from ..report.run import SEED, section
+        labels = self.labels_for(None, n)
+        clips = self.sample(n, seed=SEED, labels=labels)
+        names = ([self.classes[int(k)] for k in labels] if labels is not None
+                 else [f"clip {i + 1}" for i in range(len(clips))])
+        players = [(name, "data:audio/wav;base64," + base64.b64encode(
+            wav_bytes(clip, self.rate)).decode("ascii")) for name, clip in zip(names, clips)]
+        return [section("clips", {"spectrograms": array_uri(spectrogram_image(clips, rows=2)),
+                                  "players": players, "seconds": clips.shape[-1] / self.rate})]
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         name = self.info.get("bundled")
         if name is None:
             raise ConfigError("audio scores need a classifier of the data's sounds; gankit ships "

@@ -32,8 +32,9 @@ from ..train.optim import adam_for
 from ..train.state import load_task_state, task_state
 from ..train.trainer import Phase
 from ..viz import from_uint8
-from .translate import (LEGACY_WIDTH, ImageTranslation, TranslationBase, as_image_list, fit_short_side,
-                        image_files, load_translation_run, random_crops, read_image, run_padded)
+from ..data.images import fit_short_side, read_image
+from .translate import (LEGACY_WIDTH, ImageTranslation, TranslationBase, as_image_list, image_files,
+                        load_translation_run, random_crops, run_padded)
 
 POOL = 50
 

@@ -58,6 +58,7 @@ class SemiOptions(TaskOptions):
     UNUSED: ClassVar[frozenset[str]] = frozenset({
         "d_norm", "conditional", "cond", "n_critic", "gp_weight", "r1_gamma", "r2_gamma",
         "r1_every", "augment", "ema_halflife"})
+    HELP: ClassVar[dict[str, str]] = {"width": "the classifier's first layer"}
     labels_per_class: Optional[int] = option(None, "keep the labels of N training images per "
                                              "class, drawn by --seed (recorded in the run's "
                                              "labeled.json); the rest train unlabeled", low=1)
@@ -514,7 +515,7 @@ class SemiGAN(RunFacade):
         keep = full.labels >= 0
         return full.x[keep], full.labels[keep]
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         """Test accuracy as a MetricResult with its protocol (what `gankit eval RUN` prints)."""
         from ..metrics import task_results
         scores = self.evaluate(split)
@@ -581,7 +582,7 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
     per row, in any layout `predict` takes)."""
     from ..data.arrays import read_arrays
     from ..data.images import ImageData, image_files, conform
-    from .translate import read_image
+    from ..data.images import read_image
     shape = clf.config.data_shape
     if src.is_dir():
         files = image_files(src)

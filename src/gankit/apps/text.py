@@ -369,7 +369,12 @@ class TextGAN(Sampling, RunFacade):
         return text_scores(self.sample(num, seed=seed), ref, set(text.train), text.everything,
                            self.config.options.unit)
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+    def report_sections(self, facts: Any, n: int = 30) -> list:
+        """n items drawn now."""
+        from ..report.run import SEED, section
+        return [section("texts", self.sample(n, seed=SEED))]
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
         from ..metrics import task_results
         ref, _ = self.reference(split)

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import RunConfig, TaskOptions, option, require_options
-from ..data.images import decode_image, image_files, median_short_side
+from ..data.images import fit_short_side, image_files, median_short_side, read_image
 from ..errors import ConfigError, DataError, GanKitWarning
 from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
 from ..objectives import get_objective
@@ -47,7 +47,7 @@ TASKS = ("pix2pix", "colorize", "cyclegan")
 MAX_SIZE = {"cpu": 64, "cuda": 256}
 CPU_WIDTH = {"pix2pix": 16, "colorize": 32, "cyclegan": 16}   # measured: bench/edges.py, cyclegan.py
 GPU_WIDTH = 64
-LEGACY_WIDTH = 32   # runs made before the data-sized defaults recorded no width: they used 32
+from ..compat import LEGACY_TRANSLATION_WIDTH as LEGACY_WIDTH
 PEEK = 32           # files looked at to size the defaults
 HOLD_EVERY = 10   # without train/ and test/ subfolders, every 10th file is held out
 
@@ -61,25 +61,6 @@ class Pictures:
     train: list
     held: list
     note: str
-
-
-def read_image(path: Path) -> Optional[torch.Tensor]:
-    try:
-        return torch.from_numpy(decode_image(path)).permute(2, 0, 1).contiguous()
-    except (OSError, ValueError, SyntaxError):   # unreadable: counted by the caller
-        return None
-
-
-def fit_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
-    """Resize so the shorter side is `short` (aspect kept, antialiased)."""
-    c, h, w = img.shape
-    s = short / min(h, w)
-    size = (max(short, round(h * s)), max(short, round(w * s)))
-    if size == (h, w):
-        return img
-    x = F.interpolate(img[None].float(), size=size, mode="bilinear", antialias=True,
-                      align_corners=False)
-    return x[0].round().clamp(0, 255).to(torch.uint8)
 
 
 def _split(files: list[Path], root: Path) -> tuple[list[Path], list[Path]]:
@@ -455,7 +436,28 @@ class ImageTranslation(RunFacade):
     def evaluate(self, pictures: Optional[Any] = None) -> dict[str, float]:
         raise NotImplementedError
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test") -> dict:
+    # --- its report -------------------------------------------------------------------------
+    report_images = False
+    preview_caption = "The same held-out inputs (input | output | truth)"
+
+    def report_sections(self, facts: Any) -> list:
+        """Held-out scores, and the held-out examples translated now."""
+        from ..errors import GanKitError
+        from ..report.page import array_uri
+        from ..report.run import section
+        from ..viz import make_grid, to_uint8
+        try:
+            self.pictures   # read now: a loaded run reads its pictures when first asked
+        except GanKitError as e:
+            return [section("translations", {"error": str(e)})]
+        scores = self.evaluate()
+        grid = make_grid(to_uint8(self.triptych()), nrow=3)
+        return [section("translations", {
+            "which": "held-out" if self.pictures.held else "training (nothing is held out)",
+            "scores": ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
+            "uri": array_uri(grid, 2)})]
+
+    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         """`evaluate` on the held-out pictures (the training ones when none are held out) as
         MetricResults with their protocol (what `gankit eval RUN` prints). `num` and `seed` do
         not apply: every held-out picture is translated, with no noise."""

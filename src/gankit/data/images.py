@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import torch
@@ -218,6 +219,26 @@ def decode_image(path: Path) -> np.ndarray:
 # ---------------------------------------------------------------- .npy / .npz arrays
 
 MAX_CLASSES = 100_000
+
+
+def read_image(path: Path) -> Optional[torch.Tensor]:
+    """An image file as uint8 [C, H, W] (its own channels), or None if it cannot be read."""
+    try:
+        return torch.from_numpy(decode_image(path)).permute(2, 0, 1).contiguous()
+    except (OSError, ValueError, SyntaxError):   # unreadable: counted by the caller
+        return None
+
+
+def fit_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
+    """Resize so the shorter side is `short` (aspect kept, antialiased)."""
+    c, h, w = img.shape
+    s = short / min(h, w)
+    size = (max(short, round(h * s)), max(short, round(w * s)))
+    if size == (h, w):
+        return img
+    x = F.interpolate(img[None].float(), size=size, mode="bilinear", antialias=True,
+                      align_corners=False)
+    return x[0].round().clamp(0, 255).to(torch.uint8)
 
 
 def load_array(

@@ -27,8 +27,11 @@ def fmt(v: Any) -> str:
 
 
 @functools.lru_cache(maxsize=None)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("gankit.report", "templates"),
+def _environment(task_templates: tuple[str, ...]) -> jinja2.Environment:
+    """The templates here, then the folders of templates that registered tasks bring."""
+    loader = jinja2.ChoiceLoader([jinja2.PackageLoader("gankit.report", "templates"),
+                                  jinja2.FileSystemLoader(list(task_templates))])
+    env = jinja2.Environment(loader=loader,
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["cell"] = fmt
@@ -38,7 +41,9 @@ def _environment() -> jinja2.Environment:
 
 def render(template: str, **context: Any) -> str:
     """The page `template` (a file in templates/) filled with `context`; values are escaped."""
-    return _environment().get_template(template).render(**context)
+    from ..tasks import specs
+    folders = tuple(str(s.templates) for s in specs() if s.templates is not None)
+    return _environment(folders).get_template(template).render(**context)
 
 
 def png_uri(data: bytes) -> str:

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from .. import health
-from ..tasks import TRANSLATION_TASKS
 from ..errors import DataError, GanKitError
 from ..train.callbacks import read_metrics, sample_frames
 from ..train.state import read_best, read_progress
@@ -26,8 +25,18 @@ from .page import array_uri, png_uri, render, write_page
 
 MAX_FRAMES = 60          # sample grids on the timeline (evenly spaced, always the last)
 INTERP_ROWS, INTERP_STEPS = 6, 10
-TEXTS, CLIPS = 30, 8     # a text run's items and an audio run's clips shown as they are now
-SEED = 0
+SEED = 0                 # the noise seed of every sample the page shows
+SECTIONS = "run_sections.html.j2"
+
+
+class Section(dict):
+    """One part of the page about what the generator does now: the jinja2 macro `macro` of
+    the template file `template` (report/templates, or a task's own templates folder), called
+    with `value`."""
+
+
+def section(macro: str, value: Any, template: str = SECTIONS) -> Section:
+    return Section(template=template, macro=macro, value=value)
 
 
 def default_output(run_dir: Path) -> Path:
@@ -39,25 +48,25 @@ def build_report(run_dir: Union[str, Path], output: Union[str, Path, None] = Non
                  data: Union[str, Path, None] = None) -> Path:
     """Write the report of a run (a table run's, or a TableGAN saved by gankit 0.1, compares with
     its CSV or `data`); returns its path. Never writes into the run directory."""
+    from .. import tasks
     from ..api import load_run
-    from .table import build_impute_report, build_table_report
     run_dir = Path(run_dir)
     output = Path(output) if output is not None else default_output(run_dir)
     if output.resolve().is_relative_to(run_dir.resolve()):
         raise GanKitError(f"--output {output} is inside the run directory; a report never "
                           f"writes there: choose another path")
     gan = load_run(run_dir, weights_only=True)   # a clear RunError when missing or corrupt
-    if gan.config.task == "table":
-        return build_table_report(gan, output, overwrite, data)
-    if gan.config.task == "impute":
-        return build_impute_report(gan, output, overwrite, data)
+    own = tasks.get(gan.config.task).report(gan, output, overwrite, data)
+    if own is not None:   # a task with a page of its own (tables)
+        return own
     if data is not None:
-        raise GanKitError("--data is the real table of a table or impute run's report")
+        raise GanKitError(f"--data is the real table of a table or impute run's report, and "
+                          f"this is a {gan.config.task} run")
     facts = RunFacts(run_dir, gan)
     warnings = facts.warnings(memorization)   # first: it runs the checks the others show
     page = render("run.html.j2", title=f"gankit report: {run_dir.resolve().name}",
                   warnings=warnings, summary=facts.summary(), curves=facts.curves(),
-                  timeline=facts.timeline(), generator=facts.generator())
+                  timeline=facts.timeline(), sections=gan.report_sections(facts))
     return write_page(output, page, overwrite)
 
 
@@ -77,10 +86,8 @@ class RunFacts:
         self.data = report_data(run_dir)
         self.records: list[dict] = self.data["records"]
         self.cfg = gan.config
-        self.translation = self.cfg.task in TRANSLATION_TASKS
-        # image samples (an audio run's spectrograms are not: they are shown as sound)
-        self.images = (len(self.cfg.data_shape) == 3 and not self.translation
-                       and self.cfg.task != "audio")
+        # samples that are images like the training set's (memorization, held-out D)
+        self.images = gan.report_images
         self.findings = health.check(self.records, self.cfg.loss.loss)
         self.memo: Optional[Any] = None
         self.memo_note = ""
@@ -186,58 +193,25 @@ class RunFacts:
 
     def timeline(self) -> dict[str, Any]:
         """frames: the sample grids over training, at most MAX_FRAMES, [{step, uri}] (the last is
-        shown first); translation, conditional: what the grids hold."""
+        shown first); caption, conditional: what the grids hold."""
         frames = sample_frames(self.run_dir, ".png")
         if len(frames) > MAX_FRAMES:
             pick = np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int)
             frames = [frames[i] for i in sorted(set(pick.tolist()))]
         return {"frames": [{"step": int(f.stem.split("-")[1]), "uri": png_uri(f.read_bytes())}
                            for f in frames],
-                "translation": self.translation, "conditional": self.cfg.model.conditional}
+                "caption": self.gan.preview_caption, "conditional": self.cfg.model.conditional}
 
     # --- the generator now --------------------------------------------------------------
-    def generator(self) -> dict[str, Any]:
-        """What the generator does now, by kind of run: translations; text items; audio clips; or
-        interpolations, classes (conditional runs) and memorization; or samples (vectors)."""
-        if self.translation:
-            return {"translations": self._translations()}
-        if self.cfg.task == "text":
-            return {"texts": self.gan.sample(TEXTS, seed=SEED)}
-        if self.cfg.task == "audio":
-            return {"clips": self._clips()}
-        if self.images:
-            out = {"interpolations": self._interpolations(), "memorization": self._memorized()}
-            if self.cfg.model.conditional:
-                out["classes"] = self._per_class()
-            return out
-        return {"samples": self._vectors()}
-
-    def _translations(self) -> dict[str, Any]:
-        """Held-out scores of a pix2pix/colorize run, and its held-out examples now."""
-        try:
-            self.gan.pictures   # read now: a loaded run reads its pictures when first asked
-        except GanKitError as e:
-            return {"error": str(e)}
-        scores = self.gan.evaluate()
-        x = self.gan.triptych()
-        grid = make_grid(to_uint8(x), nrow=3)
-        return {"which": "held-out" if self.gan.pictures.held else "training (nothing is held out)",
-                "scores": ", ".join(f"{k} {v:.4g}" for k, v in scores.items()),
-                "uri": array_uri(grid, 2)}
-
-    def _clips(self) -> dict[str, Any]:
-        """An audio run's clips now: their spectrograms and players (WAV data: URIs), with
-        their classes when it is conditional."""
-        import base64
-        from ..data.audio import spectrogram_image, wav_bytes
-        labels = self.gan.labels_for(None, CLIPS)
-        clips = self.gan.sample(CLIPS, seed=SEED, labels=labels)
-        names = ([self.gan.classes[int(k)] for k in labels] if labels is not None
-                 else [f"clip {i + 1}" for i in range(len(clips))])
-        players = [(name, "data:audio/wav;base64," + base64.b64encode(
-            wav_bytes(clip, self.gan.rate)).decode("ascii")) for name, clip in zip(names, clips)]
-        return {"spectrograms": array_uri(spectrogram_image(clips, rows=2)), "players": players,
-                "seconds": clips.shape[-1] / self.gan.rate}
+    def image_sections(self) -> list[Section]:
+        """What an image (or vector) generator does now: interpolations, classes (conditional
+        runs) and memorization; or samples (vectors)."""
+        if not self.images:
+            return [section("samples", self._vectors())]
+        out = [section("interpolations", self._interpolations())]
+        if self.cfg.model.conditional:
+            out.append(section("per_class", self._per_class()))
+        return [*out, section("memorization", self._memorized())]
 
     def _interpolations(self) -> dict[str, Any]:
         """paths: (path, uri) for linear and spherical paths between the same random latents."""

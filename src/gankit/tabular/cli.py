@@ -1,6 +1,5 @@
 """`gankit impute` and `gankit synth`: CSV in, CSV out, each through a run of its task (impute,
-table), kept with --save. The main CLI calls `add_commands` and dispatches to `run_impute` /
-`run_synth`; user errors are raised as GanKitError subclasses."""
+table), kept with --save. The table and impute tasks add them (`add_impute`, `add_synth`); user errors are raised as GanKitError subclasses."""
 from __future__ import annotations
 
 import argparse
@@ -19,8 +18,8 @@ if TYPE_CHECKING:   # pandas, torch and the encoder load only when a table comma
     from ..data.tabular import ColumnSpec
 
 
-def add_commands(subparsers: Any) -> None:
-    """Add `impute` and `synth` to an argparse subparsers object."""
+def add_impute(subparsers: Any) -> dict:
+    """Add `gankit impute` to an argparse subparsers object."""
     i = subparsers.add_parser("impute", help="fill the missing cells of a CSV table with GAIN")
     i.add_argument("input", type=Path, metavar="IN.csv")
     i.add_argument("--output", type=Path, required=True, metavar="OUT.csv")
@@ -35,6 +34,11 @@ def add_commands(subparsers: Any) -> None:
                    "training on IN.csv")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
     i.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return {"impute": run_impute}
+
+
+def add_synth(subparsers: Any) -> dict:
+    """Add `gankit synth` to an argparse subparsers object."""
     s = subparsers.add_parser("synth", help="generate a synthetic CSV table like a real one (in "
                               "one go: `gankit train --task table` and `gankit sample`)")
     s.add_argument("input", type=Path, metavar="IN.csv")
@@ -49,6 +53,7 @@ def add_commands(subparsers: Any) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    return {"synth": run_synth}
 
 
 def _progress(args: argparse.Namespace) -> bool:

@@ -646,7 +646,7 @@ class GAINRun(RunFacade):
             rows.append((str(name), kind, int(h.sum()), err, base))
         return rows
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "train") -> dict:
+    def metric_results(self, num: int, seed: int = 0, split: str = "train", **_: Any) -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints)."""
         from ..metrics import task_results
         df = self.reference()   # read once, scored twice

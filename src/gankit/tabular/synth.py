@@ -622,7 +622,7 @@ class TableGAN(RunFacade):
         fake = self.sample(num or len(real), seed=seed)
         return fidelity_scores(real, fake, [str(real.columns[j]) for j in self.discrete_columns])
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "train") -> dict:
+    def metric_results(self, num: int, seed: int = 0, split: str = "train", **_: Any) -> dict:
         """`evaluate` as MetricResults with their protocol (what `gankit eval RUN` prints); the
         reference is the table it trained on (a table run keeps no held-out rows)."""
         from ..metrics import task_results
@@ -753,49 +753,4 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     return gan
 
 
-# gankit 0.1's TableGANConfig names -> the table task's config fields
-V1_FIELDS = {"noise_dim": "z_dim", "hidden": "width", "batch_size": "batch_size",
-             "epochs": "epochs", "pac": "pac", "lr": "lr", "lr_d": "lr_d",
-             "min_steps": "min_steps", "gp_weight": "gp_weight", "max_modes": "max_modes",
-             "seed": "seed"}
-
-
-def load_v1_save(path: Path, weights_only: bool) -> TableGAN:
-    """A TableGAN saved by gankit 0.1's `gankit synth --save DIR` (G's weights in
-    model.safetensors; the layout, settings and source CSV in table.json), loaded with its weights
-    alone: it samples the rows it sampled then and reports as a run does, but cannot train on
-    (the save holds no critic and no optimizer state)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-    path = Path(path)
-    cannot = (f"{path} is a TableGAN saved by gankit 0.1: it holds G alone, so it samples and "
-              f"reports (load_run(..., weights_only=True)) but cannot train on; train a table run "
-              f"instead (gankit train --task table --dataset IN.csv)")
-    if not weights_only:
-        raise RunError(cannot)
-    try:
-        text = (path / "table.json").read_text()
-        meta = json.loads(text)
-        old = meta["config"]
-        options = {new: old[v1] for v1, new in V1_FIELDS.items() if old.get(v1) is not None}
-        options["discrete"] = ",".join(map(str, old.get("discrete") or []))
-        cfg = new_config(TASK, dataset=meta.get("source") or USER_DATA, **options)
-        model = TableModel(cfg)
-        model.load_json(text)
-        model.generator.load_state_dict(load_file(str(path / "model.safetensors")))
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as e:
-        raise RunError(f"{path}: not a TableGAN saved by gankit 0.1 "
-                       f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-    model.cfg = cfg = cfg.replace(data_shape=(model.dim,), num_classes=0)
-    gan = TableGAN(run=table_run(cfg, model, np.random.default_rng(cfg.train.seed),
-                                 run_dir=path), model=model)
-    gan.run.loaded_step = max((int(r.get("step", 0)) for r in read_metrics(path)), default=0)
-
-    def refuse() -> None:
-        raise RunError(cannot)
-    gan.run.hooks = dataclasses.replace(gan.run.hooks, sampler=refuse)
-    return gan
-
-
-__all__ = ["OPTIONS", "TableGAN", "TableGANTask", "TableModel", "TableOptions", "load_task_run",
-           "load_v1_save", "new_run", "reference_table", "write_rows"]
+__all__ = ["OPTIONS", "TableGAN", "TableGANTask", "TableModel", "TableOptions", "load_task_run", "new_run", "reference_table", "write_rows"]

@@ -45,6 +45,10 @@ class Task(Protocol):
     generators: dict[str, torch.Generator]        # every RNG the task draws from
 
     def end_step(self, step: int, nimg: int) -> None: ...
+    # a checkpoint's contents: tensors per file (nets, optimizers, RNG states) and JSON values
+    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]: ...
+    def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
+             weights_only: bool = False) -> None: ...
 
 
 class Sampler(Protocol):

@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import RunConfig
-from ..diffaugment import diff_augment, parse_policy
-from ..errors import ConfigError
-from ..objectives import get_objective
-from ..penalties import gradient_penalty, r1_penalty
-from ..train.optim import adam_for
-from ..train.trainer import Phase
+from ...config import RunConfig
+from ...diffaugment import diff_augment, parse_policy
+from ...errors import ConfigError
+from ...objectives import get_objective
+from ...penalties import gradient_penalty, r1_penalty
+from ...train.optim import adam_for
+from ...train.trainer import Phase
 
 
 class GANTask:
@@ -188,12 +188,12 @@ class GANTask:
 
     # --- checkpoint contents -------------------------------------------------------------
     def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        from ..train.state import task_state
+        from ...train.state import task_state
         return task_state(self)
 
     def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
              weights_only: bool = False) -> None:
-        from ..train.state import load_task_state
+        from ...train.state import load_task_state
         load_task_state(self, tensors, meta, weights_only)
         if not weights_only:
             self._step = int(meta.get("step", 0))

@@ -1,0 +1,38 @@
+"""The audio GAN: one-second sounds from a folder of WAV files or of class folders."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import register
+from ..spec import TaskSpec
+
+
+class AudioSpec(TaskSpec):
+    name = "audio"
+    order = 40
+    summary = ("one-second sounds from a folder of WAV files or of class folders (--model mel, "
+               "the default, wavegan or specgan; conditional by default on class folders, "
+               "--no-conditional; --audio-length)")
+    previews = (".png", ".wav")
+    sample_output = "samples/"
+
+    def options(self) -> type:
+        from ...apps.audio import AudioOptions
+        return AudioOptions
+
+    def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
+        from ...apps.audio import new_run
+        return new_run(self.name, cfg, out)
+
+    def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
+                 **given: Any) -> Any:
+        from ...apps.audio import load_task_run
+        return load_task_run(run_dir, cfg, device, weights_only)
+
+    def add_commands(self, sub: Any) -> dict:
+        from .commands import add_commands
+        return add_commands(sub)
+
+
+register(AudioSpec())

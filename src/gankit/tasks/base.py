@@ -1,0 +1,78 @@
+"""What every task's code shares, given once: the phase object's checkpoint contents and step
+counter (`TaskBase`), and the facade's two ways of being made and the run's properties
+(`TaskFacade`, on top of run.RunFacade). A task's package subclasses both; the core sees only
+the facade (tasks/spec.py says what it asks of it)."""
+from __future__ import annotations
+
+from typing import Any, ClassVar, Optional
+
+import torch
+
+from ..run import Run, RunFacade
+
+
+def seeded_generators(seed: int, device: torch.device, *names: str) -> dict[str, torch.Generator]:
+    """One random generator per name, seeded seed*2+1, seed*2+2, ... in order (seed*2 is the
+    data order's, on the CPU): the noise a task draws is the same on every device kind."""
+    return {name: torch.Generator(device).manual_seed(seed * 2 + 1 + i)
+            for i, name in enumerate(names)}
+
+
+class TaskBase:
+    """A task's trainable state as the trainer sees it (train/trainer.py, Task): subclasses set
+    `nets`, `optimizers`, `generators` and `phases` in __init__. Its checkpoint holds every
+    net, optimizer and generator; `step` is the last finished step."""
+
+    nets: dict[str, torch.nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    generators: dict[str, torch.Generator]
+    world = 1      # processes training together (set by the run under torchrun)
+    _step = 0
+
+    def end_step(self, step: int, nimg: int) -> None:
+        self._step = step
+
+    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+        from ..train.state import task_state
+        return task_state(self)
+
+    def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
+             weights_only: bool = False) -> None:
+        from ..train.state import load_task_state
+        load_task_state(self, tensors, meta, weights_only)
+        if not weights_only:
+            self._step = int(meta.get("step", 0))
+
+
+class TaskFacade(RunFacade):
+    """A task's user-facing class. Made two ways: `Facade(dataset, **options)` for a new run
+    (a config from gankit.tasks.new_config, then `_build`), or `Facade(run=run, **state)` for a
+    run its spec's load_run rebuilt (then `_attach`)."""
+
+    TASK: ClassVar[str] = ""   # its registry name
+
+    def __init__(self, dataset: Any = None, *, out: Any = None, config: Any = None,
+                 run: Optional[Run] = None, **options: Any):
+        if run is not None:
+            self._attach(run, **options)
+            return
+        if config is None:
+            from . import new_config
+            config = new_config(self.TASK, **self._dataset_option(dataset), **options)
+        self._build(dataset, config, out)
+
+    @staticmethod
+    def _dataset_option(dataset: Any) -> dict[str, Any]:
+        """The `dataset` option a new config records for `dataset` (a path or a name)."""
+        return {"dataset": str(dataset)} if dataset is not None else {}
+
+    def _build(self, dataset: Any, config: Any, out: Any) -> None:
+        """A new run: read the data, resolve the config, make the run, attach."""
+        raise NotImplementedError
+
+    def _attach(self, run: Run, **state: Any) -> None:
+        """Hold `run` (and what the task keeps beside it); set the run's hooks."""
+        self.run = run
+
+
+__all__ = ["TaskBase", "TaskFacade", "seeded_generators"]

@@ -1,0 +1,46 @@
+"""GAIN imputation: fills the missing cells of a CSV table."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import register
+from ..spec import TaskSpec
+
+
+class ImputeSpec(TaskSpec):
+    name = "impute"
+    order = 51
+    summary = ("GAIN, which fills the missing cells of a CSV table (then `gankit impute IN.csv "
+               "--run RUN`)")
+    previews = (".csv",)
+    load_options = ("dataset",)
+    sample_output = None
+
+    def next_step(self, run_dir: Path) -> str:
+        return f"impute: gankit impute IN.csv --run {run_dir} --output OUT.csv"
+
+    def options(self) -> type:
+        from ...tabular.gain import ImputeOptions
+        return ImputeOptions
+
+    def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
+        from ...tabular.gain import new_run
+        return new_run(self.name, cfg, out)
+
+    def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
+                 **given: Any) -> Any:
+        from ...tabular.gain import load_task_run
+        return load_task_run(run_dir, cfg, device, weights_only, **given)
+
+    def add_commands(self, sub: Any) -> dict:
+        from ...tabular.cli import add_impute
+        return add_impute(sub)
+
+    def report(self, gan: Any, output: Path, overwrite: bool, data: Optional[Path]
+               ) -> Optional[Path]:
+        from ...report.table import build_impute_report
+        return build_impute_report(gan, output, overwrite, data)
+
+
+register(ImputeSpec())

@@ -1,0 +1,33 @@
+"""The text GAN: words or sentences from a text file, one item per line."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from .. import register
+from ..spec import TaskSpec
+
+
+class TextSpec(TaskSpec):
+    name = "text"
+    order = 30
+    summary = ("words or sentences from a text file, one item per line (--unit, --max-len, "
+               "--vocab-size)")
+    previews = (".txt",)
+    sample_output = "samples.txt"
+
+    def options(self) -> type:
+        from ...apps.text import TextOptions
+        return TextOptions
+
+    def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
+        from ...apps.text import TextGAN
+        return TextGAN(cfg.data.dataset, config=cfg, out=out)
+
+    def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
+                 **given: Any) -> Any:
+        from ...apps.text import load_task_run
+        return load_task_run(run_dir, cfg, device, weights_only)
+
+
+register(TextSpec())
