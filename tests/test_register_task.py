@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -195,3 +196,26 @@ def test_a_name_taken_is_refused_and_unknown_tasks_are_listed(toy):
         tasks.register(type("Other", (ToySpec,), {})())
     with pytest.raises(gankit.ConfigError, match="toy"):
         tasks.get("no-such-task")
+
+
+def test_a_task_in_plugin_code_is_found_through_plugins(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "points.npy", rng.normal(0, 1, 200))
+    plugin = tmp_path / "toy_plugin.py"
+    plugin.write_text("from gankit import tasks\nfrom test_register_task import ToySpec\n"
+                      "tasks.register(ToySpec())\n")
+    r = tmp_path / "run"
+    try:
+        code, _, err = run(capsys, "train", "--plugins", plugin, "--task", "toy", "--dataset",
+                           tmp_path / "points.npy", "--steps", 2, "--batch-size", 16, "--out", r)
+        assert code == 0, err
+        tasks.unregister("toy")   # a later process, which has not imported the plugin
+        for name in [m for m in sys.modules if m.startswith("gankit_plugin_")]:
+            del sys.modules[name]
+        code, _, err = run(capsys, "info", r)
+        assert code == 2 and "unknown task 'toy'" in err and "--plugins" in err, err
+        code, out, err = run(capsys, "info", r, "--plugins", plugin)
+        assert code == 0 and "step 2" in out, err
+    finally:
+        if any(s.name == "toy" for s in tasks.specs()):
+            tasks.unregister("toy")

@@ -182,7 +182,7 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
                    "average")
     x.add_argument("--overwrite", action="store_true",
                    help="replace an existing FILE and FILE.json")
-    for opens_a_run in (s, e, r, c, x):
+    for opens_a_run in (s, e, r, c, i, x):
         add_plugin_flags(opens_a_run)
     handlers = {"train": cmd_train, "sample": cmd_sample, "info": cmd_info, "eval": cmd_eval,
                 "report": cmd_report, "compare": cmd_compare, "export": cmd_export}
@@ -420,8 +420,25 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
+def _plugins_named(argv: Sequence[str]) -> Optional[str]:
+    """The --plugins SPEC of a command line, read before the parser is built: plugin code may
+    register a task (gankit.tasks.register), whose flags and commands the parser then has."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugins")
+    known, _ = pre.parse_known_args(list(argv))
+    return known.plugins
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    named = _plugins_named(argv)
+    if named:
+        from .plugins import load_plugins, normalize_plugins
+        try:
+            load_plugins(normalize_plugins(named))
+        except GanKitError as e:
+            print(f"gankit: error: {e}", file=sys.stderr)
+            return 2
     task = train_task(argv[1:]) if argv[:1] == ["train"] else None
     parser = build_parser(task)
     args, extra = parser.parse_known_args(argv)

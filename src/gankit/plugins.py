@@ -76,7 +76,8 @@ def check_plugins(run_dir: Path, cfg: Any) -> None:
     """RunError when a run's nets or loss come from plugin code that is not imported now."""
     from .nets import NETS
     from .objectives import ALIASES, OBJECTIVES
-    if cfg.task != "image-gan":   # the apps build their own nets; plugins name image-GAN parts
+    from .tasks import get
+    if not get(cfg.task).plugin_parts:   # its nets and loss are its own, never a plugin's
         return
     missing = []
     if cfg.model.model not in NETS and cfg.model.model != "custom":

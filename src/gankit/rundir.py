@@ -16,7 +16,7 @@ import torch
 
 from ._version import __version__
 from .config import RunConfig
-from .errors import DataError, GanKitWarning, RunError
+from .errors import ConfigError, DataError, GanKitWarning, RunError
 from .tasks import task_options
 from .train.state import atomic_write_text
 
@@ -152,7 +152,11 @@ def read_config(run_dir: Path) -> RunConfig:
         raise RunError(f"{run_dir} was written by gankit {written_by}, newer than this gankit "
                        f"{__version__}: upgrade gankit (pip install -U gankit) to read it")
     try:
-        return RunConfig.from_dict(doc, task_options(doc.get("task")))
+        options = task_options(doc.get("task"))
+    except ConfigError as e:   # a task of plugin code not imported now, or no task at all
+        raise RunError(f"{run_dir} is a run of {e}") from None
+    try:
+        return RunConfig.from_dict(doc, options)
     except Exception as e:  # noqa: BLE001 - any malformed field is the same user-facing problem
         raise RunError(f"{run_dir}/config.json is corrupt ({e})") from None
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gankit.data.images import ImageData, conform, load_array, load_folder
-from gankit.data.sources import DATASETS, data_root, load_named
-from gankit.errors import DataError
+from ..data.images import ImageData, conform, load_array, load_folder
+from ..data.sources import DATASETS, data_root, load_named
+from ..errors import DataError
 
 __all__ = ["DATASETS", "SPLITS", "ImageData", "data_root", "load_dataset"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gankit.errors import DataError
+from ..errors import DataError
 
 # type code → big-endian numpy dtype (the format stores multi-byte numbers big-endian)
 IDX_DTYPES: dict[int, np.dtype] = {

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from gankit.data.arrays import read_arrays
-from gankit.errors import DataError, GanKitWarning
+from ..data.arrays import read_arrays
+from ..errors import DataError, GanKitWarning
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 FOLDER_RESOLUTION = 64  # folders hold images of any size; they need one common size to stack:

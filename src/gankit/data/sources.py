@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gankit.data.idx import maybe_gunzip, read_idx
-from gankit.data.images import ImageData
-from gankit.errors import ChecksumError, DataError, DownloadError, GanKitWarning
+from ..data.idx import maybe_gunzip, read_idx
+from ..data.images import ImageData
+from ..errors import ChecksumError, DataError, DownloadError, GanKitWarning
 
 DATASETS: tuple[str, ...] = ("mnist", "fashion-mnist", "digits")
 TIMEOUT_S = 10.0  # per socket operation; a dead mirror should not stall a run for long

@@ -1,7 +1,7 @@
 """How good are the samples: FID/KID, precision/recall/density/coverage and class coverage, in the
 feature space of an `Extractor`, each returned as a `MetricResult` that carries its protocol.
 
-    from gankit.metrics import evaluate
+    from ..metrics import evaluate
     results = evaluate(fake_images, "fashion-mnist")        # fake_images: uint8 or [-1, 1] float [N, C, H, W]
     results["fid"].value, results["fid"].protocol
 
@@ -23,10 +23,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from gankit._version import __version__
-from gankit.data import ImageData, data_root, load_dataset
-from gankit.metrics.classes import ClassCoverage, class_coverage, class_distribution
-from gankit.metrics.features import (
+from .._version import __version__
+from ..data import ImageData, data_root, load_dataset
+from ..metrics.classes import ClassCoverage, class_coverage, class_distribution
+from ..metrics.features import (
     Extractor,
     ExtractorError,
     MetricError,
@@ -35,9 +35,9 @@ from gankit.metrics.features import (
     load_shipped_extractor,
     shipped_extractors,
 )
-from gankit.metrics.fid import feature_stats, fid, frechet_distance, kid
-from gankit.metrics.inception import load_inception
-from gankit.metrics.prdc import PRDC, prdc
+from ..metrics.fid import feature_stats, fid, frechet_distance, kid
+from ..metrics.inception import load_inception
+from ..metrics.prdc import PRDC, prdc
 
 __all__ = [
     "ClassCoverage", "Extractor", "ExtractorError", "MetricError", "MetricResult", "PRDC", "UserExtractor",

@@ -1,6 +1,6 @@
 """How good are generated audio clips, judged by a small classifier of log spectrograms.
 
-    from gankit.metrics.audio import audio_scores
+    from ..metrics.audio import audio_scores
     results = audio_scores(fake_clips, "spoken-digits", reference=test_clips, train=train_clips)
     results["inception_score"].value, results["fid"].value, results["memorization"].extra["flagged"]
 
@@ -28,10 +28,10 @@ import torch
 from safetensors.torch import load as load_safetensors
 from torch import nn
 
-from gankit.data.audio import DEFAULT_LENGTH, fit_length, load_audio, log_spectrogram
-from gankit.metrics import MetricResult, label_accuracy, protocol
-from gankit.metrics.classes import class_coverage
-from gankit.metrics.features import (
+from ..data.audio import DEFAULT_LENGTH, fit_length, load_audio, log_spectrogram
+from ..metrics import MetricResult, label_accuracy, protocol
+from ..metrics.classes import class_coverage
+from ..metrics.features import (
     BATCH_SIZE,
     Extractor,
     ExtractorError,
@@ -43,8 +43,8 @@ from gankit.metrics.features import (
     read_manifest,
     verified_weights,
 )
-from gankit.metrics.fid import fid
-from gankit.metrics.prdc import close_share, nearest
+from ..metrics.fid import fid
+from ..metrics.prdc import close_share, nearest
 
 ARCHITECTURE = "spec128-cnn-v1"
 MANIFEST_PREFIX = "audio:"  # manifest keys of the audio classifiers: "audio:spoken-digits"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gankit.metrics.features import MetricError
+from ..metrics.features import MetricError
 
 MIN_SHARE = 0.1  # of the class's expected share
 SMOOTHING = 0.5  # pseudo-count added to every generated class count before the KL (Jeffreys prior)

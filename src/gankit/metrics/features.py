@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load as load_safetensors
 from torch import nn
 
-from gankit.errors import GanKitError
+from ..errors import GanKitError
 from ..viz import from_uint8
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gankit.metrics.features import MetricError
+from ..metrics.features import MetricError
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000

@@ -31,8 +31,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
-from gankit.data.sources import data_root
-from gankit.metrics.features import Extractor, ExtractorError
+from ..data.sources import data_root
+from ..metrics.features import Extractor, ExtractorError
 
 NAME = "inception-v3-fid"
 WEIGHTS_FILES = ("inception-v3-fid.safetensors", "inception-v3-fid.pth")  # looked for in data_root()

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from gankit.metrics.features import MetricError
-from gankit.metrics.fid import as_features
+from ..metrics.features import MetricError
+from ..metrics.fid import as_features
 
 BLOCK = 1024  # rows per cdist block: a [1024, 10k] float32 block is 40 MB
 

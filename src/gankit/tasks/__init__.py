@@ -78,7 +78,9 @@ def get(name: Optional[str]) -> TaskSpec:
         return default_task()
     spec = _lookup(name)
     if spec is None:
-        raise ConfigError(f"unknown task {name!r}: choose one of {', '.join(cli_names())}")
+        raise ConfigError(f"unknown task {name!r}: choose one of {', '.join(cli_names())} (a "
+                          f"task from your own code is there once its module is imported: "
+                          f"--plugins MODULE)")
     return spec
 
 

@@ -21,6 +21,8 @@ What a spec declares (attributes) and answers (methods):
                              not sampled (the facade's `sample` says what to use instead)
     next_step(run_dir)       the one line `gankit train` ends with: how to use the run
     exports                  whether `gankit export` writes its generator
+    plugin_parts             whether its nets and loss may be named from plugin code (then
+                             opening a run checks that the code is imported)
     add_commands(sub)        subcommands of its own (`gankit translate`, ...): {name: handler}
     describe(run_dir)        more facts for `gankit info` ({key: value}; shown by info_data)
     report(...)              a report page of its own, or None for the shared run page (whose
@@ -52,6 +54,7 @@ class TaskSpec:
     previews: ClassVar[tuple[str, ...]] = (".png",)
     sample_output: ClassVar[Optional[str]] = "samples.png"
     exports: ClassVar[bool] = False
+    plugin_parts: ClassVar[bool] = False   # its nets and loss may come from --plugins code
     templates: ClassVar[Optional[Path]] = None
 
     # --- the run -------------------------------------------------------------------------------

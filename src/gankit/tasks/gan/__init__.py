@@ -20,6 +20,7 @@ class ImageGANSpec(TaskSpec):
     needs_dataset = False
     load_options = ("dataset", "generator", "discriminator")
     exports = True
+    plugin_parts = True
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
         from ...api import GAN
