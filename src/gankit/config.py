@@ -326,6 +326,19 @@ def field_type(f: dataclasses.Field) -> type:
     return args[0] if args else t
 
 
+def config_changes(old: RunConfig, new: RunConfig) -> list[tuple[str, Any, Any, bool]]:
+    """The fields that differ between two configs of one task: (section.name, old value, new
+    value, whether a resume may change it)."""
+    out = []
+    for section in (*SECTIONS, "options"):
+        a, b = getattr(old, section), getattr(new, section)
+        for f in fields(a):
+            if getattr(a, f.name) != getattr(b, f.name, getattr(a, f.name)):
+                out.append((f"{section}.{f.name}", getattr(a, f.name), getattr(b, f.name),
+                            bool(f.metadata.get("resumable"))))
+    return out
+
+
 def resume_conflicts(saved: RunConfig, given: dict[str, dict[str, Any]]) -> list[str]:
     """Fields the user set explicitly that differ from the saved run and may not change on resume.
 

@@ -14,6 +14,7 @@ run trains the task on batches from `hooks.sampler()`, and the callbacks write t
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import warnings
@@ -23,8 +24,8 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
-from .config import DEFAULT_STEPS, RunConfig
-from .errors import ConfigError, GanKitWarning
+from .config import DEFAULT_STEPS, RunConfig, config_changes
+from .errors import ConfigError, GanKitWarning, RunError
 from .outputs import write_samples
 from .rundir import (RunLock, check_same_data, create_run_dir, data_fingerprint, truncate_metrics,
                      write_config)
@@ -131,6 +132,8 @@ class Run:
         if self._trainer is None:
             t = self.config.train
             trainer = Trainer(self.task, self.hooks.sampler(), log_every=t.log_every)
+            # each checkpoint records the config it was trained with (see follow_config_edits)
+            trainer.state_extra = lambda: {"config": self.config.to_dict()}
             trainer.autocast = speed.autocast_for(t.precision, self.device)
             if self.hooks.speedups:
                 self._speed_up(trainer)
@@ -242,17 +245,54 @@ class Run:
         sets the run's data) also the trainer at its step, data order and RNG states."""
         _, tensors, meta = load_latest(self.run_dir)
         self.loaded_step = meta["step"]
+        then = self.check_config_edits(meta.get("config"), meta["step"])
         if weights_only or load_data is None:
             self.task.load(tensors, meta, weights_only=weights_only)
             return self
         load_data()
         trainer = self.trainer
         trainer.load_state(tensors, meta)
+        self._follow_config_edits(then, meta["step"])
         if self.hooks.speedups:
             speed.match_layouts(self.task.optimizers)
             distributed.reseed_for_rank(self.task.generators, self.config.train.seed,
                                         self.dist.rank, trainer.step)
         return self
+
+    def check_config_edits(self, saved: Any, step: int) -> Optional[RunConfig]:
+        """config.json changed by hand since the checkpoint, which records the config it was
+        trained with: that config (None for a checkpoint from before gankit recorded it).
+        Settings a resume may change (the learning rates, logging, ...) and the dataset's path
+        may differ: `fit` then goes on with config.json's, as with the same flags on --resume.
+        Any other change is refused in one line, since the checkpoint's nets, optimizers and
+        data order were made with the old values."""
+        if saved is None:
+            return None
+        try:
+            then = RunConfig.from_dict(saved, type(self.config.options))
+        except ConfigError as e:
+            raise RunError(f"the checkpoint of step {step} is damaged: its recorded config does "
+                           f"not read back ({e})") from None
+        then = then.replace(train=dataclasses.replace(then.train, device=self.config.train.device))
+        fixed = [c for c in config_changes(then, self.config)
+                 if not c[3] and c[0] != "data.dataset"]
+        if fixed:
+            raise RunError(f"{self.run_dir}/config.json was changed since the checkpoint of step "
+                           f"{step}: {_said(fixed)}; these settings made the checkpoint and "
+                           f"cannot change on resume: undo the edit (flags on --resume change "
+                           f"the settings that can)")
+        return then
+
+    def _follow_config_edits(self, then: Optional[RunConfig], step: int) -> None:
+        """Train on with config.json's settings where they differ from the checkpoint's."""
+        changes = config_changes(then, self.config) if then is not None else []
+        if not changes:
+            return
+        warnings.warn(f"config.json was changed since the checkpoint of step {step} "
+                      f"({_said(changes)}); training goes on with config.json's settings",
+                      GanKitWarning)
+        current, self.config = self.config, then
+        self.reconfigure(current)
 
     # --- callbacks -----------------------------------------------------------------------------
     def standard_callbacks(self, total: int, max_time: Optional[float],
@@ -294,6 +334,10 @@ class Run:
 def _forward(name: str) -> property:
     """A read-only property that is the run's attribute of the same name."""
     return property(lambda self: getattr(self.run, name), doc=f"the run's {name}")
+
+
+def _said(changes: list) -> str:
+    return "; ".join(f"{name} {old!r} -> {new!r}" for name, old, new, _ in changes)
 
 
 class RunFacade:

@@ -26,6 +26,13 @@ def _edit_state(run_dir: Path, change) -> None:
     _state(run_dir).write_text(json.dumps(doc))
 
 
+def _edit_config(run_dir: Path, section: str, **values) -> None:
+    """config.json edited by hand."""
+    doc = json.loads((run_dir / "config.json").read_text())
+    doc[section].update(values)
+    (run_dir / "config.json").write_text(json.dumps(doc))
+
+
 def _small_rng(run_dir: Path) -> None:
     """An RNG state of the wrong size, its SHA-256 updated so that only the size is wrong."""
     import hashlib
@@ -56,6 +63,13 @@ DAMAGE = {
         (r / "config.json").read_text()[:50]),
     "config-bad-value": lambda r: (r / "config.json").write_text(
         (r / "config.json").read_text().replace('"batch_size": 16', '"batch_size": -4')),
+    "state-lr-text": lambda r: _edit_state(r, lambda d: d["opt_G"]["param_groups"][0].update(
+        lr="0.0004")),
+    "state-betas-short": lambda r: _edit_state(r, lambda d: d["opt_D"]["param_groups"][0].update(
+        betas=[0.5])),
+    "state-config-not-one": lambda r: _edit_state(r, lambda d: d.update(config=[1])),
+    "config-lr-edited": lambda r: _edit_config(r, "train", lr=1e-4),
+    "config-width-edited": lambda r: _edit_config(r, "model", width=32),
 }
 
 COMMANDS = {
@@ -90,6 +104,17 @@ def test_every_command_works_or_says_what_is_wrong_in_one_line(pristine, capsys,
         errors = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
         assert (code == 0 and not errors) or (code == 2 and len(errors) == 1), (damage, name, err)
         outcomes[name] = code
+    if damage in ("state-lr-text", "state-betas-short", "state-config-not-one",
+                  "config-width-edited"):   # refused, and said which value is wrong
+        assert outcomes["resume"] == 2, err
+        assert {"state-lr-text": "setting lr", "state-betas-short": "setting betas",
+                "state-config-not-one": "recorded config",
+                "config-width-edited": "model.width"}[damage] in err, err
+    if damage == "config-lr-edited":   # honoured as --lr would be, and said
+        assert outcomes["resume"] == 0 and "train.lr 0.0004 -> 0.0001" in err, err
+        ckpt = json.loads((run_dir / "checkpoints" / "step-0000009" / "state.json").read_text())
+        assert {g["lr"] for g in ckpt["opt_G"]["param_groups"]} == {1e-4}
+        assert ckpt["config"]["train"]["lr"] == 1e-4
     if damage in ("opt-missing", "rng-missing", "rng-wrong-size"):
         # never a resume with a fresh Adam or another data order: it falls back to step 3 or stops
         assert outcomes["resume"] == 2 or "resuming r at step 3" in err, err

@@ -11,7 +11,8 @@ import torch
 from gankit.errors import GanKitWarning, RunError
 from gankit.train import state as state_module
 from gankit.train.state import (latest_checkpoint, list_checkpoints, load_checkpoint, load_latest,
-                                load_optimizer_state, optimizer_state, save_checkpoint, step_name)
+                                load_optimizer_state, optimizer_state, read_progress,
+                                save_checkpoint, step_name)
 from gankit.train.trainer import BatchSampler
 
 
@@ -221,14 +222,9 @@ class _Crash(Exception):
 _WRITE_POINTS = ["write_durable", "_fsync_dir", "rename", "replace"]
 
 
-@pytest.mark.parametrize("point", _WRITE_POINTS)
-@pytest.mark.parametrize("nth", [1, 2, 3, 5])
-def test_a_crash_at_any_point_of_a_checkpoint_write_leaves_a_loadable_run(tmp_path, monkeypatch,
-                                                                          point, nth):
-    """The process dies at the nth call of one of the write's steps (files, fsyncs, the rename
-    into place, the `latest` swap): the run still loads, at the old step or the new one, whole;
-    the next save cleans up what was left."""
-    save_checkpoint(tmp_path, 1, _tensors(1), {}, keep=1)
+def _crash_during(monkeypatch, point: str, nth: int, write) -> None:
+    """Run `write` with the nth call of one of the checkpoint writer's steps raising, as if the
+    process died there; the patch is undone afterwards."""
     calls = {"n": 0}
     target = {"rename": os.rename, "replace": os.replace}.get(point) or getattr(state_module, point)
 
@@ -242,15 +238,59 @@ def test_a_crash_at_any_point_of_a_checkpoint_write_leaves_a_loadable_run(tmp_pa
     else:
         monkeypatch.setattr(state_module, point, crashing)
     try:
-        save_checkpoint(tmp_path, 2, _tensors(2), {}, keep=1)
+        write()
     except _Crash:
         pass
     monkeypatch.undo()
-    ckpt, tensors, _ = load_latest(tmp_path)
-    _assert_same(tensors, _tensors(int(ckpt.name[5:])))
+
+
+def _plus_one(tensors):
+    return {k: {n: t + 1 for n, t in d.items()} for k, d in tensors.items()}
+
+
+@pytest.mark.parametrize("point", _WRITE_POINTS)
+@pytest.mark.parametrize("nth", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("again", [False, True], ids=["new-step", "same-step"])
+def test_a_crash_at_any_point_of_a_checkpoint_write_leaves_a_loadable_run(tmp_path, monkeypatch,
+                                                                          point, nth, again):
+    """The process dies at the nth call of one of the write's steps (files, fsyncs, the renames
+    into place, the `latest` swap), writing a new step or the same step again (a resume that
+    stops where it started; the best checkpoint, then the periodic one at that step): the run
+    still loads, at the old step or the new one, whole, and says how far it got; the next save
+    cleans up what was left."""
+    save_checkpoint(tmp_path, 1, _tensors(1), {}, keep=1)
+    step = 1 if again else 2
+    new = _plus_one(_tensors(1)) if again else _tensors(2)
+    _crash_during(monkeypatch, point, nth,
+                  lambda: save_checkpoint(tmp_path, step, new, {}, keep=1))
+    ckpt, tensors, meta = load_latest(tmp_path)
+    assert meta["step"] in (1, step) and read_progress(tmp_path)[1]["step"] == meta["step"]
+    try:
+        _assert_same(tensors, _tensors(meta["step"]))
+    except AssertionError:   # the re-saved version of the same step, whole
+        _assert_same(tensors, new)
     monkeypatch.setattr(state_module, "_alive", lambda pid: False)   # as after the process died
     save_checkpoint(tmp_path, 3, _tensors(3), {}, keep=1)
     assert _leftovers(tmp_path) == [] and load_latest(tmp_path)[0].name == step_name(3)
+
+
+def test_a_crash_between_the_renames_of_a_re_save_loses_nothing(tmp_path, monkeypatch):
+    """The case the renames leave open: the old copy moved aside, the new one not yet in place,
+    so no step-N exists; `latest` still names it. Loading finds the complete copy, and the next
+    save puts it back in place before cleaning up."""
+    save_checkpoint(tmp_path, 1, _tensors(1), {}, keep=1)
+    _crash_during(monkeypatch, "rename", 2,   # 1: old aside, 2: new into place
+                  lambda: save_checkpoint(tmp_path, 1, _plus_one(_tensors(1)), {}, keep=1))
+    root = tmp_path / "checkpoints"
+    assert not (root / step_name(1)).exists() and len(_leftovers(tmp_path)) == 2
+    ckpt, tensors, _ = load_latest(tmp_path)
+    assert ckpt.name.startswith(f".tmp-{step_name(1)}")
+    _assert_same(tensors, _plus_one(_tensors(1)))
+    monkeypatch.setattr(state_module, "_alive", lambda pid: False)
+    save_checkpoint(tmp_path, 2, _tensors(2), {}, keep=2)
+    assert [p.name for p in list_checkpoints(tmp_path)] == [step_name(1), step_name(2)]
+    _assert_same(load_checkpoint(root / step_name(1))[0], _plus_one(_tensors(1)))
+    assert _leftovers(tmp_path) == []
 
 
 def test_old_checkpoints_are_pruned_only_after_latest_names_the_new_one(tmp_path, monkeypatch):

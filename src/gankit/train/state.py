@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ from ..errors import GanKitWarning, RunError
 
 FORMAT = 1
 STEP_DIR = re.compile(r"step-\d{7,}")
+STEP_IN = re.compile(r"step-\d{7,}")   # searched for: the step inside a temporary name
 STALE = re.compile(r"\.(?:tmp|old)-step-\d+-(\d+)|\.\w+\.tmp-(\d+)")   # what a crash leaves
 
 
@@ -108,9 +110,36 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch
     return final
 
 
+def stray_copy(root: Path, name: str) -> Optional[Path]:
+    """A complete copy of checkpoint `name` (state.json written, which is last) left under a
+    temporary name by a crash while that step was saved again: the new copy first, then the
+    old one. Between the two renames of a re-save, these are the only copies of the step."""
+    for prefix in (".tmp-", ".old-"):
+        for p in sorted(root.glob(f"{prefix}{name}-*")):
+            if STALE.fullmatch(p.name) and (p / "state.json").is_file():
+                return p
+    return None
+
+
+def _recover(root: Path) -> None:
+    """Put back the checkpoints that `latest` and `best` name, if a crash during their re-save
+    left them only under a temporary name (before such names are cleaned away)."""
+    for pointer in ("latest", "best"):
+        target = _pointed(root, pointer)
+        if target is None or target.exists():
+            continue
+        copy = stray_copy(root, target.name)
+        pid = int(STALE.fullmatch(copy.name)[1]) if copy is not None else 0
+        if copy is not None and (pid == os.getpid() or not _alive(pid)):
+            os.rename(copy, target)
+            _fsync_dir(root)
+
+
 def clean_stale(root: Path) -> None:
     """Remove temporary folders that writes cut short by a crash left behind (those of a process
-    still alive are left alone)."""
+    still alive are left alone), after putting back any that holds the only copy of a
+    checkpoint a pointer names."""
+    _recover(root)
     for p in root.iterdir():
         m = STALE.fullmatch(p.name)
         pid = int(m[1] or m[2]) if m else 0
@@ -167,9 +196,14 @@ def _pointed(root: Path, pointer: str) -> Optional[Path]:
 
 def latest_checkpoint(run_dir: Path) -> Path:
     """The checkpoint named by `latest` (or else the newest complete one), unread."""
-    cand = _pointed(Path(run_dir) / "checkpoints", "latest")
+    root = Path(run_dir) / "checkpoints"
+    cand = _pointed(root, "latest")
     if cand is not None and (cand / "state.json").exists():
         return cand
+    if cand is not None and root.is_dir():   # a re-save of that step cut short (see _recover)
+        copy = stray_copy(root, cand.name)
+        if copy is not None:
+            return copy
     found = list_checkpoints(run_dir)
     if not found:
         raise RunError(f"{run_dir}: no checkpoint found (the run never saved one)")
@@ -182,7 +216,8 @@ def load_latest(run_dir: Path) -> tuple[Path, dict[str, dict[str, torch.Tensor]]
     with a one-line warning saying so."""
     root = Path(run_dir) / "checkpoints"
     order = [latest_checkpoint(run_dir)]
-    order += [p for p in reversed(list_checkpoints(run_dir)) if p.name < order[0].name]
+    newest = STEP_IN.search(order[0].name)[0]   # a stray copy's name holds its step's
+    order += [p for p in reversed(list_checkpoints(run_dir)) if p.name < newest]
     problems = []
     for ckpt in order:
         try:
@@ -272,8 +307,40 @@ def optimizer_state(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor]
     return tensors, {"param_groups": sd["param_groups"], "plain": plain}
 
 
+def _check_groups(opt: torch.optim.Optimizer, groups: Any) -> None:
+    """A checkpoint's optimizer settings (lr, betas, eps, ...) as JSON read them back must be of
+    the kinds the optimizer holds now: finite numbers where it has numbers, pairs where it has
+    pairs, and no negative learning rate (a hand-edited "lr": "1e-4" would otherwise fail at the
+    first step, or train wrongly)."""
+    if not isinstance(groups, list) or len(groups) != len(opt.param_groups):
+        raise RunError("the checkpoint's optimizer settings do not fit the optimizer")
+    for group, now in zip(groups, opt.param_groups):
+        if not isinstance(group, dict):
+            raise RunError("the checkpoint's optimizer settings are damaged (not an object)")
+        for key, current in now.items():
+            if key == "params" or key not in group:
+                continue
+            value = group[key]
+            values = value if isinstance(current, (tuple, list)) else [value]
+            wanted = current if isinstance(current, (tuple, list)) else [current]
+            if isinstance(current, (tuple, list)) and (not isinstance(value, (tuple, list))
+                                                       or len(value) != len(current)):
+                raise RunError(f"the checkpoint's optimizer setting {key} is {value!r}, not a "
+                               f"list of {len(current)} numbers")
+            for v, c in zip(values, wanted):
+                number = isinstance(c, (int, float)) and not isinstance(c, bool)
+                if number and (isinstance(v, bool) or not isinstance(v, (int, float))
+                               or not math.isfinite(v) or (key == "lr" and v < 0)):
+                    raise RunError(f"the checkpoint's optimizer setting {key} is {value!r}, not "
+                                   f"a finite{' non-negative' if key == 'lr' else ''} number")
+                if isinstance(c, bool) and not isinstance(v, bool):
+                    raise RunError(f"the checkpoint's optimizer setting {key} is {value!r}, not "
+                                   f"true or false")
+
+
 def load_optimizer_state(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                          meta: dict[str, Any]) -> None:
+    _check_groups(opt, meta.get("param_groups"))
     state: dict[int, dict[str, Any]] = {}
     try:
         for key, val in list(tensors.items()) + list(meta.get("plain", {}).items()):

@@ -176,6 +176,7 @@ class Trainer:
     grad_sync: Optional[Callable[[list[nn.Module]], None]] = None     # average grads over ranks
     stop_sync: Optional[Callable[[bool], bool]] = None                # any rank stops -> all stop
     step_begin: Optional[Callable[[], None]] = None                   # e.g. CUDA-graph step marker
+    state_extra: Optional[Callable[[], dict]] = None    # more JSON for each checkpoint (the config)
     sync_every: int = 10        # steps between stop agreements of a distributed run
     _signals: StopSignals = field(default_factory=StopSignals)
 
@@ -281,6 +282,8 @@ class Trainer:
         s_tensors, s_meta = self.sampler.state()
         tensors["rng"] = {**tensors.get("rng", {}), **s_tensors}
         meta.update(sampler=s_meta, nimg=self.nimg, elapsed=self.elapsed)
+        if self.state_extra is not None:
+            meta.update(self.state_extra())
         return tensors, meta
 
     def load_state(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any]) -> None:
