@@ -32,11 +32,14 @@ clips at each mark). Then --num clips are drawn, kept under OUT/clips/, and scor
 by --collect) with the set's shipped spectrogram classifier (gankit.metrics.audio): inception score, FID against the held-out clips on the
 classifier's features, the share of confidently classified clips (top class >= 0.8), the
 classes that appear, and the memorization check. A few WAVs and a spectrogram PNG of each arm
-go to OUT/NAME-ARM-MIN/.
+go to OUT/NAME-ARM-MIN/ (OUT: bench/runs/audio, not tracked). Each row scored goes to
+bench/records/audio.jsonl (bench/record.py: the command, machine, date, commit and the row);
+--collect trains and scores nothing and prints the table from those records alone (the latest
+record of each row on --data).
 
     python bench/audio.py [--data spoken-digits notes] [--models default wavegan ...]
                           [--minutes 5 10] [--parallel 1] [--num 1000] [--width 16]
-                          [--set r1_gamma=1 ...] [--out bench/runs/audio]
+                          [--set r1_gamma=1 ...] [--out bench/runs/audio] [--collect]
 
 --width and --batch-size are WaveGAN's and SpecGAN's; the default arm takes no option.
 """
@@ -49,6 +52,7 @@ import sys
 import time
 from pathlib import Path
 
+import record
 from cpu_budget import parse_options, run_arms
 
 ARMS = ("default", "wavegan", "specgan", "baseline", "real")
@@ -115,7 +119,8 @@ def run_arm(args: argparse.Namespace) -> None:
         np.savez(args.out / "clips" / f"{tag}.npz", audio=pcm, rate=audio.rate, **extra)
         keep(clips, args.out / tag, audio.rate)
         row = {"data": name, "model": arm, "minutes": mark, **info, "set": given,
-               "n_train": len(audio.train), "n_held": len(audio.held)}
+               "n_train": len(audio.train), "n_held": len(audio.held), "num": len(clips),
+               "seed": args.seed}
         (args.out / f"{tag}.json").write_text(json.dumps(row, indent=1))
         print(f"{tag}: {info}", flush=True)
 
@@ -156,15 +161,16 @@ def run_arm(args: argparse.Namespace) -> None:
         save(audio.train[idx[:args.num]], 0, {"cpu_s": 0.0})
 
 
-def score(row_path: Path, args: argparse.Namespace) -> dict:
-    """The row of OUT/NAME-ARM-MIN.json with its scores (computed once, kept in the file)."""
+def score(row_path: Path, args: argparse.Namespace) -> dict | None:
+    """The row of OUT/NAME-ARM-MIN.json with its scores, computed once and kept in the file;
+    None if it was scored before (and so recorded then)."""
     import numpy as np
     import torch
     from gankit.data.audio import load_audio
     from gankit.metrics.audio import audio_scores
     row = json.loads(row_path.read_text())
     if "scores" in row:
-        return row
+        return None
     path = data_dir(row["data"], args)
     audio = load_audio(path)
     npz = np.load(args.out / "clips" / f"{row_path.stem}.npz")
@@ -200,16 +206,17 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="an option of the default arm, "
                    "KEY=VALUE (its rows are named by them)")
     p.add_argument("--sets", type=Path, help="a folder holding already built sets (NAME/)")
-    p.add_argument("--out", type=Path, default=Path("bench/runs/audio"))
-    p.add_argument("--collect", action="store_true", help="only score what OUT holds and print "
-                   "the table")
+    p.add_argument("--out", type=Path, default=Path("bench/runs/audio"),
+                   help="clips, WAVs, spectrograms and unscored rows (git-ignored)")
+    p.add_argument("--collect", action="store_true", help="train and score nothing: print the "
+                   "table from the records (bench/records/audio.jsonl)")
     p.add_argument("--arm", nargs=2, help=argparse.SUPPRESS)   # internal: run one arm here
     args = p.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
         return run_arm(args)
     if not args.collect:
+        args.out.mkdir(parents=True, exist_ok=True)
         for name in args.data:
             data_dir(name, args)
         jobs = [(name, arm) for name in args.data for arm in args.models]
@@ -220,18 +227,22 @@ def main() -> None:
             base += ["--sets", str(args.sets)]
         base += [a for kv in args.set for a in ("--set", kv)]
         run_arms(base, jobs, args.parallel)
-    import torch
-    torch.set_num_threads(max(args.parallel, 1))
-    rows = [score(f, args) for f in sorted(args.out.glob("*.json")) if f.name != "results.json"]
+        import torch
+        torch.set_num_threads(max(args.parallel, 1))
+        fresh = [score(f, args) for f in sorted(args.out.glob("*.json"))
+                 if f.name != "results.json"]
+        record.append("audio", [r for r in fresh if r is not None])
+    recs = record.read("audio", keep=lambda r: r["row"]["data"] in args.data,
+                       key=lambda r: (r["row"]["data"], r["row"]["model"],
+                                      set_tag(r["row"].get("set", {})), r["row"]["minutes"]))
     order = {a: i for i, a in enumerate(ARMS)}
-    rows.sort(key=lambda r: (r["data"], order[r["model"]], set_tag(r.get("set", {})),
-                             r["minutes"]))
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    from gankit.rundir import hardware
-    print(f"\n{args.num} clips per row; WaveGAN and SpecGAN unconditional, model size "
-          f"d={args.width}, batch {args.batch_size}; the default as `gankit train --task audio` "
-          f"makes it; one thread each; {hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}\n")
+    recs.sort(key=lambda r: (r["row"]["data"], order[r["row"]["model"]],
+                             set_tag(r["row"].get("set", {})), r["row"]["minutes"]))
+    rows = record.rows(recs)
+    nums = sorted({f"{r['num']:,}" if "num" in r else "not recorded" for r in rows})
+    print(f"\nclips scored per row: {'/'.join(nums) or '-'}; WaveGAN and SpecGAN unconditional; "
+          f"the default as `gankit train --task audio` makes it; one thread each; "
+          f"{record.describe(recs)}\n")
     print("| data | model | CPU min | steps | IS | FID | confident | classes seen | "
           "label accuracy | memorized |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -1,10 +1,13 @@
 """Recipe probes for the audio task's mel model: one run of AudioGAN with KEY=VALUE options,
 trained on one thread to each of --minutes CPU-minutes (the same run continued), scored at each
 mark on --num clips (fewer than bench/audio.py's 1,000: cheaper, FID a little higher) with the
-set's shipped classifier. Rows are appended to OUT/probes.jsonl; the last mark's spectrograms go
-to OUT/NAME.png. The defaults' table is bench/audio.py's; this is how its recipe was chosen.
+set's shipped classifier. Rows are appended to bench/records/audio_probe.jsonl (bench/record.py:
+the command, machine, date, commit and the scores); the last mark's spectrograms go to
+OUT/NAME.png (OUT: bench/runs/audio/probes, not tracked). The defaults' table is bench/audio.py's;
+this is how its recipe was chosen. --collect prints the recorded rows (of --data) as a table.
 
     python bench/audio_probe.py --data notes --minutes 5 10 --set r1_gamma=1 [--decay linear]
+    python bench/audio_probe.py --collect [--data notes]
 
 --decay linear|cosine scales every learning rate from its value to 0 over the last of --minutes
 (the CPU budget): what a run does when it knows its length.
@@ -12,12 +15,12 @@ to OUT/NAME.png. The defaults' table is bench/audio.py's; this is how its recipe
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import time
 from pathlib import Path
 
+import record
 from cpu_budget import CPUBudget, parse_options
 
 from gankit.train.trainer import Callback, Trainer
@@ -49,8 +52,13 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--decay", choices=["none", "linear", "cosine"], default="none")
     p.add_argument("--name", default=None)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/audio/probes"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/audio/probes"),
+                   help="the spectrogram PNGs (git-ignored)")
+    p.add_argument("--collect", action="store_true",
+                   help="train nothing: print the recorded rows (bench/records/audio_probe.jsonl)")
     args = p.parse_args()
+    if args.collect:
+        return collect(args)
     os.environ["OMP_NUM_THREADS"] = "1"
     import sys
     import torch
@@ -85,15 +93,30 @@ def main() -> None:
         s = {k: r.value for k, r in res.items()}
         row = {"name": name, "data": args.data, "options": extra, "decay": args.decay,
                "horizon": args.minutes[-1], "minutes": mark, "cpu_s": round(spent, 1),
-               "steps": trainer.step, "num": args.num, **s,
-               "date": time.strftime("%Y-%m-%d %H:%M")}
-        with open(args.out / "probes.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+               "steps": trainer.step, "num": args.num, "seed": args.seed, **s}
+        record.append("audio_probe", [row])
         print(f"{name} {mark:g} min, {trainer.step} steps: IS {s['inception_score']:.2f} "
               f"FID {s['fid']:.1f} conf {s['confident']:.0%} classes {s['classes']:.0f} "
               f"acc {s.get('label_accuracy', float('nan')):.0%} ({time.time() - t0:.0f} s to "
               f"score)", flush=True)
     save_png(spectrogram_image(clips[:16], rows=2), args.out / f"{name}.png")
+
+
+def collect(args: argparse.Namespace) -> None:
+    """The recorded rows of --data (all sets when --data is not given on the command line)."""
+    import sys
+    given = "--data" in sys.argv
+    recs = record.read("audio_probe", keep=lambda r: not given or r["row"]["data"] == args.data)
+    print(f"{record.describe(recs)}\n")
+    print("| run | decay | horizon | CPU min | steps | clips | IS | FID | confident | classes | "
+          "label accuracy | date | note |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for rec in recs:
+        r = rec["row"]
+        acc = f"{r['label_accuracy']:.0%}" if "label_accuracy" in r else "–"
+        print(f"| {r['name']} | {r['decay']} | {r['horizon']:g} | {r['minutes']:g} | {r['steps']} | "
+              f"{r['num']} | {r['inception_score']:.2f} | {r['fid']:.1f} | {r['confident']:.0%} | "
+              f"{r['classes']:.0f} | {acc} | {rec['date']} | {r.get('note', '')} |")
 
 
 if __name__ == "__main__":

@@ -21,9 +21,11 @@ No arm uses the shipped domain classifier to filter samples (`--min-confidence`)
 on the whole training split, so filtering with it would smuggle the labels of thousands of images
 into the low-data arms. It appears only in the GAN's diagnostic "label acc." column.
 
-Each (dataset, K, seed) runs in a process of its own with ONE thread and writes
-OUT/DATASET-kK-sSEED.json when it is done; a rerun skips finished jobs (made with the same
-settings), so an interrupted run resumes, and --collect prints the table from what is there.
+Each (dataset, K, seed) runs in a process of its own with ONE thread and writes its log, its
+GAN's sample grid and OUT/DATASET-kK-sSEED.json (OUT: bench/runs/augment, not tracked); when it
+is done, one line goes to bench/records/augment.jsonl (bench/record.py: the command, machine,
+date, commit and the job's result). A rerun skips the jobs that have a record with the same
+settings, so an interrupted run resumes, and --collect prints the table from the records alone.
 
     python bench/augment.py [--datasets mnist fashion-mnist] [--ks 10 50 200] [--seeds 3]
                             [--gan-minutes 10] [--clf-steps 2000] [--parallel 2]
@@ -39,6 +41,7 @@ import sys
 import time
 from pathlib import Path
 
+import record
 from cpu_budget import add_job_flags, finish_jobs, run_logged
 
 ARMS = ("real", "real+classical", "real+GAN", "real+classical+GAN", "GAN only")
@@ -227,12 +230,14 @@ def job_name(dataset: str, k: int, seed: int) -> str:
 
 
 def finished(dataset: str, k: int, seed: int, args: argparse.Namespace):
-    """The job's result if it ran to the end with the current settings, else None."""
-    path = args.out / f"{job_name(dataset, k, seed)}.json"
-    if not path.is_file():
+    """The job's result if it has a record with the current settings, else None."""
+    recs = record.read("augment", keep=lambda r: (r["row"]["dataset"], r["row"]["k"],
+                                                  r["row"]["seed"]) == (dataset, k, seed)
+                       and r["row"]["settings"] == settings(args, k))
+    if not recs:
         return None
-    result = json.loads(path.read_text())
-    return result if result["settings"] == settings(args, k) else None
+    rec = recs[-1]
+    return {**rec["row"], "machine": rec["machine"], "date": rec["date"], "torch": rec["torch"]}
 
 
 def run_job(job: tuple[str, int, int], args: argparse.Namespace):
@@ -246,6 +251,9 @@ def run_job(job: tuple[str, int, int], args: argparse.Namespace):
     wall = run_logged(cmd, env, args.out / f"{name}.log", name)
     if wall is None:
         return None
+    result = json.loads((args.out / f"{name}.json").read_text())
+    record.append("augment", [{**{k: v for k, v in result.items() if k not in ("date", "torch")},
+                               "wall_min": round(wall, 1)}])
     print(f"{name}: done in {wall:.1f} min wall", flush=True)
     return finished(dataset, k, seed, args)
 
@@ -301,29 +309,32 @@ def main() -> None:
     args = p.parse_args()
     if len(args.gan_minutes) not in (1, len(args.ks)):
         p.error(f"--gan-minutes takes one value or one per K ({len(args.ks)})")
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.collect:
+        args.out.mkdir(parents=True, exist_ok=True)
     if args.worker:
         dataset, k, seed = args.worker
         worker(dataset, int(k), int(seed), args)
         return
-    import torch
     t0 = time.time()
     jobs = [(d, k, s) for d in args.datasets for k in args.ks for s in range(args.seeds)]
     done, pending = finish_jobs(jobs, lambda job: finished(*job, args),
                                 lambda job: run_job(job, args), args.parallel, args.collect)
     results = [r for r in done.values() if r is not None]
     missing = [job_name(*job) for job in pending]
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
-    from gankit.rundir import hardware
+    # the records' own machines and dates, not this machine's
+    machines = sorted({"a machine not recorded" if r["machine"] == record.UNRECORDED
+                       else r["machine"] for r in results})
+    dates = sorted({r["date"][:10] for r in results}) or ["-"]
     print(f"\nTest-split accuracy (%) of one fixed CNN ({args.clf_steps} steps of batch "
           f"{CLF_BATCH}, Adam {CLF_LR:g}) trained on K labeled images per class, mean ± std over "
           f"seeds; the conditional GAN ({args.gan_preset} preset) saw only those images, for "
           f"{'/'.join(f'{m:g}' for m in args.gan_minutes)} CPU-minutes; synthetic ratio "
           f"{args.synthetic_ratio:g}. "
-          f"Data: {'; '.join(notes) or '-'}. {hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
-          f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
+          f"Data: {'; '.join(notes) or '-'}. Run on {'; '.join(machines) or '-'}, torch "
+          f"{', '.join(sorted({r['torch'] for r in results})) or '-'}, {dates[0]} to {dates[-1]}; "
+          f"this invocation {(time.time() - t0) / 60:.0f} min wall with {args.parallel} in "
+          f"parallel\n")
     print(tables(results, args))
     if missing:
         print(f"\nnot finished with these settings: {', '.join(missing)}")

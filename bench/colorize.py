@@ -15,10 +15,13 @@ of its own with ONE thread, budget = that process's CPU time spent training:
 
 At each mark: on the held-out photos, whole (short side 128 px): PSNR and SSIM of the colorized
 picture against the true one, and its colorfulness (Hasler & Suesstrunk) over the true picture's.
-A side-by-side PNG (input | output | truth) per held-out photo is written for each arm.
+A side-by-side PNG (input | output | truth) per held-out photo is written for each arm, with its
+log, under OUT/ (bench/runs/colorize, not tracked); the table's rows go to
+bench/records/colorize.jsonl (bench/record.py: the command, machine, date, commit and the row),
+and --collect prints the table from those records alone (the latest record of each arm and mark).
 
     python bench/colorize.py [--minutes 5 15] [--arms gan gan-l1w10 l1 gray] [--parallel 2]
-                             [--out bench/runs/colorize]
+                             [--out bench/runs/colorize] [--collect]
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import record
 
 ARMS = {"gan": {}, "gan-l1w10": {"l1_weight": 10}, "l1": {"loss": "none"}, "gray": None}
 SIZE, WIDTH, BATCH = 64, 32, 16
@@ -172,27 +177,30 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--photos", type=Path, default=Path("bench/data/photos"))
-    p.add_argument("--out", type=Path, default=Path("bench/runs/colorize"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/colorize"),
+                   help="logs and side-by-side PNGs (git-ignored)")
+    p.add_argument("--collect", action="store_true", help="train nothing: print the table from "
+                   "the records (bench/records/colorize.jsonl)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         worker(args.worker, args)
         return
-    import torch
-    args.photos = build_photos(args.photos)
-    args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    with ThreadPoolExecutor(args.parallel) as pool:
-        rows = [r for rs in pool.map(lambda a: run_one(a, args), args.arms) for r in rs]
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    n_train = len(list((args.photos / "train").iterdir()))
-    n_test = len(list((args.photos / "test").iterdir()))
-    from gankit.rundir import hardware
-    print(f"\ncolorization, {n_train} training / {n_test} held-out photos, crops {SIZE} px, "
-          f"width {WIDTH}, batch {BATCH}; budget = CPU time of one thread; "
-          f"{hardware()}, torch "
-          f"{torch.__version__}, {time.strftime('%Y-%m-%d')}; {(time.time() - t0) / 60:.0f} min "
-          f"wall\n")
+    if not args.collect:
+        args.photos = build_photos(args.photos)
+        args.out.mkdir(parents=True, exist_ok=True)
+        with ThreadPoolExecutor(args.parallel) as pool:
+            rows = [r for rs in pool.map(lambda a: run_one(a, args), args.arms) for r in rs]
+        photos = {"train_files": len(list((args.photos / "train").iterdir())),
+                  "test_files": len(list((args.photos / "test").iterdir()))}
+        record.append("colorize", [{**r, "photos": photos, "seed": args.seed} for r in rows])
+    recs = record.read("colorize", keep=lambda r: r["row"]["arm"] in args.arms,
+                       key=lambda r: (r["row"]["arm"], r["row"]["minutes"]))
+    rows = record.rows(recs)
+    print(f"\ncolorization, crops {SIZE} px, width {WIDTH}, batch {BATCH}; budget = CPU time of "
+          f"one thread; {record.describe(recs)}; this invocation {(time.time() - t0) / 60:.0f} "
+          f"min wall\n")
     print("| arm | CPU min | steps | PSNR (dB) | SSIM | colorfulness / truth |")
     print("|---|---|---|---|---|---|")
     for r in rows:

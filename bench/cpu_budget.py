@@ -99,9 +99,10 @@ def add_job_flags(p: Any, out: str, parallel: int, worker_args: int) -> None:
     import argparse
     from pathlib import Path
     p.add_argument("--parallel", type=int, default=parallel, help="jobs side by side")
-    p.add_argument("--out", type=Path, default=Path(out))
+    p.add_argument("--out", type=Path, default=Path(out),
+                   help="the jobs' raw outputs: logs and result files (git-ignored)")
     p.add_argument("--collect", action="store_true",
-                   help="train nothing: print the table from the finished jobs in --out")
+                   help="train nothing: print the table from the records (bench/records/)")
     p.add_argument("--worker", nargs=worker_args, help=argparse.SUPPRESS)
 
 

@@ -17,7 +17,12 @@ At each mark, on the test split's 1,000 images of each class (never trained on):
 The untranslated images are the row to beat (their accuracy for the other class is the
 classifier's confusion between the two, their FID the distance between the classes).
 
+The domains' PNGs and a grid per mark go to OUT/ (bench/runs/cyclegan, not tracked); the table's
+rows go to bench/records/cyclegan.jsonl (bench/record.py: the command, machine, date, commit and
+the row), and --collect prints the table from those records alone.
+
     python bench/cyclegan.py [--domains 7,9] [--minutes 5 10 15] [--out bench/runs/cyclegan]
+    python bench/cyclegan.py --collect
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ import json
 import os
 import time
 from pathlib import Path
+
+import record
 
 CLASSES = ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
            "bag", "ankle boot"]
@@ -39,8 +46,13 @@ def main() -> None:
     p.add_argument("--width", type=int, default=None, help="default: gankit's")
     p.add_argument("--batch-size", type=int, default=None, help="default: gankit's")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/cyclegan"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/cyclegan"),
+                   help="the domains' PNGs and the grids (git-ignored)")
+    p.add_argument("--collect", action="store_true", help="train nothing: print the table from "
+                   "the records (bench/records/cyclegan.jsonl)")
     args = p.parse_args()
+    if args.collect:
+        return collect()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     torch.set_num_threads(1)
@@ -89,14 +101,31 @@ def main() -> None:
         rows.append({**measure(f"cyclegan-{mark / 60:g}min"), "minutes": round(mark / 60, 3),
                      "steps": trainer.step})
         print(json.dumps(rows[-1]), flush=True)
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    from gankit.rundir import hardware
-    print(f"\n{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
-          f"{len(cg.pictures.train[0]):,} + {len(cg.pictures.train[1]):,} training images, "
-          f"{len(test_a):,} + {len(test_b):,} test; {setting}; "
-          f"budget = CPU time of one thread; {hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
-          f"{(time.time() - t0) / 60:.0f} min wall\n")
+    about = {"dataset": args.dataset, "domains": args.domains, "setting": setting,
+             "n_train": [len(cg.pictures.train[0]), len(cg.pictures.train[1])],
+             "n_test": [len(test_a), len(test_b)], "seed": args.seed}
+    record.append("cyclegan", [{**r, **about} for r in rows])
+    print_table(record.read("cyclegan")[-len(rows):],
+                f"{args.dataset}: A = {CLASSES[ka]} ({ka}), B = {CLASSES[kb]} ({kb}); "
+                f"{len(cg.pictures.train[0]):,} + {len(cg.pictures.train[1]):,} training images, "
+                f"{len(test_a):,} + {len(test_b):,} test; {setting}; "
+                f"{(time.time() - t0) / 60:.0f} min wall; ")
+
+
+def collect() -> None:
+    """A table per recorded (dataset, domains, setting), from bench/records/cyclegan.jsonl alone
+    (the latest record of each row)."""
+    def group(r: dict) -> tuple:
+        return tuple(str(r["row"].get(k, "not recorded")) for k in ("dataset", "domains", "setting"))
+    recs = record.read("cyclegan", key=lambda r: (group(r), r["row"]["model"]))
+    for g in dict.fromkeys(group(r) for r in recs):
+        print_table([r for r in recs if group(r) == g],
+                    f"dataset: {g[0]}; domains: {g[1]}; setting: {g[2]}; ")
+
+
+def print_table(recs: list[dict], about: str) -> None:
+    rows = record.rows(recs)
+    print(f"\n{about}budget = CPU time of one thread; {record.describe(recs)}\n")
     print("| model | CPU min | steps | A->B classified B | B->A classified A | cycle L1 | "
           "FID A->B vs B | FID B->A vs A |")
     print("|---|---|---|---|---|---|---|---|")

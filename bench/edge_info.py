@@ -9,17 +9,23 @@ up to 2 px; one thread, seed 0) and reports its test accuracy: on all 10,000 tes
 coat, shirt). Beside it: the shipped classifier on the real test items (a translator that returned
 the true item exactly would keep the class this often).
 
+Its rows go to bench/records/edge_info.jsonl (bench/record.py: the command, machine, date, commit
+and the row); the table printed is every recorded row, the latest of each (input, train items),
+and --collect prints it from the records alone without training.
+
     python bench/edge_info.py [--variants binary-0.25 soft-0.25 binary-0.1] [--n-train 60000]
+    python bench/edge_info.py --collect
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import record
 
 N_BENCH = 1000   # bench/edges.py scores the first 1,000 test items
 TOPS = {0: "T-shirt", 2: "pullover", 4: "coat", 6: "shirt"}
@@ -73,21 +79,22 @@ def main() -> None:
     p.add_argument("--n-train", type=int, nargs="+", default=[60000])
     p.add_argument("--parallel", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/edges/classkept/edge_info.json"))
+    p.add_argument("--collect", action="store_true", help="train nothing: print the table from "
+                   "the records (bench/records/edge_info.jsonl)")
     args = p.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    jobs = [(v, n) for v in args.variants for n in args.n_train]
-    with ProcessPoolExecutor(max(args.parallel, 1)) as pool:
-        rows = [shipped_row()] + list(pool.map(run_variant, *zip(*jobs), [args.seed] * len(jobs)))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(args.out.read_text()) if args.out.is_file() else []
-    new = {(x["variant"], x["n_train"]) for x in rows}
-    keep = [r for r in old if (r["variant"], r["n_train"]) not in new]
-    args.out.write_text(json.dumps(keep + rows, indent=1))
+    if not args.collect:
+        jobs = [(v, n) for v in args.variants for n in args.n_train]
+        with ProcessPoolExecutor(max(args.parallel, 1)) as pool:
+            rows = [shipped_row()] + list(pool.map(run_variant, *zip(*jobs),
+                                                   [args.seed] * len(jobs)))
+        record.append("edge_info", [{**r, "seed": args.seed} for r in rows])
+    recs = record.read("edge_info", key=lambda r: (r["row"]["variant"], r["row"]["n_train"]))
+    print(f"{record.describe(recs)}\n")
     print("| classifier input | train items | test acc (10,000) | bench items (1,000) | "
           + " | ".join(TOPS.values()) + " |")
     print("|---|---|---|---|" + "---|" * len(TOPS))
-    for r in keep + rows:
+    for r in record.rows(recs):
         print(f"| {r['variant']} | {r['n_train']:,} | {r['test_acc']:.1%} | {r['bench_acc']:.1%} | "
               + " | ".join(f"{r['acc_' + n]:.1%}" for n in TOPS.values()) + " |")
 

@@ -20,8 +20,14 @@ translate`) are translated and scored:
 
 Rows to beat: the edge maps themselves, and 1,000 real training items (the FID floor).
 
+The paired folder, each arm's rows and a grid per mark go to OUT/ (bench/runs/edges, not
+tracked); the table's rows go to bench/records/edges.jsonl (bench/record.py: the command, machine,
+date, commit and the row). --collect trains nothing and prints the table from those records alone:
+the rows of --arms at --minutes (`--minutes 3` for the 3-minute probes) and the rows to beat.
+
     python bench/edges.py [--minutes 5 15] [--arms pix2pix l1] [--parallel 2] [--set width=16]
                           [--threshold 0.25] [--soft]   (the edge maps: gankit edges' options)
+    python bench/edges.py --collect [--minutes 5 15] [--arms pix2pix l1]
 """
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import record
 
 N_TEST = 1000
 
@@ -81,24 +89,32 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     from gankit.viz import make_grid, save_png, to_uint8
     data = args.out / "data"
     extra = parse_options(args.set)
+    name = arm_name(arm, args)
     tr = Translator(data, "pix2pix", seed=args.seed, log_every=100,
                     **({"loss": "none"} if arm == "l1" else {}), **extra)
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
     edges = from_uint8(edge_maps(test, args.threshold, args.soft))
     trainer, spent, rows = tr.run.trainer, 0.0, []
-    name = "-".join([arm] + [f"{k}{v}" for k, v in extra.items()] + edge_name(args))
     for mark in sorted(m * 60 for m in args.minutes):
         spent = train_until(trainer, mark, spent)
         out = tr.task.translate(edges)
         rows.append({"arm": name, "minutes": mark / 60, "steps": trainer.step,
                      "resolution": tr.config.data.resolution, "width": tr.config.model.width,
-                     "batch_size": tr.config.train.batch_size, **score(out)})
+                     "batch_size": tr.config.train.batch_size, **score(out), "seed": args.seed,
+                     "n_train": args.n_train, "threshold": args.threshold, "soft": args.soft})
         print(json.dumps(rows[-1]), flush=True)
         grid = torch.stack([edges[:10], out[:10], from_uint8(test[:10])], 1).reshape(-1, 1, 28, 28)
         save_png(make_grid(to_uint8(grid), nrow=6), args.out / f"grid-{name}-{mark / 60:g}.png",
                  scale=3)
     (args.out / f"{name}.json").write_text(json.dumps(rows, indent=1))
+
+
+def arm_name(arm: str, args: argparse.Namespace) -> str:
+    """An arm's row name: the arm, the --set options and the edge maps' if not the defaults."""
+    from cpu_budget import parse_options
+    return "-".join([arm] + [f"{k}{v}" for k, v in parse_options(args.set).items()]
+                    + edge_name(args))
 
 
 def edge_name(args: argparse.Namespace) -> list[str]:
@@ -134,38 +150,60 @@ def main() -> None:
                         "(default: gankit edges' own)")
     p.add_argument("--soft", action="store_true", help="edge maps: line strength as gray levels")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/edges"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/edges"),
+                   help="the paired folder, raw rows and grids (git-ignored)")
+    p.add_argument("--collect", action="store_true", help="train nothing: print the table from "
+                   "the records (bench/records/edges.jsonl)")
     p.add_argument("--arm", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.threshold is None:
         from gankit.data.edges import THRESHOLD
         args.threshold = THRESHOLD
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
         return run_arm(args.arm, args)
     t0 = time.time()
+    if args.collect:
+        return print_table(args, t0)
+    args.out.mkdir(parents=True, exist_ok=True)
     data = build(args.out, args.n_train, args.threshold, args.soft)
     from cpu_budget import run_arms
     base = [sys.executable, __file__, "--out", str(args.out), "--seed", str(args.seed),
             "--minutes", *map(str, args.minutes), "--threshold", str(args.threshold)] + \
         (["--soft"] if args.soft else []) + [a for kv in args.set for a in ("--set", kv)]
     run_arms(base, [(arm,) for arm in args.arms], args.parallel)
-    import torch
     rows = reference_rows(data, args)
-    for f in sorted(args.out.glob("*.json")):
-        if f.name != "results.json":
-            rows += json.loads(f.read_text())
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    from gankit.rundir import hardware
-    print(f"\nedges -> Fashion-MNIST items: {args.n_train:,} training pairs, {N_TEST:,} held-out; "
-          f"budget = CPU time of one thread; {hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
-          f"{(time.time() - t0) / 60:.0f} min wall\n")
+    for arm in args.arms:
+        rows += json.loads((args.out / f"{arm_name(arm, args)}.json").read_text())
+    record.append("edges", rows)
+    print_table(args, t0)
+
+
+def print_table(args: argparse.Namespace, t0: float) -> None:
+    """The recorded rows of --arms at --minutes (the latest of each) and the rows to beat."""
+    minutes = {float(m) for m in args.minutes}
+
+    def keep(rec: dict) -> bool:
+        r = rec["row"]
+        return "minutes" not in r or (float(r["minutes"]) in minutes
+                                      and r["arm"].split("-")[0] in args.arms)
+
+    def key(rec: dict) -> tuple:   # the rows to beat (no minutes) depend on the edge maps alone
+        r = rec["row"]
+        if "minutes" not in r:
+            return (r["arm"],)
+        return tuple(str(r.get(k)) for k in ("arm", "minutes", "probe", "seed", "n_train"))
+    recs = record.read("edges", keep=keep, key=key)
+    print(f"\nedges -> Fashion-MNIST items, {N_TEST:,} held-out; budget = CPU time of one thread; "
+          f"{record.describe(recs)}; this invocation {(time.time() - t0) / 60:.0f} min wall\n")
     print("| model | CPU min | steps | crop | width | batch | class kept | FID | L1 |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(f"| {r['arm']} | {r.get('minutes', 0):g} | {r.get('steps', '–')} | "
+    for r in record.rows(recs):
+        name = r["arm"] + (f" ({r['probe']})" if "probe" in r else "") + (
+            f", seed {r['seed']}" if r.get("seed") else "") + (
+            f", {r['n_train']:,} pairs" if "minutes" in r and r.get("n_train", 10000) != 10000
+            else "")
+        print(f"| {name} | {r.get('minutes', 0):g} | {r.get('steps', '–')} | "
               f"{r.get('resolution', '–')} | {r.get('width', '–')} | {r.get('batch_size', '–')} | "
               f"{r['class_kept']:.1%} | {r['fid']:.1f} | "
               + (f"{r['l1']:.3f} |" if "l1" in r else "– |"))

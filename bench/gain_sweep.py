@@ -1,7 +1,10 @@
 """Sweep GAINImputer settings over the 4 tables x MCAR rates x seeds, in parallel processes.
 
     python bench/gain_sweep.py --procs 16 --seeds 3 --config 'name=json-kwargs' ...
-Prints, per config, the RMSE per table/rate and the mean ratio to II(BayesianRidge).
+    python bench/gain_sweep.py --collect
+Prints, per config, the RMSE per table/rate and the mean ratio to II(BayesianRidge). Every fit's
+RMSE, seconds and best iteration go to bench/records/gain_sweep.jsonl (bench/record.py: the
+command, machine, date, commit and the numbers); --collect reprints every recorded table.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from concurrent.futures import ProcessPoolExecutor
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from sklearn import datasets  # noqa: E402
+
+import record  # noqa: E402
 
 TABLES = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
           "diabetes": datasets.load_diabetes, "iris": datasets.load_iris}
@@ -53,18 +58,38 @@ def main():
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--rates", type=float, nargs="+", default=[0.2, 0.5])
     p.add_argument("--config", nargs="+", default=[])
+    p.add_argument("--collect", action="store_true", help="fit nothing: reprint the tables "
+                   "recorded in bench/records/gain_sweep.jsonl")
     a = p.parse_args()
+    if a.collect:
+        for rec in record.read("gain_sweep"):
+            r = rec["row"]
+            print(f"\n`{rec['command']}`: {record.describe([rec])}\n")
+            res = {}
+            for n, t, rate, s, e, sec, best in r["fits"]:
+                res.setdefault((n, t, rate), []).append((e, sec, best))
+            print_table(list(r["configs"]), res, r["rates"])
+        return
     configs = {"II(BR)": {}}
     for c in a.config:
         name, kw = c.split("=", 1)
         configs[name] = json.loads(kw)
     jobs = [(n, kw, t, r, s) for n, kw in configs.items() for t in TABLES for r in a.rates
             for s in range(a.seeds)]
-    res = {}
+    res, fits = {}, []
     with ProcessPoolExecutor(a.procs) as ex:
         for n, t, r, s, e, sec, best in ex.map(job, jobs):
             res.setdefault((n, t, r), []).append((e, sec, best))
-    cols = [(t, r) for r in a.rates for t in TABLES]
+            fits.append([n, t, r, s, e, sec, None if best is None else int(best)])
+    record.append("gain_sweep", [{"seeds": a.seeds, "rates": a.rates, "configs": configs,
+                                  "fits": fits,
+                                  "fit_fields": "config, table, rate, seed, RMSE, seconds, "
+                                                "best iteration"}])
+    print_table(list(configs), res, a.rates)
+
+
+def print_table(configs: list, res: dict, rates: list) -> None:
+    cols = [(t, r) for r in rates for t in TABLES]
     print("| config | " + " | ".join(f"{t[:6]}@{r:.0%}" for t, r in cols) + " | ratio to II | s |")
     for n in configs:
         cells, ratios, secs = [], [], []

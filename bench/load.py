@@ -6,8 +6,11 @@ steps it made from its log; every K and T, each arm in a fresh process. "auto" i
 by itself (one thread when the load average reaches the number of cores, else torch's default).
 
     python bench/load.py [--seconds 30] [--competitors 0 1 3] [--threads 1 2 auto]
+    python bench/load.py --collect
 
-Run it on a quiet machine: the competitors are the only other load it should see.
+Run it on a quiet machine: the competitors are the only other load it should see. The table goes
+to bench/records/load.jsonl (bench/record.py: the command, machine, date, commit and the rows);
+--collect reprints every recorded table from there.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import record
 
 HERE = Path(__file__).resolve().parent
 BUSY = "while True: pass"
@@ -44,23 +49,35 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--competitors", type=int, nargs="+", default=[0, 1, 3])
     p.add_argument("--threads", nargs="+", default=["1", "2", "auto"])
+    p.add_argument("--collect", action="store_true", help="measure nothing: reprint the tables "
+                   "recorded in bench/records/load.jsonl")
     args = p.parse_args()
-    from gankit.rundir import hardware
-    print(f"# {hardware()}, "
-          f"{time.strftime('%Y-%m-%d')}, `python bench/load.py --seconds {args.seconds:g}`")
+    if args.collect:
+        for rec in record.read("load"):
+            print(f"\n# `{rec['command']}`: {record.describe([rec])}")
+            print("| competitors | threads | step/s |")
+            print("|---|---|---|")
+            for r in rec["row"]["rows"]:
+                print(f"| {r['competitors']} | {r['threads']} | {r['steps_per_s']:.1f} |")
+        return
+    print(f"# {record.machine()}, {time.strftime('%Y-%m-%d')}, `{record.command()}`")
     print("| competitors | threads | step/s |")
     print("|---|---|---|")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for k in args.competitors:
             busy = [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(k)]
             try:
                 time.sleep(2 if k else 0)   # let the load average see them
                 for t in args.threads:
-                    print(f"| {k} | {t} | {arm(t, args.seconds, Path(tmp)):.1f} |", flush=True)
+                    rows.append({"competitors": k, "threads": t,
+                                 "steps_per_s": arm(t, args.seconds, Path(tmp))})
+                    print(f"| {k} | {t} | {rows[-1]['steps_per_s']:.1f} |", flush=True)
             finally:
                 for b in busy:
                     b.kill()
                     b.wait()
+    record.append("load", [{"seconds": args.seconds, "rows": rows}])
 
 
 if __name__ == "__main__":

@@ -35,9 +35,11 @@ The SSL-GAN trains with its trainer and bench/cpu_budget.train_until, as bench/a
 its GAN, not with `.fit(max_time=...)`: max_time is wall-clock time, which on a shared machine is
 not CPU time, and fit writes checkpoints and sample grids the other arms do not pay for.
 
-Each (dataset, K, seed, arm, budget) runs in a process of its own with ONE thread and writes
-OUT/DATASET-kK-sSEED-ARM-Mmin.json when done; a rerun skips jobs finished with the same settings,
-so an interrupted run resumes, and --collect prints the table from what is there.
+Each (dataset, K, seed, arm, budget) runs in a process of its own with ONE thread, writes its
+log and OUT/DATASET-kK-sSEED-ARM-Mmin.json (OUT: bench/runs/semi, not tracked) and, when done,
+one line to bench/records/semi.jsonl (bench/record.py: the command, machine, date, commit and
+the job's result). A rerun skips the jobs that have a record with the same settings, so an
+interrupted run resumes, and --collect prints the table from the records alone.
 
     python bench/semi.py [--datasets mnist fashion-mnist] [--ks 10 50] [--seeds 3]
                          [--minutes 5 15] [--arms labels classical pseudo ssl-gan gan-aug]
@@ -54,6 +56,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import record
 from augment import format_acc, classical, train_gan
 from cpu_budget import add_job_flags, finish_jobs, run_logged, train_until
 
@@ -300,13 +303,21 @@ def job_name(dataset: str, k: int, seed: int, arm: str, minutes: float) -> str:
     return f"{dataset}-k{k}-s{seed}-{arm}-{minutes:g}min"
 
 
+def job_key(row: dict) -> tuple:
+    return row["dataset"], row["k"], row["seed"], row["arm"], float(row["minutes"])
+
+
+def recorded(args: argparse.Namespace) -> dict[tuple, dict]:
+    """{job: its latest record} of bench/records/semi.jsonl, for the current settings."""
+    recs = record.read("semi", keep=lambda r: r["row"]["settings"] == settings(args),
+                       key=lambda r: job_key(r["row"]))
+    return {job_key(r["row"]): r for r in recs}
+
+
 def finished(job: tuple, args: argparse.Namespace) -> dict | None:
-    """The job's result if it ran to the end with the current settings, else None."""
-    path = args.out / f"{job_name(*job)}.json"
-    if not path.is_file():
-        return None
-    result = json.loads(path.read_text())
-    return result if result["settings"] == settings(args) else None
+    """The job's result if it has a record with the current settings, else None."""
+    rec = args.records.get((job[0], job[1], job[2], job[3], float(job[4])))
+    return None if rec is None else {**rec["row"], "machine": rec["machine"], "date": rec["date"]}
 
 
 def run_job(job: tuple, args: argparse.Namespace) -> dict | None:
@@ -320,7 +331,9 @@ def run_job(job: tuple, args: argparse.Namespace) -> dict | None:
     wall = run_logged(cmd, env, args.out / f"{name}.log", name)
     if wall is None:
         return None
-    result = finished(job, args)
+    result = json.loads((args.out / f"{name}.json").read_text())
+    row = {k: v for k, v in result.items() if k not in ("machine", "date", "torch")}
+    record.append("semi", [{**row, "wall_min": round(wall, 1)}])
     print(f"{name}: {100 * result['accuracy']:.1f}% in {wall:.1f} min wall", flush=True)
     return result
 
@@ -357,11 +370,13 @@ def main() -> None:
     add_job_flags(p, "bench/runs/semi", parallel=1, worker_args=5)
     args = p.parse_args()
     os.environ.setdefault("GANKIT_OFFLINE", "1")   # mnist: the shipped digits unless cached
-    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.collect:
+        args.out.mkdir(parents=True, exist_ok=True)
     if args.worker:
         dataset, k, seed, arm, minutes = args.worker
         worker(dataset, int(k), int(seed), arm, float(minutes), args)
         return
+    args.records = recorded(args)
     t0 = time.time()
     jobs = [(d, k, s, a, m) for d in args.datasets for k in args.ks for s in range(args.seeds)
             for m in args.minutes for a in args.arms]
@@ -371,8 +386,9 @@ def main() -> None:
     missing = [job_name(*job) for job in pending]
     notes = sorted({r["data_note"] or f"{r['dataset']}: the full train split" for r in results})
     # the records' own machines and dates: a CPU budget buys fewer steps on a slower CPU
-    machines = sorted({r.get("machine") or "a machine not recorded" for r in results})
-    dates = sorted({r["date"] for r in results}) or [time.strftime("%Y-%m-%d")]
+    machines = sorted({"a machine not recorded" if r.get("machine") in (None, record.UNRECORDED)
+                       else r["machine"] for r in results})
+    dates = sorted({r["date"][:10] for r in results}) or [time.strftime("%Y-%m-%d")]
     print(f"\nTest-split accuracy (%), mean ± std over seeds, of one classifier net "
           f"(SemiClassifier, the task's default sizes; ssl-gan: its D) per arm, each arm given "
           f"the same CPU budget of one thread. Data: {'; '.join(notes) or '-'}. "

@@ -22,6 +22,10 @@ counted), then prints when each first reached each --fid-levels value.
 
 On a machine without Fashion-MNIST installed, put its IDX files (*-ubyte.gz) under
 DIR/fashion-mnist/ and pass --data-dir DIR.
+
+Each table's numbers (speed mode: the steps, seconds and FLOPs of each cell; time-to-FID mode: both
+FID curves) go to bench/records/speed.jsonl (bench/record.py: the command, machine, date, commit
+and the numbers); `python bench/speed.py --collect` reprints every recorded table from them.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from typing import Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))   # this checkout's gankit, installed or not
+
+import record  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -173,9 +179,8 @@ def speed_table(args: argparse.Namespace, images: torch.Tensor, device: torch.de
           f"{args.memory_format}; "
           f"{args.warmup} warm-up steps each, then {args.seconds:g} s per cell in "
           f"{args.rounds} alternating turns\n")
-    print("| batch | textbook img/s | ms/step | GFLOP/step | GFLOP/s | % fp32 peak "
-          f"| gankit img/s | ms/step | GFLOP/step | GFLOP/s | % {gk_kind} peak | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(speed_head(gk_kind))
+    rows = []
     options = dict(width=args.width, ema_halflife=0, precision=args.precision,
                    compile=args.compile, memory_format=args.memory_format)
     for b in args.batch_sizes:
@@ -195,12 +200,32 @@ def speed_table(args: argparse.Namespace, images: torch.Tensor, device: torch.de
             base_time += base.train_for(args.seconds / args.rounds)
             gk_time += gk.train_for(args.seconds / args.rounds)
         gk_steps = gk.trainer.step - first
-        speedup = (gk_steps * b / gk_time) / (base.steps * b / base_time)
-        print(f"| {b} | {cell(base.steps, b, base_time, base_flops, peaks['fp32'])} "
-              f"| {cell(gk_steps, b, gk_time, gk_flops, gk_peak)} | {speedup:.2f}× |", flush=True)
+        rows.append({"batch": b, "textbook": [base.steps, base_time, base_flops],
+                     "gankit": [gk_steps, gk_time, gk_flops]})
+        print(speed_row(rows[-1], peaks["fp32"], gk_peak), flush=True)
         del base, gk, counted
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    record.append("speed", [{"mode": "speed", "device": str(device), "width": args.width,
+                             "precision": args.precision, "compile": args.compile,
+                             "memory_format": args.memory_format, "warmup": args.warmup,
+                             "seconds": args.seconds, "rounds": args.rounds,
+                             "threads": torch.get_num_threads(), "peaks": peaks,
+                             "peak_used": gk_kind, "rows": rows,
+                             "row_fields": "steps, seconds, FLOPs of one step"}])
+
+
+def speed_head(gk_kind: str) -> str:
+    return ("| batch | textbook img/s | ms/step | GFLOP/step | GFLOP/s | % fp32 peak "
+            f"| gankit img/s | ms/step | GFLOP/step | GFLOP/s | % {gk_kind} peak | speed-up |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def speed_row(r: dict, base_peak: float, gk_peak: float) -> str:
+    b, (bs, bt, bf), (gs, gt, gf) = r["batch"], r["textbook"], r["gankit"]
+    speedup = (gs * b / gt) / (bs * b / bt)
+    return (f"| {b} | {cell(bs, b, bt, bf, base_peak)} | {cell(gs, b, gt, gf, gk_peak)} "
+            f"| {speedup:.2f}× |")
 
 
 def time_to_fid(args: argparse.Namespace, images: torch.Tensor, device: torch.device,
@@ -229,16 +254,47 @@ def time_to_fid(args: argparse.Namespace, images: torch.Tensor, device: torch.de
             trained[name] += runner.train_for(min(args.eval_every, limit - trained[name]))
             curves[name].append((trained[name], fid(runner.sample(args.n_eval))))
             print(f"{name:>8}: {trained[name]:7.1f} s  FID {curves[name][-1][1]:8.2f}", flush=True)
-    print(f"\n| FID ≤ | textbook (width {args.baseline_width}, batch 64) reaches it at | gankit "
+    record.append("speed", [{"mode": "time-to-fid", "device": str(device),
+                             "minutes": args.minutes, "eval_every": args.eval_every,
+                             "n_eval": args.n_eval, "fid_levels": args.fid_levels,
+                             "baseline_width": args.baseline_width, "precision": args.precision,
+                             "compile": args.compile, "memory_format": args.memory_format,
+                             "threads": torch.get_num_threads(), "curves": curves}])
+    print_fid_table(curves, args.fid_levels, args.minutes, args.baseline_width)
+
+
+def print_fid_table(curves: dict, levels: list[float], minutes: float,
+                    baseline_width: int) -> None:
+    """When each side first reached each FID level: the end of the first window at or below."""
+    print(f"\n| FID ≤ | textbook (width {baseline_width}, batch 64) reaches it at | gankit "
           f"default reaches it at | time ratio |")
     print("|---|---|---|---|")
-    for level in args.fid_levels:
+    for level in levels:
         at = {n: next((t for t, f in c if f <= level), None) for n, c in curves.items()}
-        fmt = {n: f"{t:.0f} s" if t is not None else f"not in {args.minutes:g} min"
+        fmt = {n: f"{t:.0f} s" if t is not None else f"not in {minutes:g} min"
                for n, t in at.items()}
         ratio = (f"{at['textbook'] / at['gankit']:.1f}×"
                  if at["textbook"] is not None and at["gankit"] is not None else "–")
         print(f"| {level:g} | {fmt['textbook']} | {fmt['gankit']} | {ratio} |")
+
+
+def collect() -> None:
+    """Every recorded table, from bench/records/speed.jsonl alone."""
+    for rec in record.read("speed"):
+        r = rec["row"]
+        print(f"\n`{rec['command']}`: {record.describe([rec])}; device {r.get('device', 'cpu')}")
+        if r["mode"] == "time-to-fid" and "printed" in r:
+            # converted from a log whose curve kept 1 decimal: the table as the run printed it
+            print("\n" + "\n".join(r["printed"]))
+        elif r["mode"] == "time-to-fid":
+            print_fid_table(r["curves"], r["fid_levels"], r["minutes"], r["baseline_width"])
+        else:
+            gk_kind = r["peak_used"]
+            print(f"matmul peak: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s"
+                                               for k, v in r["peaks"].items()) + "\n")
+            print(speed_head(gk_kind))
+            for row in r["rows"]:
+                print(speed_row(row, r["peaks"]["fp32"], r["peaks"][gk_kind]))
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -262,7 +318,11 @@ def main(argv: Optional[list[str]] = None) -> None:
     p.add_argument("--fid-levels", type=float, nargs="+", default=[150, 100, 70, 50, 40, 30])
     p.add_argument("--baseline-width", type=int, default=64, help="textbook DCGAN width (race)")
     p.add_argument("--data-dir", help="folder holding fashion-mnist/*-ubyte.gz (sets GANKIT_DATA)")
+    p.add_argument("--collect", action="store_true", help="measure nothing: reprint every table "
+                   "recorded in bench/records/speed.jsonl")
     args = p.parse_args(argv)
+    if args.collect:
+        return collect()
     args.batch_sizes_given = args.batch_sizes is not None
     args.batch_sizes = args.batch_sizes or [64, 256]
     if args.data_dir:

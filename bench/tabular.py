@@ -5,6 +5,10 @@ MCAR, with fit time. Synthesis: machine-learning efficacy (train on synthetic ro
 real rows) vs training on real rows, plus marginal (KS / TV) and correlation fidelity. Prints markdown.
 
     OMP_NUM_THREADS=1 python bench/tabular.py [--seeds 5] [--rates 0.2 0.5] [--synth-seeds 2]
+    python bench/tabular.py --collect
+
+Each table's numbers (per seed) go to bench/records/tabular.jsonl (bench/record.py: the command,
+machine, date, commit and the numbers); --collect reprints every recorded table from there.
 """
 from __future__ import annotations
 
@@ -27,6 +31,8 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 from gankit.tabular import GAINImputer, TableGAN
+
+import record
 
 TABLES = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
           "diabetes": datasets.load_diabetes, "iris": datasets.load_iris}
@@ -55,11 +61,10 @@ def rmse(filled: np.ndarray, x: np.ndarray, mask: np.ndarray) -> float:
 
 def bench_imputation(seeds: int, rates: list, gain_iterations: int) -> None:
     for rate in rates:
-        print(f"\n### Imputation RMSE at {rate:.0%} MCAR (min-max normalized; mean ± std over "
-              f"{seeds} seeds; fit+transform seconds)\n")
+        out = {"section": "imputation", "rate": rate, "seeds": seeds,
+               "gain_iterations": gain_iterations, "tables": {}}
         names = list(imputers(0, gain_iterations, 1))
-        print("| table | " + " | ".join(names) + " |")
-        print("|---" * (len(names) + 1) + "|")
+        print_imputation_head(out, names)
         for table, load in TABLES.items():
             x = load().data
             scores = {n: [] for n in names}
@@ -72,9 +77,23 @@ def bench_imputation(seeds: int, rates: list, gain_iterations: int) -> None:
                     filled = imp.fit_transform(holed)
                     times[name].append(time.perf_counter() - t)
                     scores[name].append(rmse(filled, x, mask))
-            cells = [f"{np.mean(scores[n]):.4f} ± {np.std(scores[n]):.4f} ({np.mean(times[n]):.1f}s)"
-                     for n in names]
-            print(f"| {table} | " + " | ".join(cells) + " |", flush=True)
+            out["tables"][table] = {"rmse": scores, "seconds": times}
+            print_imputation_row(table, out["tables"][table], names)
+        record.append("tabular", [out])
+
+
+def print_imputation_head(out: dict, names: list) -> None:
+    print(f"\n### Imputation RMSE at {out['rate']:.0%} MCAR (min-max normalized; mean ± std over "
+          f"{out['seeds']} seeds; fit+transform seconds)\n")
+    print("| table | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+
+
+def print_imputation_row(table: str, t: dict, names: list) -> None:
+    scores, times = t["rmse"], t["seconds"]
+    cells = [f"{np.mean(scores[n]):.4f} ± {np.std(scores[n]):.4f} ({np.mean(times[n]):.1f}s)"
+             for n in names]
+    print(f"| {table} | " + " | ".join(cells) + " |", flush=True)
 
 
 def fidelity(real: pd.DataFrame, fake: pd.DataFrame, discrete: list) -> tuple[float, float, float]:
@@ -88,18 +107,48 @@ def fidelity(real: pd.DataFrame, fake: pd.DataFrame, discrete: list) -> tuple[fl
 
 
 def bench_synthesis(epochs: Optional[int], seeds: int) -> None:
+    out = {"section": "synthesis", "epochs": epochs, "seeds": seeds, "tables": {},
+           "fields": "score on real, score on synthetic, KS, TV, corr diff, fit seconds"}
+    print_synthesis_head(out)
+    for table in TABLES:
+        out["tables"][table] = [[None if v != v else float(v) for v in synth_once(table, epochs, seed)]
+                                for seed in range(seeds)]   # NaN (no TV) as null
+        print_synthesis_row(table, out["tables"][table])
+    record.append("tabular", [out])
+
+
+def print_synthesis_head(out: dict) -> None:
+    epochs, seeds = out["epochs"], out["seeds"]
     steps = "default length: 300 epochs, at least 1500 steps" if epochs is None else f"{epochs} epochs"
     print(f"\n### Synthesis: TableGAN ({steps}) — ML efficacy on held-out real rows "
           f"(mean ± std over {seeds} seed(s))\n")
     print("| table | task | model on real | model on synthetic | mean KS | mean TV | "
           "mean abs corr diff | fit s |")
     print("|---|---|---|---|---|---|---|---|")
-    for table in TABLES:
-        rows = np.array([synth_once(table, epochs, seed) for seed in range(seeds)])  # [S, 6]
-        m, sd = rows.mean(0), rows.std(0)
-        task = "R²" if table == "diabetes" else "accuracy"
-        cells = [f"{m[i]:.3f} ± {sd[i]:.3f}" for i in range(5)]
-        print(f"| {table} | {task} | " + " | ".join(cells) + f" | {m[5]:.0f} |", flush=True)
+
+
+def print_synthesis_row(table: str, per_seed: list) -> None:
+    rows = np.array(per_seed, dtype=float)  # [S, 6]
+    m, sd = rows.mean(0), rows.std(0)
+    task = "R²" if table == "diabetes" else "accuracy"
+    cells = [f"{m[i]:.3f} ± {sd[i]:.3f}" for i in range(5)]
+    print(f"| {table} | {task} | " + " | ".join(cells) + f" | {m[5]:.0f} |", flush=True)
+
+
+def collect() -> None:
+    """Every recorded table, from bench/records/tabular.jsonl alone."""
+    for rec in record.read("tabular"):
+        r = rec["row"]
+        print(f"\n`{rec['command']}`: {record.describe([rec])}")
+        if r["section"] == "imputation":
+            names = list(next(iter(r["tables"].values()))["rmse"])
+            print_imputation_head(r, names)
+            for table, t in r["tables"].items():
+                print_imputation_row(table, t, names)
+        else:
+            print_synthesis_head(r)
+            for table, per_seed in r["tables"].items():
+                print_synthesis_row(table, per_seed)
 
 
 def synth_once(table: str, epochs: Optional[int], seed: int) -> list:
@@ -134,7 +183,11 @@ def main() -> None:
     p.add_argument("--skip-synthesis", action="store_true")
     p.add_argument("--skip-imputation", action="store_true")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--collect", action="store_true", help="measure nothing: reprint the tables "
+                   "recorded in bench/records/tabular.jsonl")
     a = p.parse_args()
+    if a.collect:
+        return collect()
     torch.set_num_threads(a.threads)
     warnings.simplefilter("ignore")   # IterativeImputer convergence chatter
     print(f"torch {torch.__version__}, {a.threads} thread(s)")

@@ -34,9 +34,16 @@ and distinct-4.
 
     python bench/text.py [--data words fortunes] [--minutes 10] [--parallel 1] [--num 2000]
                          [--out bench/runs/text] [--reuse lstm] [--gan KEY=VALUE ...]
+    python bench/text.py --collect [--data words fortunes]
 
 --reuse ARM scores the items an earlier run left in OUT instead of running the arm again (for
 arms whose code has not changed: the LSTM costs its full budget per dataset).
+
+The items drawn and the data files stay in OUT (bench/runs/text, not tracked); each scored row
+goes to bench/records/text.jsonl (bench/record.py: the command, machine, date, commit and the
+row, with 8 example items). The table printed is that of the records (the latest row of each
+data, model and options), and --collect prints it from them alone, without running anything;
+rows recorded with a "candidate" name (the sweep that chose the default) get a table of their own.
 """
 from __future__ import annotations
 
@@ -53,8 +60,8 @@ from pathlib import Path
 
 from typing import Optional
 
+import record
 from cpu_budget import parse_options, run_arms
-from gankit.rundir import hardware
 from gankit.train.trainer import Callback
 
 ARMS = ("gan", "ngram", "lstm", "train")
@@ -324,7 +331,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--num", type=int, default=2000, help="items drawn from each model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parallel", type=int, default=1, help="arms run side by side")
-    p.add_argument("--out", type=Path, default=Path("bench/runs/text"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/text"),
+                   help="data files, items drawn and unscored rows (git-ignored)")
+    p.add_argument("--collect", action="store_true", help="run nothing: print the table from the "
+                   "records (bench/records/text.jsonl)")
     p.add_argument("--arm", nargs=2, help=argparse.SUPPRESS)   # internal: run one arm here
     return p.parse_args()
 
@@ -332,6 +342,8 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
+    if args.collect:
+        return print_table(args, 0.0)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.arm:
         return run_arm(args)
@@ -349,8 +361,9 @@ def main() -> None:
             names = [arm, "gan-mle"] if arm == "gan" else [arm]
             rows += [score(name, a, args.out) for a in names
                      if (args.out / f"{name}-{a}.json").exists()]
-    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
-    print_table(rows, args, time.time() - t0)
+    record.append("text", [{**r, "minutes": args.minutes, "num": args.num, "seed": args.seed,
+                            "reused": r["model"] in args.reuse} for r in rows])
+    print_table(args, time.time() - t0)
 
 
 def row_name(r: dict) -> str:
@@ -361,13 +374,31 @@ def row_name(r: dict) -> str:
     return {"ngram": "n-gram", "lstm": "LSTM", "train": "training items"}[r["model"]]
 
 
-def print_table(rows: list[dict], args: argparse.Namespace, wall: float) -> None:
-    import torch
-    print(f"\nbudget {args.minutes:g} CPU-min per model (one thread each); {args.num} items drawn "
-          f"per model, scored against the held-out items; "
-          f"{hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; {wall / 60:.1f} min wall; "
-          f"reused: {', '.join(args.reuse) or 'none'}\n")
+def print_table(args: argparse.Namespace, wall: float) -> None:
+    """The records of --data and --models, the latest of each (data, model, options): the main
+    table, then the sweep's candidates (rows with a "candidate" name)."""
+    models = set(args.models) | ({"gan-mle"} if "gan" in args.models else set())
+
+    def key(rec: dict) -> tuple:
+        r = rec["row"]
+        return (r["data"], r["model"], json.dumps(r.get("options"), sort_keys=True),
+                r.get("candidate"))
+    recs = record.read("text", keep=lambda r: r["row"]["data"] in args.data
+                       and r["row"]["model"] in models, key=key)
+    recs.sort(key=lambda r: args.data.index(r["row"]["data"]))   # stable: file order within
+    main = [r for r in recs if "candidate" not in r["row"]]
+    sweep = [r for r in recs if "candidate" in r["row"]]
+    for title, group in (("", main), ("The sweep's candidates (rows named by their options). ",
+                                      sweep)):
+        if group or not title:
+            print_rows(group, f"{title}Items drawn per model scored against the held-out items; "
+                              f"one thread each; {record.describe(group)}; this invocation "
+                              f"{wall / 60:.1f} min wall")
+
+
+def print_rows(recs: list[dict], about: str) -> None:
+    rows = record.rows(recs)
+    print(f"\n{about}\n")
     print("| data | model | JSD-1 | JSD-2 | JSD-3 | JSD-4 | valid | novel | valid & novel | "
           "distinct items | distinct-2 | distinct-4 | CPU min | notes |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -377,7 +408,8 @@ def print_table(rows: list[dict], args: argparse.Namespace, wall: float) -> None
         print(f"| {r['data']} | {row_name(r)} | {r['jsd_1']:.3f} | {r['jsd_2']:.3f} | "
               f"{r['jsd_3']:.3f} | {r['jsd_4']:.3f} | {r['valid']:.1%} | {r['novel']:.1%} | "
               f"{r['valid_novel']:.1%} | {r['distinct_items']:.1%} | {r['distinct_2']:.3f} | "
-              f"{r['distinct_4']:.3f} | {r['cpu_s'] / 60:.2f} | {notes} |")
+              f"{r['distinct_4']:.3f} | {r['cpu_s'] / 60:.2f} | "
+              f"{notes}{', candidate ' + r['candidate'] if 'candidate' in r else ''} |")
     print()
     for r in rows:
         print(f"{r['data']} {r['model']}: " + " | ".join(r["examples"]))

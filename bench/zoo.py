@@ -8,8 +8,13 @@ At each mark: FID of 10,000 EMA samples against the test split (shipped classifi
 classes covered, and for conditional models the share of samples the shipped classifier puts in
 the requested class (overall and the worst class). Prints a markdown table; docs/benchmarks.md quotes it.
 
+Each configuration's log and sample grids go to OUT/ (bench/runs/zoo, not tracked); when it is
+done, one line goes to bench/records/zoo.jsonl (bench/record.py: the command, machine, date,
+commit and its rows). --collect trains nothing and prints the table from the records alone (the
+latest record of each configuration on --dataset).
+
     python bench/zoo.py [--dataset fashion-mnist] [--minutes 5 10] [--configs default hinge-sn ...]
-                        [--parallel 2] [--out bench/runs/zoo]
+                        [--parallel 2] [--out bench/runs/zoo] [--collect]
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import record
 
 # Options of each configuration, as gankit.GAN keyword arguments. "default" is the core's default.
 CONFIGS: dict[str, dict] = {
@@ -104,7 +111,19 @@ def run_one(name: str, args: argparse.Namespace) -> dict:
         print(f"{name}: failed (exit {proc.returncode}); see {log}", file=sys.stderr)
         return {"config": name, "options": CONFIGS[name], "rows": []}
     print(f"{name}: done", flush=True)
-    return from_log(name, args)
+    result = from_log(name, args)
+    record.append("zoo", [{"dataset": args.dataset, **result, "seed": args.seed,
+                           "n_eval": args.n_eval}])
+    return result
+
+
+def from_records(name: str, args: argparse.Namespace) -> dict:
+    """The configuration's latest record on --dataset (rows [] and "missing" if none)."""
+    recs = record.read("zoo", keep=lambda r: (r["row"]["dataset"], r["row"]["config"])
+                       == (args.dataset, name))
+    if not recs:
+        return {"config": name, "options": CONFIGS[name], "rows": [], "missing": True}
+    return {**recs[-1]["row"], "record": recs[-1]}
 
 
 def table(results: list[dict], minutes: list[float]) -> str:
@@ -117,7 +136,8 @@ def table(results: list[dict], minutes: list[float]) -> str:
     for r in results:
         by_min = {round(row["minutes"], 4): row for row in r["rows"]}
         if not by_min:
-            lines.append(f"| {r['config']} | {opts(r['options'])} | failed |")
+            lines.append(f"| {r['config']} | {opts(r['options'])} | "
+                         f"{'no record' if r.get('missing') else 'failed'} |")
             continue
         last = by_min[max(by_min)]
         acc = (f"{last['cond_acc']:.1%} ({last['cond_acc_min']:.1%})" if "cond_acc" in last
@@ -139,28 +159,25 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=2, help="configurations run side by side")
     p.add_argument("--n-eval", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=Path("bench/runs/zoo"))
+    p.add_argument("--out", type=Path, default=Path("bench/runs/zoo"),
+                   help="logs and sample grids (git-ignored)")
     p.add_argument("--collect", action="store_true",
-                   help="train nothing: print the table from the logs already in --out")
+                   help="train nothing: print the table from the records (bench/records/zoo.jsonl)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         worker(args.worker, args)
         return
-    import torch
     t0 = time.time()
-    if args.collect:
-        results = [from_log(n, args) for n in args.configs]
-    else:
+    if not args.collect:
         with ThreadPoolExecutor(args.parallel) as pool:
-            results = list(pool.map(lambda n: run_one(n, args), args.configs))
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    from gankit.rundir import hardware
-    print(f"\n{args.dataset}, FID of {args.n_eval:,} EMA samples vs the test split (shipped "
-          f"classifier features), seed {args.seed}; budget = CPU time of one thread spent "
-          f"training; {hardware()}, "
-          f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; "
-          f"{(time.time() - t0) / 60:.0f} min wall with {args.parallel} in parallel\n")
+            list(pool.map(lambda n: run_one(n, args), args.configs))
+    results = [from_records(n, args) for n in args.configs]
+    recs = [r["record"] for r in results if "record" in r]
+    print(f"\n{args.dataset}, FID of EMA samples vs the test split (shipped classifier "
+          f"features); budget = CPU time of one thread spent training; {record.describe(recs)}; "
+          f"this invocation {(time.time() - t0) / 60:.0f} min wall with {args.parallel} in "
+          f"parallel\n")
     print(table(results, sorted(round(m, 4) for m in args.minutes)))
 
 
