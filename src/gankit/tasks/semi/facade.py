@@ -31,17 +31,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.training import USER_DATA, dataset_name
-from ..config import RunConfig, TaskOptions, option, require_options
-from ..errors import ConfigError, DataError, GanKitWarning, RunError
-from ..run import Run, RunFacade, RunHooks
-from ..tasks import new_config
-from ..nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
-from ..train import callbacks as cb
-from ..train.optim import adam_for
-from ..train.state import atomic_write_text, load_task_state, task_state
-from ..train.trainer import BatchSampler, Phase
-from ..viz import from_uint8
+from ...data.training import USER_DATA, dataset_name
+from ...config import RunConfig, TaskOptions, option, require_options
+from ...errors import ConfigError, DataError, GanKitWarning, RunError
+from ...run import Run, RunFacade, RunHooks
+from ...tasks import new_config
+from ...nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
+from ...train import callbacks as cb
+from ...train.optim import adam_for
+from ...train.state import atomic_write_text, load_task_state, task_state
+from ...train.trainer import BatchSampler, Phase
+from ...viz import from_uint8
 
 TASK = "semi-supervised"
 UNLABELED = -1
@@ -160,7 +160,7 @@ def check_labels(labels: torch.Tensor, classes: list[str]) -> None:
 def _split(source: Any, split: str, data_cfg: Any) -> tuple[torch.Tensor, Optional[torch.Tensor],
                                                               Optional[list[str]], Optional[str]]:
     """(samples, labels with -1 allowed, classes, note) of a file, folder or named dataset."""
-    from ..data import load_dataset
+    from ...data import load_dataset
     d = load_dataset(str(source), split=split, resolution=data_cfg.resolution,
                      channels=data_cfg.channels, unlabeled=True)
     labels, classes = d.labels, d.classes
@@ -188,7 +188,7 @@ def load_semi_data(source: Any, data_cfg: Any, seed: int, labels: Any = None,
         except DataError:
             pass   # a folder or file without a test split
     else:
-        from ..data.user import user_samples
+        from ...data.user import user_samples
         if labels is not None:
             if isinstance(source, tuple):
                 raise DataError("give the labels once: (samples, labels) or labels=")
@@ -477,7 +477,7 @@ class SemiGAN(RunFacade):
     # --- the classifier ----------------------------------------------------------------------
     def _inputs(self, x: Any) -> torch.Tensor:
         """Images or vectors as the user has them -> [N, *data_shape] in [-1, 1]."""
-        from ..data.user import user_samples
+        from ...data.user import user_samples
         if isinstance(x, torch.Tensor) and x.dim() == len(self.config.data_shape):
             x = x[None]   # one item
         samples, _ = user_samples(x)
@@ -517,7 +517,7 @@ class SemiGAN(RunFacade):
 
     def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         """Test accuracy as a MetricResult with its protocol (what `gankit eval RUN` prints)."""
-        from ..metrics import task_results
+        from ...metrics import task_results
         scores = self.evaluate(split)
         return task_results({"accuracy": scores["accuracy"]}, extractor="the run's classifier",
                             n_real=scores["n"], n_fake=0, seed=seed,
@@ -580,9 +580,9 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
     """(names, the net's inputs [n, *data_shape]) of one input: an image file (resized to the run's
     size and channels), a folder of them, or a .npy/.npz (its `images`, `x` or only array; one item
     per row, in any layout `predict` takes)."""
-    from ..data.arrays import read_arrays
-    from ..data.images import ImageData, image_files, conform
-    from ..data.images import read_image
+    from ...data.arrays import read_arrays
+    from ...data.images import ImageData, image_files, conform
+    from ...data.images import read_image
     shape = clf.config.data_shape
     if src.is_dir():
         files = image_files(src)
@@ -621,7 +621,7 @@ def write_predictions(names: list[str], probs: torch.Tensor, classes: list[str],
                       output: Optional[Path], overwrite: bool = False) -> None:
     """CSV (file, label, class, p_<class>...) to `output` or stdout, or a .npz with `labels`
     (int64 [N]), `probs` (float32 [N, K]), `names` and `classes`."""
-    from ..outputs import refuse_overwrite
+    from ...outputs import refuse_overwrite
     labels = probs.argmax(1)
     if output is not None:
         if output.suffix.lower() not in (".csv", ".npz"):

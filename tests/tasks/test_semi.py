@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import gankit
-from gankit.apps.semi import SemiGAN, choose_labeled, feature_matching, unlabeled_loss
+from gankit.tasks.semi.facade import SemiGAN, choose_labeled, feature_matching, unlabeled_loss
 from gankit.errors import DataError, GanKitWarning
 from gankit.nets.semi import SemiClassifier, classifier_sizes
 from helpers import last_checkpoint_files, one_error, quiet, run

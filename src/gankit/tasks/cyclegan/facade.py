@@ -22,18 +22,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import RunConfig, option
-from ..errors import ConfigError, DataError
-from ..nets.cyclegan import ResNetTranslator
-from ..nets.unet import PatchDiscriminator
-from ..objectives import get_objective
-from ..run import Run
-from ..train.optim import adam_for
-from ..train.state import load_task_state, task_state
-from ..train.trainer import Phase
-from ..viz import from_uint8
-from ..data.images import fit_short_side, read_image
-from .translate import (LEGACY_WIDTH, ImageTranslation, TranslationBase, as_image_list, image_files,
+from ...config import RunConfig, option
+from ...errors import ConfigError, DataError
+from ...nets.cyclegan import ResNetTranslator
+from ...nets.unet import PatchDiscriminator
+from ...objectives import get_objective
+from ...run import Run
+from ...train.optim import adam_for
+from ...train.state import load_task_state, task_state
+from ...train.trainer import Phase
+from ...viz import from_uint8
+from ...data.images import fit_short_side, read_image
+from ..translate.facade import (LEGACY_WIDTH, ImageTranslation, TranslationBase, as_image_list, image_files,
                         load_translation_run, random_crops, run_padded)
 
 POOL = 50
@@ -208,7 +208,7 @@ def load_domains(cfg: RunConfig) -> Domains:
     classes of a labeled dataset (`--domains KA,KB`)."""
     size, source = cfg.data.resolution, cfg.data.dataset
     if cfg.options.domains:
-        from ..data import load_dataset
+        from ...data import load_dataset
         try:
             ka, kb = (int(k) for k in cfg.options.domains.split(","))
         except ValueError:
@@ -336,7 +336,7 @@ class CycleGAN(ImageTranslation):
         return torch.cat(rows).reshape(-1, c, *a.shape[-2:])
 
     def translate(self, images: Any, direction: str = "AtoB") -> np.ndarray:
-        from ..viz import to_uint8
+        from ...viz import to_uint8
         if direction not in ("AtoB", "BtoA"):
             raise ConfigError(f"direction must be AtoB or BtoA, got {direction!r}")
         net = self.task.G_AB if direction == "AtoB" else self.task.G_BA

@@ -27,19 +27,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import RunConfig, TaskOptions, option, require_options
-from ..data.images import fit_short_side, image_files, median_short_side, read_image
-from ..errors import ConfigError, DataError, GanKitWarning
-from ..nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
-from ..objectives import get_objective
-from ..run import Run, RunFacade, RunHooks
-from ..tasks import new_config
-from ..train import callbacks as cb
-from ..train.optim import adam_for
-from ..train.state import load_task_state, task_state
-from ..train.trainer import Phase, Trainer
+from ...config import RunConfig, TaskOptions, option, require_options
+from ...data.images import fit_short_side, image_files, median_short_side, read_image
+from ...errors import ConfigError, DataError, GanKitWarning
+from ...nets.unet import PatchDiscriminator, SeededDropout, UNetGenerator, unet_depth
+from ...objectives import get_objective
+from ...run import Run, RunFacade, RunHooks
+from ...tasks import new_config
+from ...train import callbacks as cb
+from ...train.optim import adam_for
+from ...train.state import load_task_state, task_state
+from ...train.trainer import Phase, Trainer
 from . import color
-from ..viz import from_uint8
+from ...viz import from_uint8
 
 TASKS = ("pix2pix", "colorize", "cyclegan")
 # Data- and device-sized defaults (see prepare_config and default_size): the crop is the data's own
@@ -47,7 +47,7 @@ TASKS = ("pix2pix", "colorize", "cyclegan")
 MAX_SIZE = {"cpu": 64, "cuda": 256}
 CPU_WIDTH = {"pix2pix": 16, "colorize": 32, "cyclegan": 16}   # measured: bench/edges.py, cyclegan.py
 GPU_WIDTH = 64
-from ..compat import LEGACY_TRANSLATION_WIDTH as LEGACY_WIDTH
+from ...compat import LEGACY_TRANSLATION_WIDTH as LEGACY_WIDTH
 PEEK = 32           # files looked at to size the defaults
 HOLD_EVERY = 10   # without train/ and test/ subfolders, every 10th file is held out
 
@@ -442,10 +442,10 @@ class ImageTranslation(RunFacade):
 
     def report_sections(self, facts: Any) -> list:
         """Held-out scores, and the held-out examples translated now."""
-        from ..errors import GanKitError
-        from ..report.page import array_uri
-        from ..report.run import section
-        from ..viz import make_grid, to_uint8
+        from ...errors import GanKitError
+        from ...report.page import array_uri
+        from ...report.run import section
+        from ...viz import make_grid, to_uint8
         try:
             self.pictures   # read now: a loaded run reads its pictures when first asked
         except GanKitError as e:
@@ -461,7 +461,7 @@ class ImageTranslation(RunFacade):
         """`evaluate` on the held-out pictures (the training ones when none are held out) as
         MetricResults with their protocol (what `gankit eval RUN` prints). `num` and `seed` do
         not apply: every held-out picture is translated, with no noise."""
-        from ..metrics import task_results
+        from ...metrics import task_results
         held = self.pictures.held
         n = sum(len(side) for side in held) if isinstance(held, tuple) else len(held or [])
         return task_results(self.evaluate(), extractor=self.SCORED, n_real=n, n_fake=n,
@@ -481,7 +481,7 @@ class Triptychs(cb.Every):
         self.translator = translator
 
     def act(self, trainer: Trainer) -> None:
-        from ..viz import make_grid, save_png, to_uint8
+        from ...viz import make_grid, save_png, to_uint8
         out = self.translator.run_dir / "samples"
         out.mkdir(exist_ok=True)
         grid = make_grid(to_uint8(self.translator.triptych()), nrow=3)
@@ -576,7 +576,7 @@ class Translator(ImageTranslation):
         """Images (uint8 [N, H, W, C] array or [N, C, H, W] tensor, or a list of uint8 [H, W, C]
         arrays of any sizes) -> translated uint8 [H, W, C] arrays (one array if all inputs share
         a size). Colorize takes color or gray inputs (only their lightness is used)."""
-        from ..viz import to_uint8
+        from ...viz import to_uint8
         items = as_image_list(images)
         outs = []
         for img in items:   # [C, H, W] uint8
@@ -728,8 +728,8 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
                     overwrite: bool = False, direction: str = "AtoB") -> tuple[int, int]:
     """Translate image files (or folders of them, or .npz `images`) into `output/`, same names as
     PNG; returns (written, skipped unreadable)."""
-    from ..outputs import refuse_overwrite
-    from ..viz import save_png
+    from ...outputs import refuse_overwrite
+    from ...viz import save_png
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise ConfigError(f"--output {output} is a file; name a directory")
@@ -738,7 +738,7 @@ def translate_files(tr: Translator, inputs: Sequence[Path], output: Path,
         if src.is_dir():
             jobs += [(f.relative_to(src).with_suffix(".png").as_posix(), f) for f in image_files(src)]
         elif src.suffix.lower() == ".npz":
-            from ..evaluation import load_samples
+            from ...evaluation import load_samples
             imgs = load_samples(src)
             jobs += [(f"{src.stem}-{i:06d}.png", img) for i, img in enumerate(imgs)]
         elif src.is_file():
