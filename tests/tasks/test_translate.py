@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from gankit.tasks.translate import color
-from gankit.tasks.translate.facade import Translator, colorize_pair
+from gankit.tasks.translate.data import colorize_pair
+from gankit.tasks.translate.facade import Translator
 from helpers import one_error, run, blobs, write_pairs
 from gankit.errors import DataError
 from gankit.nets.unet import PatchDiscriminator, UNetGenerator
@@ -152,7 +153,7 @@ def test_bad_folders_are_one_line(capsys, tmp_path):
     ("pix2pix", None, 64, 64),    # nothing readable: the loader will say why
 ])
 def test_default_crop_follows_the_data(task, short, cap, size):
-    from gankit.tasks.translate.facade import default_size
+    from gankit.tasks.translate.options import default_size
     assert default_size(task, short, cap) == size
 
 

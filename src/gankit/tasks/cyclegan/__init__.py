@@ -14,7 +14,7 @@ class CycleGANSpec(TranslationSpec):
     summary = "unpaired A <-> B (A/ and B/ folders, or --domains KA,KB of a labeled dataset)"
 
     def options(self) -> type:
-        from .facade import CycleGANOptions
+        from .options import CycleGANOptions
         return CycleGANOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:

@@ -17,7 +17,7 @@ class SemiSpec(TaskSpec):
     load_options = ("dataset",)
 
     def options(self) -> type:
-        from .facade import SemiOptions
+        from .options import SemiOptions
         return SemiOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:

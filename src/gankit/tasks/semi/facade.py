@@ -19,363 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Optional, Union
+from typing import Any, Optional, Union
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
+from ...config import RunConfig, require_options
 from ...data.training import USER_DATA, dataset_name
-from ...config import RunConfig, TaskOptions, option, require_options
-from ...errors import ConfigError, DataError, GanKitWarning, RunError
-from ...run import Run, RunFacade, RunHooks
-from ...tasks import new_config
-from ...nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
+from ...errors import ConfigError, DataError, GanKitWarning
+from ...run import Run, RunHooks
 from ...train import callbacks as cb
-from ...train.optim import adam_for
-from ...train.state import atomic_write_text, load_task_state, task_state
-from ...train.trainer import BatchSampler, Phase
 from ...viz import from_uint8
-
-TASK = "semi-supervised"
-UNLABELED = -1
-UNLABELED_FOLDER = "unlabeled"
-MODELS = ("ssl-mlp",)
-
-
-@dataclass(frozen=True)
-class SemiOptions(TaskOptions):
-    """The semi-supervised task's own options (`gankit train --task semi-supervised --help`)."""
-
-    # D's loss is the task's own (labeled cross-entropy + real/fake), G's feature matching; G has
-    # no moving average: the classifier is the product.
-    UNUSED: ClassVar[frozenset[str]] = frozenset({
-        "d_norm", "conditional", "cond", "n_critic", "gp_weight", "r1_gamma", "r2_gamma",
-        "r1_every", "augment", "ema_halflife"})
-    HELP: ClassVar[dict[str, str]] = {"width": "the classifier's first layer"}
-    labels_per_class: Optional[int] = option(None, "keep the labels of N training images per "
-                                             "class, drawn by --seed (recorded in the run's "
-                                             "labeled.json); the rest train unlabeled", low=1)
-    labeled: str = option("", "a file naming the training items that keep their labels "
-                          "(indices, one per line); the rest train unlabeled")
-
-    @classmethod
-    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """The paper's MNIST recipe (batch 100, Adam(3e-3, 0.5), z 100) at half its width (see
-        nets/semi.py)."""
-        return {"model": "ssl-mlp", "z_dim": 100, "batch_size": 100, "lr": 3e-3,
-                "sample_every": 1000}
+from ..base import TaskFacade
+from .data import SemiData, SemiSampler, load_semi_data, read_labeled
+from .options import TASK, SemiOptions
+from .task import SemiTask, build_nets
 
 
-OPTIONS = {TASK: SemiOptions}
-
-
-# ---------------------------------------------------------------- data
-
-
-@dataclass
-class SemiData:
-    """Training samples [N, ...] (uint8 images or float vectors), labels [N] (-1: unknown), class
-    names, and the test split (None when the data has none)."""
-
-    x: torch.Tensor
-    labels: torch.Tensor
-    classes: list[str]
-    test_x: Optional[torch.Tensor] = None
-    test_labels: Optional[torch.Tensor] = None
-    note: Optional[str] = None
-
-    @property
-    def labeled(self) -> torch.Tensor:
-        return torch.nonzero(self.labels >= 0).flatten()
-
-
-def choose_labeled(labels: torch.Tensor, per_class: int, classes: int, seed: int) -> torch.Tensor:
-    """Indices of `per_class` labeled items of each class, drawn from `seed` (sorted)."""
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for c in range(classes):
-        idx = torch.nonzero(labels == c).flatten()
-        if len(idx) < per_class:
-            raise DataError(f"--labels-per-class {per_class}: class {c} has only {len(idx)} "
-                            f"labeled image(s)")
-        out.append(idx[torch.randperm(len(idx), generator=gen)[:per_class]])
-    return torch.cat(out).sort().values
-
-
-def read_labeled_file(path: Union[str, Path], n: int) -> torch.Tensor:
-    """The item indices a --labeled file names: whole numbers, one per line (or a JSON list, or
-    labeled.json's `indices`)."""
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"--labeled {path}: cannot read it ({e.__class__.__name__})") from None
-    try:
-        doc = json.loads(text)
-        values = doc["indices"] if isinstance(doc, dict) else doc
-    except (ValueError, KeyError, TypeError):
-        values = text.split()
-    try:
-        idx = [int(str(v).strip().rstrip(",")) for v in values]
-    except ValueError:
-        raise DataError(f"--labeled {path}: expected item indices, whole numbers 0..{n - 1}, "
-                        f"one per line") from None
-    bad = [i for i in idx if not 0 <= i < n]
-    if bad:
-        raise DataError(f"--labeled {path}: index {bad[0]} is outside the training data "
-                        f"(items 0..{n - 1})")
-    if not idx:
-        raise DataError(f"--labeled {path} names no items")
-    return torch.tensor(sorted(set(idx)), dtype=torch.long)
-
-
-def check_labels(labels: torch.Tensor, classes: list[str]) -> None:
-    """Labels are class numbers 0..K-1 or -1 (unknown), every class has a labeled example."""
-    k = len(classes)
-    if k < 2 or not (labels >= 0).any():
-        raise DataError(f"a classifier needs labeled examples of at least 2 classes; this data "
-                        f"has {int((labels >= 0).sum())} labeled item(s) of {k} class(es)")
-    bad = labels[(labels < UNLABELED) | (labels >= k)]
-    if bad.numel():
-        raise DataError(f"label {int(bad[0])} is outside the class range: labels are 0..{k - 1}, "
-                        f"or -1 for an unlabeled image")
-    counts = torch.bincount(labels[labels >= 0], minlength=k)
-    empty = [classes[c] for c in range(k) if counts[c] == 0]
-    if empty:
-        raise DataError(f"class {empty[0]!r} has no labeled example; a semi-supervised "
-                        f"classifier needs at least one of each class")
-    if int((labels == UNLABELED).sum()) == 0:
-        warnings.warn("every training image is labeled: nothing unlabeled to learn from, so this "
-                      "is plain supervised training (the GAN part adds only its regularization)",
-                      GanKitWarning, stacklevel=3)
-
-
-def _split(source: Any, split: str, data_cfg: Any) -> tuple[torch.Tensor, Optional[torch.Tensor],
-                                                              Optional[list[str]], Optional[str]]:
-    """(samples, labels with -1 allowed, classes, note) of a file, folder or named dataset."""
-    from ...data import load_dataset
-    d = load_dataset(str(source), split=split, resolution=data_cfg.resolution,
-                     channels=data_cfg.channels, unlabeled=True)
-    labels, classes = d.labels, d.classes
-    if classes is not None and UNLABELED_FOLDER in classes:   # the folder of unlabeled images
-        u = classes.index(UNLABELED_FOLDER)
-        classes = [c for c in classes if c != UNLABELED_FOLDER]
-        labels = torch.where(labels == u, UNLABELED, labels - (labels > u).long())
-    return d.images, labels, classes, d.note
-
-
-def load_semi_data(source: Any, data_cfg: Any, seed: int, labels: Any = None,
-                   labeled_idx: Optional[torch.Tensor] = None,
-                   options: Optional[SemiOptions] = None) -> SemiData:
-    """The run's data, its labels -1 where unknown: `labels_per_class` drawn from `seed`, or the
-    items of `labeled_idx` (a --labeled file, or a resumed run's labeled.json), or the data's own
-    labels (-1 or an `unlabeled/` folder marks the unknown)."""
-    test_x = test_y = None
-    if isinstance(source, (str, Path)) and labels is not None:
-        raise DataError(f"labels= goes with samples passed from Python; {source} brings its own "
-                        f"(class folders beside unlabeled/, or a .npz's labels with -1)")
-    if isinstance(source, (str, Path)):
-        x, y, classes, note = _split(source, "train", data_cfg)
-        try:
-            test_x, test_y, _, _ = _split(source, "test", data_cfg)
-        except DataError:
-            pass   # a folder or file without a test split
-    else:
-        from ...data.user import user_samples
-        if labels is not None:
-            if isinstance(source, tuple):
-                raise DataError("give the labels once: (samples, labels) or labels=")
-            source = (source, labels)
-        x, y = user_samples(source, unlabeled=True)
-        classes, note = None, None
-    if y is None:
-        raise DataError(f"{source if isinstance(source, (str, Path)) else 'the data'} has no "
-                        f"class labels: a semi-supervised classifier needs some (class folders "
-                        f"beside an unlabeled/ folder, or labels with -1 where unknown)")
-    if classes is None:
-        classes = [str(c) for c in range(int(y.max()) + 1)]
-    if test_y is not None and (test_y < 0).any():
-        test_x, test_y = test_x[test_y >= 0], test_y[test_y >= 0]
-    options = options or SemiOptions()
-    k = options.labels_per_class
-    if labeled_idx is None and options.labeled:
-        labeled_idx = read_labeled_file(options.labeled, len(x))
-    if labeled_idx is not None:
-        keep = torch.zeros(len(y), dtype=torch.bool)
-        keep[labeled_idx] = True
-        if (y[labeled_idx] < 0).any():
-            raise DataError("a labeled item has no label in the data (-1)")
-        y = torch.where(keep, y, UNLABELED)
-    elif k is not None:
-        y = torch.full_like(y, UNLABELED).scatter_(
-            0, (idx := choose_labeled(y, k, len(classes), seed)), y[idx])
-    check_labels(y, classes)
-    return SemiData(x, y, classes, test_x, test_y, note)
-
-
-# ---------------------------------------------------------------- training
-
-
-class SemiSampler:
-    """Each batch: (unlabeled images [B, ...], labeled images [b, ...], their labels [b]). The
-    unlabeled stream shuffles every training image (labeled ones too, as in the paper); the labeled
-    stream cycles through the few labeled ones with b = min(B, their number)."""
-
-    world = 1
-
-    def __init__(self, x: torch.Tensor, labeled: torch.Tensor, labels: torch.Tensor,
-                 batch_size: int, seed: int, transform: Any):
-        self.batch_size = batch_size
-        self.all = BatchSampler(x, batch_size, torch.Generator().manual_seed(seed * 2),
-                                transform=transform)
-        self.few = BatchSampler(x[labeled], min(batch_size, len(labeled)),
-                                torch.Generator().manual_seed(seed * 2 + 3), transform=transform,
-                                labels=labels[labeled])
-
-    def __len__(self) -> int:
-        return len(self.all)
-
-    def next(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        xl, yl = self.few.next()
-        return self.all.next(), xl, yl
-
-    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        (ta, ma), (tf, mf) = self.all.state(), self.few.state()
-        return ({"sampler": ta["sampler"], "labeled_sampler": tf["sampler"]},
-                {**ma, "labeled": mf})
-
-    def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        self.all.load(tensors, meta)
-        self.few.load({"sampler": tensors["labeled_sampler"]}, meta["labeled"])
-
-
-def unlabeled_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """D's real-vs-fake loss with the fake class's logit fixed at 0: -log D(real) - log(1 -
-    D(fake)), D = Z / (Z + 1), halved as in the paper."""
-    lse_real, lse_fake = torch.logsumexp(real_logits, 1), torch.logsumexp(fake_logits, 1)
-    return 0.5 * (F.softplus(-lse_real).mean() + F.softplus(lse_fake).mean())
-
-
-def feature_matching(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
-    """Mean squared distance between the batch means of D's features on real and fake images."""
-    return (real_features.detach().mean(0) - fake_features.mean(0)).pow(2).mean()
-
-
-class SemiTask:
-    """Named nets {"G", "D"}, one Adam each, phases D (classify + real vs fake) and G (feature
-    matching, against D as the D phase left it). D's phase draws its fake batch without G's
-    graph; G's phase draws a fresh one."""
-
-    def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
-        t = cfg.train
-        self.cfg, self.device = cfg, device
-        self.G, self.D = G.to(device), D.to(device)
-        self.nets: dict[str, nn.Module] = {"G": self.G, "D": self.D}
-        self.optimizers = adam_for(self.nets, t)
-        self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
-                           "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
-        for layer in noise_layers(self.D):   # D's Gaussian noise comes from a saved generator
-            layer.generator = self.generators["aux"]
-        self.phases = [Phase("D", ("D",), self.d_loss, grad=("D",)),
-                       Phase("G", ("G",), self.g_loss)]
-        self.world = 1
-
-    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        gen = generator or self.generators["noise"]
-        return torch.randn(n, self.cfg.model.z_dim, generator=gen, device=gen.device)
-
-    def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        xu, xl, yl = batch
-        with torch.no_grad():
-            fake = self.G(self.noise(len(xu)))
-        lab_logits = self.D(xl).float()
-        sup = F.cross_entropy(lab_logits, yl)
-        real_logits, fake_logits = self.D(xu).float(), self.D(fake).float()
-        unl = unlabeled_loss(real_logits, fake_logits)
-        stats = {"d_sup": sup, "d_unsup": unl,
-                 "train_acc": (lab_logits.argmax(1) == yl).float().mean(),
-                 # D's belief that an image is real (not named d_real/d_fake: here D winning is
-                 # the point, and the divergence guard must not read it as G losing the game)
-                 "p_real": torch.sigmoid(torch.logsumexp(real_logits, 1)).mean(),
-                 "p_fake": torch.sigmoid(torch.logsumexp(fake_logits, 1)).mean()}
-        return sup + unl, stats
-
-    def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        xu = batch[0]
-        fake = self.G(self.noise(len(xu)))
-        _, real_f = self.D.features(xu)
-        _, fake_f = self.D.features(fake)
-        loss = feature_matching(real_f.float(), fake_f.float())
-        return loss, {"g_loss": loss}
-
-    def end_step(self, step: int, nimg: int) -> None:
-        pass
-
-    def critic(self, x: torch.Tensor, y: Optional[torch.Tensor] = None,
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(D's real-vs-fake logit [N] = lse of its class logits, the class logits [N, K]): what
-        the report's held-out D loss reads, as it reads an image GAN's D."""
-        logits = self.D(x).float()
-        return torch.logsumexp(logits, 1), logits
-
-    @torch.no_grad()
-    def generate(self, z: torch.Tensor, ema: bool = True, batch: int = 500,
-                 labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """G's samples for noise z [N, z_dim] -> [N, *data_shape] on the CPU, in eval mode (G has
-        no moving average and draws no classes: `ema` and `labels` are there for the callers of
-        an image GAN's generate)."""
-        was = self.G.training
-        self.G.eval()
-        try:
-            out = [self.G(z[i:i + batch].to(self.device)).float().cpu()
-                   for i in range(0, len(z), batch)]
-        finally:
-            self.G.train(was)
-        return torch.cat(out) if out else torch.empty(0, *self.cfg.data_shape)
-
-    @torch.no_grad()
-    def logits(self, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-        """D's class logits [N, K] for samples x [N, *data_shape] in [-1, 1], in eval mode (no
-        noise)."""
-        was = self.D.training
-        self.D.eval()
-        try:
-            out = [self.D(x[i:i + batch].to(self.device).float()).float().cpu()
-                   for i in range(0, len(x), batch)]
-        finally:
-            self.D.train(was)
-        return torch.cat(out) if out else torch.empty(0, self.cfg.num_classes)
-
-    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        return task_state(self)
-
-    def load(self, tensors: dict, meta: dict, weights_only: bool = False) -> None:
-        load_task_state(self, tensors, meta, weights_only)
-
-
-def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module]:
-    m = cfg.model
-    if m.model not in MODELS:
-        raise ConfigError(f"--task {TASK} has the model(s) {', '.join(MODELS)}, not {m.model!r}")
-    torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-    w = m.width or DEFAULT_WIDTH   # D: w, w/2, w/4, w/4, w/4
-    G = SemiGenerator(cfg.data_shape, m.z_dim, max(w // 2, 1))
-    D = SemiClassifier(cfg.data_shape, cfg.num_classes, classifier_sizes(w))
-    return G, D
-
-
-
-# ---------------------------------------------------------------- the run
-
-
-class SemiGAN(RunFacade):
+class SemiGAN(TaskFacade):
     """A semi-supervised GAN classifier:
 
         clf = SemiGAN("fashion-mnist", labels_per_class=10).fit(max_time=300)
@@ -386,6 +48,8 @@ class SemiGAN(RunFacade):
     `dataset`: a name, folder or .npz (see the module's docstring), or samples with `labels=`
     (-1 where unknown). Options are the config fields, as for GAN."""
 
+    TASK = TASK
+
     def __init__(self, dataset: Any = None, *, labels: Any = None,
                  out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
                  run: Optional[Run] = None, labeled: Optional[dict] = None, **options: Any):
@@ -393,10 +57,18 @@ class SemiGAN(RunFacade):
         self._labels: Optional[torch.Tensor] = None
         if run is not None:   # a loaded run: `labeled` is its labeled.json, `dataset` its data
             source = run.config.data.dataset if dataset is None else dataset
-            self._attach(run, labeled["classes"], torch.tensor(labeled["indices"]), source)
+            super().__init__(run=run, classes=labeled["classes"],
+                             labeled=torch.tensor(labeled["indices"]), source=source)
             return
-        if config is None:
-            config = new_config(TASK, **options)
+        super().__init__((dataset, labels), out=out, config=config, **options)
+
+    @staticmethod
+    def _dataset_option(dataset: Any) -> dict[str, Any]:
+        return {}   # the config names the data once it is read (dataset_name)
+
+    def _build(self, given: tuple[Any, Any], config: RunConfig,
+               out: Union[str, Path, None]) -> None:
+        dataset, labels = given   # the data, and its labels when passed from Python
         require_options(config, SemiOptions, TASK)
         cfg = config.replace(task=TASK, data=dataclasses.replace(
             config.data, dataset=dataset_name(dataset)))
@@ -409,8 +81,8 @@ class SemiGAN(RunFacade):
         self._attach(semi_run(cfg, out=out), data.classes, data.labeled, dataset)
         self._use(data)
         n_lab = len(data.labeled)
-        print(f"{TASK}: {n_lab:,} labeled and {len(data.x) - n_lab:,} unlabeled training "
-              f"items, {len(data.classes)} classes", file=sys.stderr)
+        warnings.warn(f"{TASK}: {n_lab:,} labeled and {len(data.x) - n_lab:,} unlabeled training "
+                      f"items, {len(data.classes)} classes", GanKitWarning)
 
     def _attach(self, run: Run, classes: list[str], labeled: torch.Tensor, source: Any) -> None:
         self.run, self._classes, self._labeled_idx, self._source = run, classes, labeled, source
@@ -534,19 +206,6 @@ class SemiGAN(RunFacade):
         return self.task.generate(self.task.noise(int(n), gen))
 
 
-def read_labeled(run_dir: Path) -> dict:
-    path = Path(run_dir) / "labeled.json"
-    try:
-        doc = json.loads(path.read_text())
-        classes, idx = list(doc["classes"]), [int(i) for i in doc["indices"]]
-        if not all(isinstance(c, str) for c in classes) or not idx:
-            raise ValueError("bad classes or no indices")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise RunError(f"{path}: missing or corrupt ({e}); the run does not know which items "
-                       f"were labeled") from None
-    return {"classes": classes, "indices": idx}
-
-
 def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> SemiGAN:
     """A new semi-supervised run (the CLI's `gankit train --task semi-supervised`)."""
     return SemiGAN(cfg.data.dataset, config=cfg, out=out)
@@ -573,78 +232,4 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     return gan
 
 
-# ---------------------------------------------------------------- gankit classify
-
-
-def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
-    """(names, the net's inputs [n, *data_shape]) of one input: an image file (resized to the run's
-    size and channels), a folder of them, or a .npy/.npz (its `images`, `x` or only array; one item
-    per row, in any layout `predict` takes)."""
-    from ...data.arrays import read_arrays
-    from ...data.images import ImageData, image_files, conform
-    from ...data.images import read_image
-    shape = clf.config.data_shape
-    if src.is_dir():
-        files = image_files(src)
-        parts = [_read_items(clf, f) for f in files]
-        return ([f.relative_to(src).as_posix() for f in files],
-                torch.cat([x for _, x in parts]) if parts else torch.empty(0, *shape))
-    if src.suffix.lower() in (".npy", ".npz"):
-        arrays = read_arrays(src)
-        key = next((k for k in ("images", "x", "x_test") if k in arrays),
-                   next(iter(arrays)) if len(arrays) == 1 else None)
-        if key is None:
-            raise DataError(f"{src}: which array? it has {', '.join(sorted(arrays))} (name one "
-                            f"`images` or `x`)")
-        return [f"{src.name}[{i}]" for i in range(len(arrays[key]))], clf._inputs(arrays[key])
-    if not src.is_file():
-        raise DataError(f"{src}: no such file or folder")
-    if len(shape) != 3:
-        raise DataError(f"{src}: this classifier takes vectors of shape {list(shape)}, not images")
-    img = read_image(src)   # uint8 [C, H, W], or None
-    if img is None:
-        raise DataError(f"{src}: not a readable image")
-    img = conform(ImageData(img[None], None, str(src), None), shape[-1], shape[0]).images
-    return [src.name], clf._inputs(img)
-
-
-def classify_items(clf: SemiGAN, inputs: list[Path]) -> tuple[list[str], torch.Tensor]:
-    """(item names, class probabilities [N, K]) of image files, folders and arrays."""
-    parts = [_read_items(clf, Path(src)) for src in inputs]
-    names = [name for part, _ in parts for name in part]
-    if not names:
-        raise DataError("no images to classify")
-    return names, torch.softmax(clf.task.logits(torch.cat([x for _, x in parts])), 1)
-
-
-def write_predictions(names: list[str], probs: torch.Tensor, classes: list[str],
-                      output: Optional[Path], overwrite: bool = False) -> None:
-    """CSV (file, label, class, p_<class>...) to `output` or stdout, or a .npz with `labels`
-    (int64 [N]), `probs` (float32 [N, K]), `names` and `classes`."""
-    from ...outputs import refuse_overwrite
-    labels = probs.argmax(1)
-    if output is not None:
-        if output.suffix.lower() not in (".csv", ".npz"):
-            raise ConfigError(f"--output {output}: write .csv or .npz")
-        refuse_overwrite(output, overwrite)
-    if output is not None and output.suffix.lower() == ".npz":
-        tmp = output.with_name(f".{output.name}.tmp.npz")
-        np.savez_compressed(tmp, labels=labels.numpy(), probs=probs.numpy().astype(np.float32),
-                            names=np.array(names), classes=np.array(classes))
-        os.replace(tmp, output)
-        return
-    import csv
-    import io
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["item", "label", "class", *(f"p_{c}" for c in classes)])
-    for name, y, p in zip(names, labels.tolist(), probs.tolist()):
-        w.writerow([name, y, classes[y], *(f"{v:.4f}" for v in p)])
-    if output is None:
-        sys.stdout.write(buf.getvalue())
-    else:
-        atomic_write_text(output, buf.getvalue())
-
-
-__all__ = ["OPTIONS", "SemiGAN", "SemiOptions", "classify_items", "write_predictions", "choose_labeled", "feature_matching", "load_semi_data", "load_task_run",
-           "new_run", "unlabeled_loss"]
+__all__ = ["SemiGAN", "load_task_run", "new_run", "semi_run"]

@@ -18,7 +18,7 @@ class TranslationSpec(TaskSpec):
         return f"translate: gankit translate {run_dir} IMAGES... --output DIR"
 
     def options(self) -> type:
-        from .facade import OPTIONS
+        from .options import OPTIONS
         return OPTIONS[self.name]
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
