@@ -56,7 +56,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     torch.set_num_threads(1)
-    from gankit.apps.cyclegan import CycleGAN
+    from gankit.tasks.cyclegan.facade import CycleGAN
     from gankit.viz import from_uint8
     from gankit.evaluation import default_extractor
     from gankit.metrics.fid import fid

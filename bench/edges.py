@@ -82,7 +82,7 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
     from cpu_budget import parse_options, train_until
-    from gankit.apps.translate import Translator
+    from gankit.tasks.translate.facade import Translator
     from gankit.viz import from_uint8
     from gankit.data.edges import edge_maps
     from gankit.data import load_dataset

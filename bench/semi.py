@@ -2,7 +2,7 @@
 
 The protocol. For each dataset (mnist: the 4,500 / 500 digits that ship offline when the MNIST
 files are not cached; fashion-mnist: 60,000 / 10,000), K (labeled images per class) and seed:
-  1. K training images of each class are labeled, drawn by gankit.apps.semi.choose_labeled from
+  1. K training images of each class are labeled, drawn by gankit.tasks.semi.data.choose_labeled from
      the seed (the very ones `SemiGAN(..., labels_per_class=K, seed=S)` draws); the rest of the
      training split is unlabeled (its labels are never read); the test split is only scored;
   2. each arm below gets the same CPU budget (--minutes of ONE thread, time.process_time of its
@@ -239,7 +239,7 @@ def arm_gan_aug(job: Job, t0: float) -> tuple[Any, dict]:
 def arm_ssl_gan(job: Job, t0: float) -> tuple[Any, dict]:
     """The semi-supervised GAN with gankit's defaults; the clock starts once it is built (its
     data loading, like every arm's, is outside the budget)."""
-    from gankit.apps.semi import SemiGAN
+    from gankit.tasks.semi.facade import SemiGAN
     gan = SemiGAN(job.dataset, labels_per_class=job.k, seed=job.seed)
     if gan.semi.labeled.tolist() != job.labeled.tolist():
         raise RuntimeError("SemiGAN labeled other items than choose_labeled drew")
@@ -254,7 +254,7 @@ ARM_FUNCS = {"labels": arm_labels, "classical": arm_classical, "pseudo": arm_pse
 
 def load_job(dataset: str, k: int, seed: int, minutes: float, args: argparse.Namespace) -> Job:
     import torch
-    from gankit.apps.semi import choose_labeled
+    from gankit.tasks.semi.data import choose_labeled
     from gankit.data import load_dataset
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     classes = int(train.labels.max()) + 1

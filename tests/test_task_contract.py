@@ -24,10 +24,10 @@ from safetensors.torch import load_file
 import gankit
 import gankit.cli
 from gankit.apps.audio import AudioGAN
-from gankit.apps.cyclegan import CycleGAN
-from gankit.apps.semi import SemiGAN
+from gankit.tasks.cyclegan.facade import CycleGAN
+from gankit.tasks.semi.facade import SemiGAN
 from gankit.apps.text import TextGAN
-from gankit.apps.translate import Translator
+from gankit.tasks.translate.facade import Translator
 from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
 from gankit.tasks import cli_names

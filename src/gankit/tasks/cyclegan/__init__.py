@@ -14,16 +14,16 @@ class CycleGANSpec(TranslationSpec):
     summary = "unpaired A <-> B (A/ and B/ folders, or --domains KA,KB of a labeled dataset)"
 
     def options(self) -> type:
-        from ...apps.cyclegan import CycleGANOptions
+        from .options import CycleGANOptions
         return CycleGANOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...apps.cyclegan import new_run
+        from .facade import new_run
         return new_run(self.name, cfg, out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...apps.cyclegan import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only)
 
 

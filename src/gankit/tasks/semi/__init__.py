@@ -17,16 +17,16 @@ class SemiSpec(TaskSpec):
     load_options = ("dataset",)
 
     def options(self) -> type:
-        from ...apps.semi import SemiOptions
+        from .options import SemiOptions
         return SemiOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...apps.semi import new_run
+        from .facade import new_run
         return new_run(self.name, cfg, out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...apps.semi import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only, **given)
 
     def describe(self, run_dir: Path) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
 
 def cmd_classify(args: argparse.Namespace) -> int:
     from ...api import load_run
-    from ...apps.semi import TASK, classify_items, write_predictions
+    from .classify import classify_items, write_predictions
+    from .options import TASK
     gan = load_run(args.run, weights_only=True)
     if gan.config.task != TASK:
         raise ConfigError(f"{args.run} is a {gan.config.task} run; `gankit classify` takes a "

@@ -18,16 +18,16 @@ class TranslationSpec(TaskSpec):
         return f"translate: gankit translate {run_dir} IMAGES... --output DIR"
 
     def options(self) -> type:
-        from ...apps.translate import OPTIONS
+        from .options import OPTIONS
         return OPTIONS[self.name]
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...apps.translate import new_run
+        from .facade import new_run
         return new_run(self.name, cfg, out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...apps.translate import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only)
 
 

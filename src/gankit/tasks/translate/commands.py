@@ -40,7 +40,8 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from ...api import load_run
-    from ...apps.translate import TASKS, translate_files
+    from .files import translate_files
+    from .options import TASKS
     gan = load_run(args.run, weights_only=True)
     if gan.config.task not in TASKS:
         raise ConfigError(f"{args.run} is a {gan.config.task} run, not a translation run: "

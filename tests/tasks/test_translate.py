@@ -9,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.apps import color
-from gankit.apps.translate import Translator, colorize_pair
+from gankit.tasks.translate import color
+from gankit.tasks.translate.data import colorize_pair
+from gankit.tasks.translate.facade import Translator
 from helpers import one_error, run, blobs, write_pairs
 from gankit.errors import DataError
 from gankit.nets.unet import PatchDiscriminator, UNetGenerator
@@ -152,12 +153,12 @@ def test_bad_folders_are_one_line(capsys, tmp_path):
     ("pix2pix", None, 64, 64),    # nothing readable: the loader will say why
 ])
 def test_default_crop_follows_the_data(task, short, cap, size):
-    from gankit.apps.translate import default_size
+    from gankit.tasks.translate.options import default_size
     assert default_size(task, short, cap) == size
 
 
 def test_28px_folders_train_at_their_own_size_with_cpu_defaults(tmp_path):
-    from gankit.apps.cyclegan import CycleGAN
+    from gankit.tasks.cyclegan.facade import CycleGAN
     a = blobs(12, 28, 3)
     write_pairs(tmp_path / "pairs", a, 255 - a)
     tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "run", device="cpu")

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from gankit.apps.cyclegan import CycleGAN, HistoryPool
+from gankit.tasks.cyclegan.facade import CycleGAN
+from gankit.tasks.cyclegan.task import HistoryPool
 from gankit.nets.cyclegan import ResNetTranslator
 from helpers import run, digit_domains
 
