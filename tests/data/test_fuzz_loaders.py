@@ -8,6 +8,7 @@ import io
 import random
 import shutil
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,28 @@ def _in_folder(path: Path) -> None:
     load_folder(folder)
 
 
+def _photo(size: tuple[int, int] = (24, 20)) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (*size, 3), np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _among_photos(path: Path) -> None:
+    """The file among color photos (colorize) and as one side of a pair (pix2pix), read as the
+    translation tasks read them; each good file still reads."""
+    from gankit.tasks.translate.data import load_pairs, load_photos
+    root = Path("photos")
+    shutil.rmtree(root, ignore_errors=True)
+    for side in ("A", "B"):
+        (root / side).mkdir(parents=True)
+        for i in range(3):
+            (root / side / f"{i}.png").write_bytes(_photo())
+    shutil.copy(path, root / "A" / f"9{path.suffix}")
+    shutil.copy(root / "B" / "0.png", root / "B" / "9.png")
+    load_photos(root / "A", 16)
+    load_pairs(root, 16)
+
+
 def _cases() -> dict[str, tuple]:
     text = "the cat\nsat on\nthe mat\nüñï\n".encode() * 20
     csv = b"a,b,c\n1,2,x\n3,4,y\n5,,z\n7,8.5,x\n" * 3
@@ -55,6 +78,8 @@ def _cases() -> dict[str, tuple]:
     crafted[4:8] = (2**31 - 1).to_bytes(4, "big")   # 2 billion items claimed
     bomb = bytearray(_image("PNG"))
     bomb[16:24] = (60000).to_bytes(4, "big") * 2   # a 60,000 x 60,000 header
+    bomb[29:33] = zlib.crc32(bomb[12:29]).to_bytes(4, "big")   # with its checksum right, so
+    # that PIL's decompression-bomb check is what stops it
     return {
         "text": (lambda p: load_text(p), ".txt", _mutants(text, 1) + [
             b"\xff\xfe\x00a", b"\x00" * 10, b"x\n" * 3]),
@@ -64,10 +89,12 @@ def _cases() -> dict[str, tuple]:
             bytes(crafted), gzip.compress(idx)[:20], gzip.compress(bytes(crafted))]),
         "png": (_in_folder, ".png", _mutants(_image("PNG"), 4) + [bytes(bomb)]),
         "jpeg": (_in_folder, ".jpg", _mutants(_image("JPEG"), 5)),
+        "photo": (_among_photos, ".png", _mutants(_photo(), 6) + [
+            bytes(bomb), _photo((1, 1)), _photo((1, 40))]),
     }
 
 
-@pytest.mark.parametrize("kind", ["text", "csv", "idx", "png", "jpeg"])
+@pytest.mark.parametrize("kind", ["text", "csv", "idx", "png", "jpeg", "photo"])
 def test_reader_reads_skips_or_raises_one_gankit_error(kind):
     read, suffix, datas = _cases()[kind]
     assert len(datas) >= 30

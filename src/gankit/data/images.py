@@ -143,7 +143,7 @@ def median_short_side(paths: list[Path], halves: bool = False, peek: int = PEEK)
         try:
             with Image.open(path) as img:
                 w, h = img.size
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        except UNREADABLE:
             continue
         sides.append(min(h, w // 2 if halves else w))
     return int(np.median(sides)) if sides else None
@@ -180,7 +180,7 @@ def _read_images(
     for path in paths:
         try:
             pixels = decode_image(path)  # [H, W, C] uint8, C = 1 for gray images
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        except UNREADABLE as err:
             bad.append((path, str(err).splitlines()[0] if str(err) else type(err).__name__))
             continue
         tensor = torch.from_numpy(pixels).permute(2, 0, 1).unsqueeze(0)  # [1, C, H, W]
@@ -196,6 +196,11 @@ def _read_images(
         )
     target = channels or (1 if all(img.shape[0] == 1 for _, img in good) else 3)
     return [(p, convert_channels(img.unsqueeze(0), target)[0]) for p, img in good]
+
+
+# What a damaged, truncated or crafted image file raises when decoded (a decompression bomb:
+# more pixels than PIL.Image.MAX_IMAGE_PIXELS allows twice over).
+UNREADABLE = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def decode_image(path: Path) -> np.ndarray:
@@ -216,16 +221,11 @@ def decode_image(path: Path) -> np.ndarray:
     return rgb
 
 
-# ---------------------------------------------------------------- .npy / .npz arrays
-
-MAX_CLASSES = 100_000
-
-
 def read_image(path: Path) -> Optional[torch.Tensor]:
     """An image file as uint8 [C, H, W] (its own channels), or None if it cannot be read."""
     try:
         return torch.from_numpy(decode_image(path)).permute(2, 0, 1).contiguous()
-    except (OSError, ValueError, SyntaxError):   # unreadable: counted by the caller
+    except UNREADABLE:   # counted by the caller
         return None
 
 
@@ -239,6 +239,11 @@ def fit_short_side(img: torch.Tensor, short: int) -> torch.Tensor:
     x = F.interpolate(img[None].float(), size=size, mode="bilinear", antialias=True,
                       align_corners=False)
     return x[0].round().clamp(0, 255).to(torch.uint8)
+
+
+# ---------------------------------------------------------------- .npy / .npz arrays
+
+MAX_CLASSES = 100_000
 
 
 def load_array(
