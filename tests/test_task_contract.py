@@ -23,10 +23,10 @@ from safetensors.torch import load_file
 
 import gankit
 import gankit.cli
-from gankit.apps.audio import AudioGAN
+from gankit.tasks.audio.facade import AudioGAN
 from gankit.apps.cyclegan import CycleGAN
 from gankit.apps.semi import SemiGAN
-from gankit.apps.text import TextGAN
+from gankit.tasks.text.facade import TextGAN
 from gankit.apps.translate import Translator
 from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError

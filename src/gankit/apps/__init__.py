@@ -5,6 +5,5 @@ hands runs of a translation task to `translate.load_translator`.
                domain classifier, and a Dataset that mixes them with real labeled data
     translate  pix2pix (paired A -> B) and colorization (gray -> color from color photos)
     cyclegan   unpaired A <-> B translation and style transfer
-    text       words and short sentences from a text file (WGAN-GP language model)
     color      RGB <-> YCbCr, PSNR, SSIM, colorfulness
 """
