@@ -234,7 +234,8 @@ def test_label_accuracy_matches_classes_by_name():
 
 
 def test_conditional_by_default_for_class_folders(tmp_path, capsys):
-    from gankit.tasks.audio.facade import AudioGAN, AudioOptions
+    from gankit.tasks.audio.facade import AudioGAN
+    from gankit.tasks.audio.options import AudioOptions
     root = tone_folder(tmp_path / "tones", per_class=4)
     flat = tmp_path / "flat"
     flat.mkdir()
