@@ -126,7 +126,7 @@ def run_arm(args: argparse.Namespace) -> None:
 
     if arm in ("default", "wavegan", "specgan"):
         from cpu_budget import train_until
-        from gankit.apps.audio import AudioGAN
+        from gankit.tasks.audio.facade import AudioGAN
         def new_gan() -> AudioGAN:
             return (AudioGAN(path, seed=args.seed, **given) if arm == "default" else
                     AudioGAN(path, model=arm, width=args.width, seed=args.seed,
@@ -177,7 +177,7 @@ def score(row_path: Path, args: argparse.Namespace) -> dict | None:
     clips = torch.from_numpy(npz["audio"].astype(np.float32) / 32767)
     labels = None
     if "labels" in npz:   # the run's class numbers (its folders, sorted) -> the classifier's
-        from gankit.apps.audio import classifier_labels
+        from gankit.tasks.audio.facade import classifier_labels
         from gankit.metrics.audio import load_audio_classifier
         labels = classifier_labels(torch.from_numpy(npz["labels"]), audio.classes,
                                    load_audio_classifier(row["data"]).classes)

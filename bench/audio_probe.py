@@ -63,7 +63,7 @@ def main() -> None:
     import sys
     import torch
     torch.set_num_threads(1)
-    from gankit.apps.audio import AudioGAN, classifier_labels
+    from gankit.tasks.audio.facade import AudioGAN, classifier_labels
     from gankit.data.audio import spectrogram_image
     from gankit.metrics.audio import audio_scores, load_audio_classifier
     from gankit.viz import save_png

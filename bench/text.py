@@ -253,7 +253,7 @@ def run_gan(data_path: Path, budget: float, num: int, seed: int, options: dict
     """The GAN with `options` (none: exactly the defaults of `gankit train --task text`), trained
     to the budget; with a warm start, also the items and info of its last warm-start step."""
     from cpu_budget import CPUBudget
-    from gankit.apps.text import TextGAN
+    from gankit.tasks.text.facade import TextGAN
     gan = TextGAN(data_path, seed=seed, **options)   # trained here, no run directory
     trainer, m, o = gan.run.trainer, gan.config.model, gan.config.options
     budget_cb, keep = CPUBudget(budget), KeepWarmStart(gan.task.mle_steps)

@@ -161,7 +161,7 @@ def test_a_task_s_options_survive_json_and_name_their_resume_conflicts():
 
 
 def test_a_config_made_for_another_task_cannot_build_a_run():
-    from gankit.apps.text import TextOptions, check_config
+    from gankit.tasks.text.options import TextOptions, check_config
     with pytest.raises(ConfigError, match="the text task needs its own options.*image-gan"):
         check_config(RunConfig())
     check_config(_task_config("text"))   # its own: no error

@@ -23,10 +23,10 @@ from safetensors.torch import load_file
 
 import gankit
 import gankit.cli
-from gankit.apps.audio import AudioGAN
+from gankit.tasks.audio.facade import AudioGAN
 from gankit.tasks.cyclegan.facade import CycleGAN
 from gankit.tasks.semi.facade import SemiGAN
-from gankit.apps.text import TextGAN
+from gankit.tasks.text.facade import TextGAN
 from gankit.tasks.translate.facade import Translator
 from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError

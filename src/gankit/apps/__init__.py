@@ -3,5 +3,4 @@ hands runs of a translation task to `translate.load_translator`.
 
     augment    balanced synthetic labeled images from a conditional GAN, optionally filtered by a
                domain classifier, and a Dataset that mixes them with real labeled data
-    text       words and short sentences from a text file (WGAN-GP language model)
 """

@@ -18,16 +18,16 @@ class AudioSpec(TaskSpec):
     sample_output = "samples/"
 
     def options(self) -> type:
-        from ...apps.audio import AudioOptions
+        from .options import AudioOptions
         return AudioOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...apps.audio import new_run
+        from .facade import new_run
         return new_run(self.name, cfg, out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...apps.audio import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only)
 
     def add_commands(self, sub: Any) -> dict:

@@ -17,16 +17,16 @@ class TextSpec(TaskSpec):
     sample_output = "samples.txt"
 
     def options(self) -> type:
-        from ...apps.text import TextOptions
+        from .options import TextOptions
         return TextOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...apps.text import TextGAN
+        from .facade import TextGAN
         return TextGAN(cfg.data.dataset, config=cfg, out=out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...apps.text import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only)
 
 

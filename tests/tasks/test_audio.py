@@ -166,7 +166,7 @@ def test_phase_shuffle():
 def test_conditional_wavegan_learns_the_pitch_of_each_class(tmp_path):
     """Three classes of pure tones (300, 600, 1200 Hz): after a short run the samples of each
     class have their dominant frequency near that class's pitch."""
-    from gankit.apps.audio import AudioGAN
+    from gankit.tasks.audio.facade import AudioGAN
     root = tone_folder(tmp_path / "tones", per_class=40, n=1024)
     gan = AudioGAN(root, model="wavegan", audio_length=1024, conditional=True, batch_size=16,
                    width=16, seed=0, out=tmp_path / "run")
@@ -197,7 +197,7 @@ def test_default_mel_model_learns_the_pitch_of_each_class(tmp_path):
     """The default model on three classes of tones, with no options but small sizes: it is the
     mel model, conditional by itself (class folders), and after MEL_STEPS steps (~20 CPU-s) the
     samples of each class sound at that class's pitch."""
-    from gankit.apps.audio import AudioGAN
+    from gankit.tasks.audio.facade import AudioGAN
     freqs = (300, 600, 1200)
     root = tone_folder(tmp_path / "tones", freqs, per_class=40, n=4096)
     gan = AudioGAN(root, audio_length=4096, resolution=32, width=16, batch_size=16, seed=0,
@@ -224,7 +224,7 @@ MEL_STEPS = 300
 def test_label_accuracy_matches_classes_by_name():
     """A run numbers its classes in its folders' sorted order (eight, five, ...); the shipped
     spoken-digits classifier in its own (zero, one, ...): label accuracy must compare names."""
-    from gankit.apps.audio import classifier_labels
+    from gankit.tasks.audio.facade import classifier_labels
     run_order = sorted(["zero", "one", "two"])                            # one, two, zero
     got = classifier_labels(torch.tensor([0, 1, 2, 2]), run_order, ["zero", "one", "two"])
     assert got.tolist() == [1, 2, 0, 0]
@@ -234,7 +234,8 @@ def test_label_accuracy_matches_classes_by_name():
 
 
 def test_conditional_by_default_for_class_folders(tmp_path, capsys):
-    from gankit.apps.audio import AudioGAN, AudioOptions
+    from gankit.tasks.audio.facade import AudioGAN
+    from gankit.tasks.audio.options import AudioOptions
     root = tone_folder(tmp_path / "tones", per_class=4)
     flat = tmp_path / "flat"
     flat.mkdir()

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 import gankit
-from gankit.apps.text import TextGAN, temperature
+from gankit.tasks.text.facade import TextGAN
+from gankit.tasks.text.task import temperature
 from helpers import one_error, run, grammar_file
 from gankit.data.text import END, PAD, UNK, Vocab, load_text
 from gankit.errors import ConfigError, DataError

@@ -28,113 +28,73 @@ standard deviations and divided by 3; mel's from the silence floor (-1) to the b
 percentile over the training clips (+1). The run directory holds audio.json (rate,
 length, class names, the spectrogram's shape and normalization, the bundled set's name), so
 sampling needs no data.
+
+This module: AudioGAN and its runs; options.py: flags and recipes; data.py: spectrograms and
+audio.json; task.py: the nets; outputs.py: WAV files and previews.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import sys
-from dataclasses import dataclass
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Optional, Union
 
-import numpy as np
 import torch
 
-from ..api import Sampling
-from ..config import RunConfig, TaskOptions, option, require_options
-from ..data.audio import (DEFAULT_LENGTH, MEL_EPS, MEL_N_FFT, AudioData, griffin_lim, is_labeled,
-                          load_audio, log_mel, log_spectrogram, mel_hop, mel_to_clips,
-                          spectrogram_image, write_wav)
-from ..errors import ConfigError, DataError, RunError
-from ..nets import build_nets
-from ..nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
-                          WaveGANDiscriminator, WaveGANGenerator)
-from ..run import Run, RunFacade, RunHooks
-from ..tasks import new_config
-from ..tasks.gan.task import GANTask
-from ..train import callbacks as cb
-from ..train.trainer import BatchSampler, Trainer
+from ...api import Sampling
+from ...config import RunConfig
+from ...data.audio import DEFAULT_LENGTH, AudioData, griffin_lim, load_audio, mel_to_clips
+from ...errors import ConfigError, DataError, GanKitWarning
+from ...run import Run, RunHooks
+from ...train import callbacks as cb
+from ...train.trainer import BatchSampler
+from ..base import TaskFacade
+from .data import CLIP_STD, audio_info, read_info, spectrograms
+from .options import check_config, net_shape
+from .outputs import AudioPreview, save_clips
+from .task import audio_run
 
-MODELS = ("mel", "wavegan", "specgan")
-DEFAULT_MODEL = "mel"
-DEFAULT_WIDTH = {"mel": 32, "wavegan": 16, "specgan": 16}
-MEL_SIDE = 64              # mel bands = frames per clip (--resolution)
-MEL_LR = 4e-4
-PHASE_SHUFFLE = 2
-CLIP_STD = 3.0             # SpecGAN: normalized spectrograms are clipped at 3 standard deviations
 GRIFFIN_LIM_ITERS = 32
-PREVIEW = 16               # clips in each samples/step-*.png and .wav
-GAP = 0.25                 # seconds of silence between the clips of a preview WAV
-WGAN_GP = {"loss": "wgan-gp", "n_critic": 5, "gp_weight": 10.0, "lr": 1e-4, "beta1": 0.5,
-           "beta2": 0.9, "z_dim": 100}
-RECIPES = {"mel": {"loss": "ns", "n_critic": 1, "lr": MEL_LR, "beta1": 0.5, "beta2": 0.999,
-                   "z_dim": 64},
-           "wavegan": WGAN_GP, "specgan": WGAN_GP}
 
 
-@dataclass(frozen=True)
-class AudioOptions(TaskOptions):
-    """The audio task's own options (`gankit train --task audio --help` lists them)."""
-
-    UNUSED: ClassVar[frozenset[str]] = frozenset({"channels", "cond", "augment"})
-    HELP: ClassVar[dict[str, str]] = {
-        "resolution": "the side of the mel model's spectrogram",
-        "conditional": "a class-conditional GAN: G takes a class, sample with --label (on by "
-                       "default for a folder of class folders; --no-conditional turns it off)"}
-    audio_length: Optional[int] = option(None, "clip length in samples at 16 kHz, a multiple of "
-                                         "1024; longer clips are cut, shorter ones padded with "
-                                         "silence; default 16384 (about 1 s)", low=1024)
-
-    @classmethod
-    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
-        """The recipe of the model the user chose (mel unless told), and conditional when the
-        dataset is a folder of class folders."""
-        recipe = RECIPES.get(model_name(given.get("model", DEFAULT_MODEL)),
-                             RECIPES[DEFAULT_MODEL])
-        dataset = given.get("dataset")
-        return {"model": DEFAULT_MODEL, **recipe,
-                "conditional": bool(dataset) and is_labeled(dataset)}
+def _check_dataset(dataset: Any) -> None:
+    if not isinstance(dataset, (str, Path)):
+        raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
+                        "of WAV files)")
 
 
-OPTIONS = {"audio": AudioOptions}
-
-
-def model_name(model: str) -> str:
-    """The audio model a --model value means ("dcgan", ModelConfig's default, is the default)."""
-    return DEFAULT_MODEL if model == "dcgan" else model
-
-
-class AudioGAN(Sampling, RunFacade):
+class AudioGAN(Sampling, TaskFacade):
     """A GAN for sound: `AudioGAN("digits/", model="wavegan").fit(max_time=600)`, then
     `sample(10)` -> clips float32 [10, L] in [-1, 1] at 16 kHz, `save(clips, "out/")` -> WAVs.
     Options are the config fields, as for GAN (`model`, `width`, `conditional`, `audio_length`,
     `batch_size`, `lr`, `n_critic`, ...). (`run=` and `info=`: a run already built and its
     audio.json, as load_run makes them.)"""
 
-    def __init__(self, dataset: Union[str, Path, None] = None, *,
-                 out: Union[str, Path, None] = None, config: Optional[RunConfig] = None,
-                 run: Optional[Run] = None, info: Optional[dict] = None, **options: Any):
-        self._audio: Optional[AudioData] = None
-        self._labels: Optional[torch.Tensor] = None
-        if run is not None:
-            self._attach(run, info)
-            return
-        if not isinstance(dataset, (str, Path)):
-            raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
-                            "of WAV files)")
-        if config is None:
-            if options.get("conditional") is None:   # not given: on for class folders
-                options.pop("conditional", None)
-            config = new_config("audio", dataset=str(dataset), **options)
+    TASK: ClassVar[str] = "audio"
+    _audio: Optional[AudioData] = None
+    _labels: Optional[torch.Tensor] = None
+
+    def __init__(self, dataset: Union[str, Path, None] = None, **options: Any):
+        if options.get("conditional", False) is None:   # not given: on for class folders
+            del options["conditional"]
+        super().__init__(dataset, **options)
+
+    @staticmethod
+    def _dataset_option(dataset: Any) -> dict[str, Any]:
+        _check_dataset(dataset)
+        return {"dataset": str(dataset)}
+
+    def _build(self, dataset: Union[str, Path, None], config: RunConfig,
+               out: Union[str, Path, None]) -> None:
+        _check_dataset(dataset)
         cfg = config.replace(task="audio", data=dataclasses.replace(
             config.data, dataset=str(Path(dataset).expanduser().resolve())))
         cfg = check_config(cfg)
         length = cfg.options.audio_length or DEFAULT_LENGTH
         shape = net_shape(cfg.model.model, length, cfg.data.resolution)   # before the clips load
         audio = load_audio(cfg.data.dataset, length)
-        print(audio.note, file=sys.stderr)
+        warnings.warn(audio.note, GanKitWarning)
         if cfg.model.conditional and audio.train_labels is None:
             raise DataError(f"--conditional needs class labels: put the WAV files of each class "
                             f"in a folder of its own under {cfg.data.dataset}")
@@ -240,38 +200,7 @@ class AudioGAN(Sampling, RunFacade):
         """Write clips: a folder gets one WAV each (named with their class when there are
         labels) and spectrograms.png; FILE.wav gets them one after another with short gaps;
         FILE.npz gets `audio` float32 [N, L], `rate` and `labels`."""
-        from ..outputs import refuse_overwrite
-        from ..viz import save_png
-        from ..outputs import check_output_kind
-        output = Path(output)
-        if not output.parent.is_dir():
-            raise ConfigError(f"--output {output}: no such directory {output.parent}")
-        check_output_kind(output)
-        suffix = output.suffix.lower()
-        if suffix == ".wav":
-            refuse_overwrite(output, overwrite)
-            write_wav(output, with_gaps(clips, self.rate), self.rate)
-            return output
-        if suffix == ".npz":
-            refuse_overwrite(output, overwrite)
-            arrays = {"audio": clips.numpy().astype(np.float32), "rate": np.int64(self.rate)}
-            if labels is not None:
-                arrays["labels"] = labels.numpy().astype(np.int64)
-            tmp = output.with_name(f".{output.name}.tmp.npz")
-            np.savez_compressed(tmp, **arrays)
-            tmp.replace(output)
-            return output
-        if suffix:
-            raise ConfigError(f"unknown output type {output.suffix!r} for audio: use a folder, "
-                              f".wav or .npz")
-        if output.exists() and any(output.iterdir()):
-            refuse_overwrite(output, overwrite)
-        output.mkdir(parents=True, exist_ok=True)
-        for i, clip in enumerate(clips):
-            name = f"{i:06d}" + (f"-{self.classes[int(labels[i])]}" if labels is not None else "")
-            write_wav(output / f"{name}.wav", clip, self.rate)
-        save_png(spectrogram_image(clips[:64]), output / "spectrograms.png")
-        return output
+        return save_clips(clips, output, self.rate, self.classes, overwrite, labels)
 
     def reference(self, split: str = "test") -> AudioData:
         """The run's clips, loaded again from its dataset folder (train and held-out)."""
@@ -297,9 +226,9 @@ class AudioGAN(Sampling, RunFacade):
         when it is conditional."""
         import base64
 
-        from ..data.audio import spectrogram_image, wav_bytes
-        from ..report.page import array_uri
-        from ..report.run import SEED, section
+        from ...data.audio import spectrogram_image, wav_bytes
+        from ...report.page import array_uri
+        from ...report.run import SEED, section
         labels = self.labels_for(None, n)
         clips = self.sample(n, seed=SEED, labels=labels)
         names = ([self.classes[int(k)] for k in labels] if labels is not None
@@ -315,7 +244,7 @@ class AudioGAN(Sampling, RunFacade):
             raise ConfigError("audio scores need a classifier of the data's sounds; gankit ships "
                               "them for its bundled sets (gankit audio-data spoken-digits|notes), "
                               "and this run's data is not one of them")
-        from ..metrics.audio import audio_scores, load_audio_classifier
+        from ...metrics.audio import audio_scores, load_audio_classifier
         audio = self.reference(split)
         ref = audio.held if split == "test" and len(audio.held) else audio.train
         labels = self.labels_for(None, num)
@@ -339,159 +268,11 @@ def classifier_labels(labels: Optional[torch.Tensor], classes: list[str],
     return order[labels.long()]
 
 
-def with_gaps(clips: torch.Tensor, rate: int) -> torch.Tensor:
-    """Clips [N, L] one after another, GAP seconds of silence after each: one listenable WAV."""
-    gap = torch.zeros(len(clips), int(GAP * rate))
-    return torch.cat([clips.reshape(len(clips), -1).float(), gap], 1).reshape(-1)
-
-
-class AudioPreview(cb.Every):
-    """samples/step-NNNNNNN.png (spectrograms) and .wav (the clips in a row), PREVIEW clips from
-    fixed noise (a conditional run: classes in turn)."""
-
-    def __init__(self, out_dir: Path, every: int, gan: AudioGAN):
-        super().__init__(every)
-        self.out_dir, self.gan = Path(out_dir), gan
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-
-    def act(self, trainer: Trainer) -> None:
-        from ..viz import save_png
-        clips = self.gan.sample(PREVIEW, seed=self.gan.config.train.seed + 7)
-        stem = self.out_dir / f"step-{trainer.step:07d}"
-        save_png(spectrogram_image(clips, rows=2), stem.with_suffix(".png"))
-        write_wav(stem.with_suffix(".wav"), with_gaps(clips, self.gan.rate), self.gan.rate)
-
-
-# --- config, runs ------------------------------------------------------------------------------
-
-def check_config(cfg: RunConfig) -> RunConfig:
-    m = cfg.model
-    require_options(cfg, AudioOptions, "audio")
-    model = model_name(m.model)
-    if model not in MODELS:
-        raise ConfigError(f"--task audio has the models mel, wavegan and specgan, not "
-                          f"{m.model!r}")
-    if cfg.data.resolution is not None and model != "mel":
-        raise ConfigError(f"--resolution sets the mel model's spectrogram size; {model} has "
-                          f"none to set")
-    if m.d_norm not in (None, "batch") and model != "mel":
-        raise ConfigError(f"--d-norm is the mel model's; {model}'s D has no normalization")
-    if m.conditional and m.cond != "projection":
-        raise ConfigError("a conditional audio GAN uses a projection discriminator (--cond "
-                          "projection)")
-    if (cfg.loss.r1_gamma or cfg.loss.r2_gamma) and model != "mel":
-        raise ConfigError(f"--r1-gamma and --r2-gamma are the mel model's; {model} has the "
-                          f"gradient penalty of WGAN-GP")
-    d_norm = (m.d_norm or "batch") if model == "mel" else m.d_norm
-    return cfg.replace(model=dataclasses.replace(m, model=model, d_norm=d_norm,
-                                                 width=m.width or DEFAULT_WIDTH[model]))
-
-
-def net_shape(model: str, length: int, side: Optional[int] = None) -> tuple[int, ...]:
-    """What G outputs and D takes: [1, L] waveforms, [1, side, side] mel spectrograms (bands x
-    frames) or [1, 128, 128] linear spectrograms."""
-    if length % 1024:
-        raise ConfigError(f"--audio-length must be a multiple of 1024 (the nets upsample 4x five "
-                          f"times), got {length}")
-    if model == "wavegan":
-        return (1, length)
-    if model == "mel":
-        side = side or MEL_SIDE
-        if side not in (16, 32, 64, 128) or length < MEL_N_FFT:
-            raise ConfigError(f"--resolution for audio is the mel spectrogram's side: 16, 32, 64 "
-                              f"or 128 (clips of at least {MEL_N_FFT} samples), got {side}")
-        return (1, side, side)
-    if length != DEFAULT_LENGTH:
-        raise ConfigError(f"specgan makes 128 x 128 spectrograms: clips of {DEFAULT_LENGTH} "
-                          f"samples, not --audio-length {length}")
-    return (1, 128, 128)
-
-
-def spectrograms(clips: torch.Tensor, model: str = "specgan",
-                 shape: tuple[int, ...] = (1, 128, 128)) -> Optional[torch.Tensor]:
-    """What the model's G makes, before normalization: log spectrograms [N, 128, 128] (specgan)
-    or log mel [N, bands, frames] (mel) of clips [N, L], 500 clips at a time; None for wavegan."""
-    if model == "mel":
-        return log_mel(clips, shape[1], shape[2])
-    if model != "specgan":
-        return None
-    return torch.cat([log_spectrogram(clips[i:i + 500]) for i in range(0, len(clips), 500)])
-
-
-def audio_info(cfg: RunConfig, audio: AudioData, spec: Optional[torch.Tensor] = None) -> dict:
-    """audio.json: what turns the nets' outputs back into sound and names their classes
-    (`spec`: the training spectrograms, from which it records each bin's normalization as
-    spec_mean and spec_std: x -> clamp((x - mean) / std, -3, 3) / 3)."""
-    info: dict[str, Any] = {"rate": audio.rate, "length": audio.length, "classes": audio.classes,
-                            "bundled": bundled_name(Path(cfg.data.dataset))}
-    model = cfg.model.model
-    if model not in ("mel", "specgan"):
-        return info
-    s = spectrograms(audio.train, model, cfg.data_shape) if spec is None else spec
-    if model == "specgan":
-        info["spec_mean"] = s.mean(dim=(0, 2)).tolist()
-        info["spec_std"] = s.std(dim=(0, 2)).clamp_min(1e-3).tolist()
-        return info
-    info["mel"] = {"bands": cfg.data_shape[1], "frames": cfg.data_shape[2],
-                   "n_fft": MEL_N_FFT, "hop": mel_hop(audio.length, cfg.data_shape[2])}
-    # Mel: each bin's range [silence floor, its 99.9th percentile] maps to [-1, 1]. (Mean and
-    # std put the floor only ~0.3 below the mean: silence is most of a clip, and the sound was
-    # squeezed into the top of the range.)
-    lo = math.log(MEL_EPS)
-    hi = torch.quantile(s.transpose(0, 1).reshape(s.shape[1], -1)[:, ::7], 0.999, dim=1)
-    hi = torch.maximum(hi, torch.full_like(hi, lo + 1.0))    # a bin that is always silent
-    info["spec_mean"] = ((hi + lo) / 2).tolist()
-    info["spec_std"] = ((hi - lo) / (2 * CLIP_STD)).tolist()
-    return info
-
-
-def bundled_name(folder: Path) -> Optional[str]:
-    """The name of a bundled set (gankit.data.audio_sets) built into `folder`, else None."""
-    try:
-        name = json.loads((folder / "dataset.json").read_text()).get("name")
-    except (OSError, ValueError, AttributeError):
-        return None
-    from ..data.audio_sets import BUNDLED
-    return name if name in BUNDLED else None
-
-
-def read_info(run_dir: Path) -> dict:
-    path = Path(run_dir) / "audio.json"
-    try:
-        info = json.loads(path.read_text())
-        int(info["rate"]), int(info["length"]), list(info["classes"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise RunError(f"{path}: missing or corrupt ({e}); the run cannot turn its samples into "
-                       f"sound") from None
-    return info
-
+# --- runs --------------------------------------------------------------------------------------
 
 def new_run(task: str, cfg: RunConfig, out: Optional[Path] = None) -> AudioGAN:
     """A new audio run (the CLI's `gankit train --task audio`)."""
     return AudioGAN(cfg.data.dataset, config=cfg, out=out)
-
-
-def audio_run(cfg: RunConfig, *, out: Union[str, Path, None] = None,
-              run_dir: Optional[Path] = None) -> Run:
-    """The audio GAN's run for a resolved config: nets from the seed, task, device."""
-    m = cfg.model
-    width, k = m.width or DEFAULT_WIDTH[m.model], cfg.num_classes
-    torch.manual_seed(cfg.train.seed)   # the nets' initial weights come from the seed
-    if m.model == "mel":   # the image path's nets, conditional wrappers included
-        G, D = build_nets(dataclasses.replace(m, model="dcgan"), cfg.data_shape, k)
-    elif m.model == "wavegan":
-        length = cfg.data_shape[-1]
-        G = WaveGANGenerator(length, m.z_dim, width, k)
-        D = WaveGANDiscriminator(length, width, k, PHASE_SHUFFLE)
-    else:
-        G = SpecGANGenerator(cfg.data_shape[-1], m.z_dim, width, k)
-        D = SpecGANDiscriminator(cfg.data_shape[-1], width, k)
-    run = Run.for_task(cfg, lambda device: GANTask(G, D, cfg, device),
-                       one_process="the audio GAN", out=out, run_dir=run_dir)
-    for module in run.task.D.modules():   # phase shuffle draws from a checkpointed generator
-        if isinstance(module, PhaseShuffle):
-            module.generator = run.task.generators["aux"]
-    return run
 
 
 def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool) -> AudioGAN:
@@ -507,5 +288,4 @@ def load_task_run(run_dir: Path, cfg: RunConfig, device: str, weights_only: bool
     return gan
 
 
-__all__ = ["OPTIONS", "AudioGAN", "AudioOptions", "classifier_labels", "load_task_run",
-           "new_run"]
+__all__ = ["AudioGAN", "classifier_labels", "load_task_run", "new_run"]
