@@ -121,10 +121,9 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
     s.add_argument("run", type=Path)
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
-                   "FILE.png (a grid) or a directory (one PNG per image); for a text run FILE.txt "
-                   "(one item per line); for an audio run a directory (one WAV per clip and "
-                   "spectrograms.png), FILE.wav (the clips in a row) or FILE.npz; for a table "
-                   "run FILE.csv")
+                   "FILE.png (a grid) or a directory (one PNG per image)" + "".join(
+                       f"; for a {spec.name} run {spec.sample_help}" for spec in tasks.specs()
+                       if spec.sample_help))
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--label", help="conditional runs: draw only this class, by number (or, for "
                    "an audio run, by name: its class folder's); default: every class equally "
@@ -132,10 +131,9 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
     s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
-                       "held-out D loss), or a .npz of samples; a text run: n-gram JSD, valid, "
-                       "novel and distinct-n against its held-out items; an audio run on a "
-                       "bundled set: inception score, FID and class coverage from the set's "
-                       "spectrogram classifier")
+                       "held-out D loss), or a .npz of samples" + "".join(
+                           f"; a {spec.name} run: {spec.eval_help}" for spec in tasks.specs()
+                           if spec.eval_help))
     e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
     e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
     e.add_argument("--dataset", help="reference dataset for --samples (default: the run's)")
@@ -158,8 +156,9 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
                    "a gankit report")
     r.add_argument("--no-memorization", action="store_true", help="skip the nearest-neighbour "
                    "check (the slowest part on large datasets)")
-    r.add_argument("--data", type=Path, metavar="IN.csv", help="a table or impute run: the real "
-                   "table to compare with (default: the one it was trained on)")
+    r.add_argument("--data", type=Path, metavar="IN.csv", help=" or ".join(
+                   s.name for s in tasks.specs() if s.report_data) + " runs: the real table to "
+                   "compare with (default: the one it was trained on)")
     c = sub.add_parser("compare", help="runs side by side: configuration differences, curves on "
                        "shared axes, final numbers")
     c.add_argument("runs", type=Path, nargs="+", metavar="RUN")

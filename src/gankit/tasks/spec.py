@@ -20,6 +20,9 @@ What a spec declares (attributes) and answers (methods):
     sample_output            an example `gankit sample --output` for its runs; None: its runs are
                              not sampled (the facade's `sample` says what to use instead)
     next_step(run_dir)       the one line `gankit train` ends with: how to use the run
+    sample_help, eval_help   what `gankit sample --output` takes and `gankit eval` scores for its
+                             runs, where that differs from images (shown in those commands' help)
+    report_data              whether its report page takes --data (the real table)
     exports                  whether `gankit export` writes its generator
     plugin_parts             whether its nets and loss may be named from plugin code (then
                              opening a run checks that the code is imported)
@@ -53,6 +56,9 @@ class TaskSpec:
     load_options: ClassVar[tuple[str, ...]] = ()
     previews: ClassVar[tuple[str, ...]] = (".png",)
     sample_output: ClassVar[Optional[str]] = "samples.png"
+    sample_help: ClassVar[str] = ""   # what `gankit sample --output` takes for its runs, if other
+    eval_help: ClassVar[str] = ""     # what `gankit eval` scores on its runs, if other
+    report_data: ClassVar[bool] = False   # its own report compares with --data (a real table)
     exports: ClassVar[bool] = False
     plugin_parts: ClassVar[bool] = False   # its nets and loss may come from --plugins code
     templates: ClassVar[Optional[Path]] = None

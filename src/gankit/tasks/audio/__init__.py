@@ -14,6 +14,10 @@ class AudioSpec(TaskSpec):
     summary = ("one-second sounds from a folder of WAV files or of class folders (--model mel, "
                "the default, wavegan or specgan; conditional by default on class folders, "
                "--no-conditional; --audio-length)")
+    sample_help = ("a directory (one WAV per clip and spectrograms.png), FILE.wav (the clips "
+                   "in a row) or FILE.npz")
+    eval_help = ("on a bundled set: inception score, FID and class coverage from the set's "
+                 "spectrogram classifier")
     previews = (".png", ".wav")
     sample_output = "samples/"
 

@@ -14,6 +14,7 @@ class SemiSpec(TaskSpec):
     order = 60
     summary = ("a classifier from few labels and many unlabeled images (--labels-per-class); "
                "then `gankit classify`")
+    eval_help = "accuracy of its classifier on the held-out items"
     load_options = ("dataset",)
 
     def options(self) -> type:

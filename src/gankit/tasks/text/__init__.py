@@ -13,6 +13,8 @@ class TextSpec(TaskSpec):
     order = 30
     summary = ("words or sentences from a text file, one item per line (--unit, --max-len, "
                "--vocab-size)")
+    sample_help = "FILE.txt (one item per line)"
+    eval_help = "n-gram JSD, valid, novel and distinct-n against its held-out items"
     previews = (".txt",)
     sample_output = "samples.txt"
 
