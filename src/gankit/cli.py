@@ -122,7 +122,7 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
                    "FILE.png (a grid) or a directory (one PNG per image)" + "".join(
-                       f"; for a {spec.name} run {spec.sample_help}" for spec in tasks.specs()
+                       f"; {spec.name} runs: {spec.sample_help}" for spec in tasks.specs()
                        if spec.sample_help))
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--label", help="conditional runs: draw only this class, by number (or, for "
@@ -132,7 +132,7 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
                        "held-out D loss), or a .npz of samples" + "".join(
-                           f"; a {spec.name} run: {spec.eval_help}" for spec in tasks.specs()
+                           f"; {spec.name} runs: {spec.eval_help}" for spec in tasks.specs()
                            if spec.eval_help))
     e.add_argument("run", type=Path, nargs="?", help="a run directory (its EMA generator is sampled)")
     e.add_argument("--samples", type=Path, help="FILE.npz with `images` uint8 [N,H,W,C] instead of a run")
