@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..errors import ConfigError, DataError, GanKitError
+from ...errors import ConfigError, DataError, GanKitError
 
 MAX_DRAW_FACTOR = 50   # per class, draw at most this many times the request before giving up
 ROUND_CAP = 2000       # samples per class per round: bounds memory when few are accepted
@@ -48,9 +48,9 @@ def check_request(per_class: Any, min_confidence: Any) -> None:
 
 def domain_classifier(dataset: str) -> Any:
     """The shipped classifier of a run's dataset (digits are judged by the MNIST one)."""
-    from ..evaluation import default_extractor
-    from ..metrics import shipped_extractors
-    from ..metrics.features import ExtractorError, MetricError
+    from ...evaluation import default_extractor
+    from ...metrics import shipped_extractors
+    from ...metrics.features import ExtractorError, MetricError
     try:
         return default_extractor(dataset)
     except ExtractorError:
@@ -85,7 +85,7 @@ def _round_seed(seed: int, round_: int) -> int:
 
 def _draw(gan: Any, labels: torch.Tensor, seed: int, ema: bool) -> torch.Tensor:
     """Samples of the classes `labels` [n] as uint8 [n, C, H, W], rounded as files store them."""
-    from ..viz import to_uint8
+    from ...viz import to_uint8
     x = gan.sample(len(labels), seed=seed, ema=ema, labels=labels)
     return torch.from_numpy(to_uint8(x)).permute(0, 3, 1, 2).contiguous()
 
@@ -191,7 +191,7 @@ def describe(report: dict) -> str:
 
 def check_output(output: Path, overwrite: bool) -> None:
     """Fail before any work on an output that is not a .npz, exists, or has no folder."""
-    from ..outputs import refuse_overwrite
+    from ...outputs import refuse_overwrite
     output = Path(output)
     if output.suffix.lower() != ".npz":
         raise ConfigError(f"--output must be a .npz file, got {output}")
@@ -221,8 +221,8 @@ def write_npz(images: torch.Tensor, labels: torch.Tensor, output: Union[str, Pat
 
 def read_npz(path: Union[str, Path]) -> tuple[torch.Tensor, torch.Tensor]:
     """A .npz of `gankit augment` or `gankit sample` -> (uint8 images [M, C, H, W], labels [M])."""
-    from ..data.arrays import read_arrays
-    from ..evaluation import images_of
+    from ...data.arrays import read_arrays
+    from ...evaluation import images_of
     arrays = read_arrays(Path(path))
     images = images_of(arrays, Path(path))   # checks the images' dtype and shape
     if "labels" not in arrays:
@@ -240,7 +240,7 @@ def augment_run(run: Union[str, Path], per_class: int, output: Union[str, Path],
                 overwrite: bool = False) -> dict:
     """`gankit augment`: synthesize from a run's EMA generator and write FILE.npz; the report
     gets the output path. Every user error is raised before the run is loaded."""
-    from ..api import load_run
+    from ...api import load_run
     check_request(per_class, min_confidence)
     check_output(Path(output), overwrite)
     gan = load_run(run, weights_only=True)
@@ -470,7 +470,7 @@ def _synthetic_source(source: Any) -> tuple[Any, Optional[tuple[torch.Tensor, to
     if isinstance(source, (str, Path)):
         path = Path(source)
         if path.is_dir():
-            from ..api import load_run
+            from ...api import load_run
             return load_run(path, weights_only=True), None
         if path.suffix.lower() == ".npz":
             return None, read_npz(path)
