@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError
 from ...plugins import add_plugin_flags
 
 
