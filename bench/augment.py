@@ -10,8 +10,9 @@ The low-data protocol. For each dataset, K (labeled images per class) and seed:
        real              the K-per-class images
        real+classical    the same, each batch randomly shifted (±2 px) and rotated (±10°), and for
                          Fashion-MNIST mirrored left-right (never digits: a mirrored 2 is no 2)
-       real+GAN          gankit.apps.augment.MixedDataset: the real images plus fresh balanced GAN
-                         draws each epoch, --synthetic-ratio of each epoch's items synthetic
+       real+GAN          gankit.tasks.gan.mixed.MixedDataset: the real images plus fresh
+                         balanced GAN draws each epoch, --synthetic-ratio of each epoch's items
+                         synthetic
        real+classical+GAN  both (the classical transforms apply to real and synthetic alike)
        GAN only          fresh GAN draws only, as many per epoch as there are real images: the
                          classification accuracy score (CAS, Ravuri & Vinyals 2019)
@@ -100,7 +101,7 @@ class GanOnly:
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        from gankit.apps.augment import synthesize
+        from gankit.tasks.gan.augment import synthesize
         if epoch != self.epoch:
             self.epoch = epoch
             self.images, self.labels, _ = synthesize(self.gan, self.per_class,
@@ -193,7 +194,7 @@ def gan_diagnostics(gan, dataset: str, path: Path) -> dict:
 def worker(dataset: str, k: int, seed: int, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
-    from gankit.apps.augment import MixedDataset
+    from gankit.tasks.gan.mixed import MixedDataset
     from gankit.data import load_dataset
 
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")

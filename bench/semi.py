@@ -26,7 +26,7 @@ files are not cached; fashion-mnist: 60,000 / 10,000), K (labeled images per cla
        gan-aug     a conditional gankit GAN (bench/augment.py's small-data preset) trained on
                    the K*10 labeled images alone for --gan-share of the budget, then the net
                    trained for the rest on real + fresh GAN images each epoch
-                   (gankit.apps.augment.MixedDataset, half of each epoch synthetic)
+                   (gankit.tasks.gan.mixed.MixedDataset, half of each epoch synthetic)
      and, not run unless named in --arms, `labels-lr1e-3`: the labels arm with Adam 1e-3 (is the
      task's 3e-3 too high for a net that sees only the labels?);
   4. report test-split accuracy per arm, mean ± std over seeds.
@@ -217,7 +217,7 @@ def arm_pseudo(job: Job, t0: float) -> tuple[Any, dict]:
 
 
 def arm_gan_aug(job: Job, t0: float) -> tuple[Any, dict]:
-    from gankit.apps.augment import MixedDataset
+    from gankit.tasks.gan.mixed import MixedDataset
     import torch
     gan_args = argparse.Namespace(gan_minutes=[job.args.gan_share * job.budget / 60], ks=[job.k],
                                   gan_preset=job.args.gan_preset)

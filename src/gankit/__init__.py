@@ -5,9 +5,12 @@ from .errors import ConfigError, DataError, ExportError, GanKitError, RunError
 
 def __getattr__(name: str):
     # Imported lazily so `import gankit` (and `gankit --help`) stay fast.
-    if name in ("GAN", "load_run"):
-        from . import api
-        return getattr(api, name)
+    if name == "GAN":
+        from .tasks.gan.facade import GAN
+        return GAN
+    if name == "load_run":
+        from .api import load_run
+        return load_run
     if name == "export_generator":
         from .export import export_generator
         return export_generator

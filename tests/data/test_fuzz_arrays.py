@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gankit.apps.augment import read_npz
+from gankit.tasks.gan.augment import read_npz
 from gankit.data import load_dataset
 from gankit.errors import GanKitError
 from gankit.evaluation import load_samples

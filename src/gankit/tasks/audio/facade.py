@@ -42,7 +42,7 @@ from typing import Any, ClassVar, Optional, Union
 
 import torch
 
-from ...api import Sampling
+from ..gan.sampling import Sampling
 from ...config import RunConfig
 from ...data.audio import DEFAULT_LENGTH, AudioData, griffin_lim, load_audio, mel_to_clips
 from ...errors import ConfigError, DataError, GanKitWarning

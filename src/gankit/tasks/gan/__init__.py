@@ -23,12 +23,12 @@ class ImageGANSpec(TaskSpec):
     plugin_parts = True
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...api import GAN
+        from .facade import GAN
         return GAN(config=cfg, dataset=cfg.data.dataset, out=out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...api import load_image_run
+        from .facade import load_image_run
         return load_image_run(run_dir, cfg, device, weights_only, **given)
 
     def add_commands(self, sub: Any) -> dict:

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError
 from ...plugins import add_plugin_flags
 
 
@@ -29,7 +28,7 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argpars
 
 
 def cmd_augment(args: argparse.Namespace) -> int:
-    from ...apps.augment import augment_run, describe
+    from .augment import augment_run, describe
     report = augment_run(args.run, args.per_class, args.output, args.min_confidence, args.seed,
                          args.overwrite)
     print(f"wrote {describe(report)} to {report['output']}", file=sys.stderr)

@@ -28,9 +28,10 @@ from ...objectives import get_objective
 from ...penalties import gradient_penalty, r1_penalty
 from ...train.optim import adam_for
 from ...train.trainer import Phase
+from ..base import TaskBase, seeded_generators
 
 
-class GANTask:
+class GANTask(TaskBase):
     def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
         t = cfg.train
         self.cfg, self.device = cfg, device
@@ -52,8 +53,7 @@ class GANTask:
         if self.policy and len(cfg.data_shape) != 3:
             raise ConfigError(f"--augment works on images; these samples have shape "
                               f"{list(cfg.data_shape)}")
-        self.generators = {"noise": torch.Generator(device).manual_seed(t.seed * 2 + 1),
-                           "aux": torch.Generator(device).manual_seed(t.seed * 2 + 2)}
+        self.generators = seeded_generators(t.seed, device, "noise", "aux")
         self.phases = [Phase("D", ("D",), self.d_loss, grad=("D", "G")),
                        Phase("G", ("G",), self.g_loss, every=lc.n_critic)]
         if lc.r1_gamma > 0 or lc.r2_gamma > 0:   # lazy regularization: a phase of its own,
@@ -61,8 +61,6 @@ class GANTask:
             self.phases.append(Phase("R1", ("D",), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[torch.Tensor] = None
         self._labels: Optional[torch.Tensor] = None
-        self.world = 1   # processes training together (set by the API under torchrun)
-        self._step = 0
 
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """DiffAugment: the same random transforms are applied to real and fake batches alike."""
@@ -185,15 +183,3 @@ class GANTask:
         finally:
             net.train(was_training)
         return torch.cat(out) if out else torch.empty(0, *self.cfg.data_shape)
-
-    # --- checkpoint contents -------------------------------------------------------------
-    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-        from ...train.state import task_state
-        return task_state(self)
-
-    def load(self, tensors: dict[str, dict[str, torch.Tensor]], meta: dict[str, Any],
-             weights_only: bool = False) -> None:
-        from ...train.state import load_task_state
-        load_task_state(self, tensors, meta, weights_only)
-        if not weights_only:
-            self._step = int(meta.get("step", 0))

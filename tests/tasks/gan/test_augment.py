@@ -13,8 +13,9 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 import gankit
-from gankit.apps import augment
-from gankit.apps.augment import AugmentError, MixedDataset, synthesize
+from gankit.tasks.gan import augment
+from gankit.tasks.gan.augment import AugmentError, synthesize
+from gankit.tasks.gan.mixed import MixedDataset
 import helpers
 from gankit.data import load_dataset
 from gankit.errors import ConfigError, DataError
