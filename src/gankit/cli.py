@@ -69,6 +69,46 @@ def train_task(argv: Sequence[str]) -> str:
         return tasks.default_task().name
 
 
+def run_task(argv: Sequence[str]) -> Optional[str]:
+    """The task of the run `gankit sample RUN ...` names (from its config.json), or None when
+    it cannot be read (loading the run then says why)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("run", nargs="?")
+    known, _ = pre.parse_known_args([a for a in argv if a != "--"])
+    try:
+        name = json.loads((Path(known.run) / "config.json").read_text()).get("task")
+        return task_name(name)
+    except (OSError, ValueError, AttributeError, TypeError, ConfigError):
+        return None
+
+
+def _add_sample_flags(s: argparse.ArgumentParser, task: Optional[str]) -> None:
+    """The sample flags of `task`'s runs; every task's when the run's task is not known."""
+    for spec in ([tasks.get(task)] if task is not None else tasks.specs()):
+        try:
+            spec.add_sample_flags(s)
+        except argparse.ArgumentError:   # the same flag, already added for another task
+            pass
+
+
+def _sample_flag_of_other_tasks(extra: Sequence[str], task: Optional[str]) -> Optional[str]:
+    """For a `gankit sample` flag this run's task does not take but another's runs do."""
+    if task is None:
+        return None
+    for arg in extra:
+        flag = arg.split("=", 1)[0]
+        takers = []
+        for spec in tasks.specs():
+            probe = argparse.ArgumentParser(add_help=False)
+            spec.add_sample_flags(probe)
+            if flag in probe._option_string_actions:
+                takers.append(spec.name)
+        if takers:
+            return (f"{flag} is a `gankit sample` option of {' and '.join(takers)} runs, and "
+                    f"this is a {task} run")
+    return None
+
+
 def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
     """For a `gankit train` flag the task does not take but another does: which tasks take it."""
     for arg in extra:
@@ -88,9 +128,11 @@ def _flag_of_other_tasks(extra: Sequence[str], task: str) -> Optional[str]:
     return None
 
 
-def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
+def build_parser(task: Optional[str] = None, sample_task: Optional[str] = None
+                 ) -> argparse.ArgumentParser:
     """The parser and each command's handler; `gankit train` gets the flags of `task` (see
-    train_task; None: the default task's), and each task adds its own commands."""
+    train_task; None: the default task's), `gankit sample` the sample flags of `sample_task`'s
+    runs (see run_task; None: every task's), and each task adds its own commands."""
     p = argparse.ArgumentParser(prog="gankit", description="Train and use generative adversarial "
                                 "networks. `gankit train` with no flags trains a DCGAN on MNIST.")
     p.add_argument("--version", action="version", version=f"gankit {__version__}")
@@ -125,10 +167,7 @@ def build_parser(task: Optional[str] = None) -> argparse.ArgumentParser:
                        f"; {spec.name} runs: {spec.sample_help}" for spec in tasks.specs()
                        if spec.sample_help))
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--label", help="conditional runs: draw only this class, by number (or, for "
-                   "an audio run, by name: its class folder's); default: every class equally "
-                   "often; a .npz gets their `labels`")
-    s.add_argument("--no-ema", action="store_true", help="use the raw generator, not its average")
+    _add_sample_flags(s, sample_task)
     s.add_argument("--overwrite", action="store_true", help="replace an existing output")
     e = sub.add_parser("eval", help="score a run's samples (FID, KID, precision/recall, classes, "
                        "held-out D loss), or a .npz of samples" + "".join(
@@ -321,12 +360,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
-    label = args.label
-    if label is not None and label.lstrip("-").isdigit():
-        label = int(label)
-    labels = gan.labels_for(label, args.num)
-    samples = gan.sample(args.num, seed=args.seed, ema=not args.no_ema, labels=labels)
-    where = gan.save(samples, args.output, overwrite=args.overwrite, labels=labels)
+    options = tasks.get(gan.config.task).sample_options(gan, args)
+    samples = gan.sample(args.num, seed=args.seed, **options)
+    where = gan.save(samples, args.output, overwrite=args.overwrite, labels=options.get("labels"))
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)
     return 0
 
@@ -439,10 +475,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"gankit: error: {e}", file=sys.stderr)
             return 2
     task = train_task(argv[1:]) if argv[:1] == ["train"] else None
-    parser = build_parser(task)
+    sample_task = run_task(argv[1:]) if argv[:1] == ["sample"] else None
+    parser = build_parser(task, sample_task)
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command == "train":
-        elsewhere = _flag_of_other_tasks(extra, task)
+    if extra and args.command in ("train", "sample"):
+        elsewhere = (_flag_of_other_tasks(extra, task) if args.command == "train"
+                     else _sample_flag_of_other_tasks(extra, sample_task))
         if elsewhere:
             print(f"gankit: error: {elsewhere}", file=sys.stderr)
             return 2

@@ -19,6 +19,9 @@ What a spec declares (attributes) and answers (methods):
     previews                 the file types of its samples/step-* previews (".png", ".txt", ...)
     sample_output            an example `gankit sample --output` for its runs; None: its runs are
                              not sampled (the facade's `sample` says what to use instead)
+    add_sample_flags(p), sample_options(gan, args)
+                             `gankit sample` flags of its own (--label, --no-ema) and what they
+                             pass to the facade's `sample`
     next_step(run_dir)       the one line `gankit train` ends with: how to use the run
     sample_help, eval_help   what `gankit sample --output` takes and `gankit eval` scores for its
                              runs, where that differs from images (shown in those commands' help)
@@ -85,6 +88,15 @@ class TaskSpec:
         if self.sample_output is None:
             return f"inspect it: gankit report {run_dir}"
         return f"sample more: gankit sample {run_dir} --num 64 --output {self.sample_output}"
+
+    def add_sample_flags(self, parser: argparse.ArgumentParser) -> None:
+        """`gankit sample` flags its runs take besides --num, --seed, --output and --overwrite
+        (a conditional GAN's --label, say)."""
+
+    def sample_options(self, gan: Any, args: argparse.Namespace) -> dict[str, Any]:
+        """The keyword arguments of the facade's `sample` (and `labels` of its `save`) from
+        those flags."""
+        return {}
 
     def describe(self, run_dir: Path) -> dict[str, Any]:
         """Task facts `gankit info` adds to its JSON (say, how many items are labeled)."""

@@ -35,5 +35,13 @@ class ImageGANSpec(TaskSpec):
         from .commands import add_commands
         return add_commands(sub)
 
+    def add_sample_flags(self, parser: Any) -> None:
+        from .sampling import add_sample_flags
+        add_sample_flags(parser)
+
+    def sample_options(self, gan: Any, args: Any) -> dict:
+        from .sampling import sample_options
+        return sample_options(gan, args)
+
 
 register(ImageGANSpec())
