@@ -39,11 +39,11 @@ class AudioSpec(TaskSpec):
         return add_commands(sub)
 
     def add_sample_flags(self, parser: Any) -> None:
-        from ..gan.sampling import add_sample_flags
+        from ..gan.flags import add_sample_flags
         add_sample_flags(parser, by_name=True)
 
     def sample_options(self, gan: Any, args: Any) -> dict:
-        from ..gan.sampling import sample_options
+        from ..gan.flags import sample_options
         return sample_options(gan, args)
 
 

@@ -36,11 +36,11 @@ class ImageGANSpec(TaskSpec):
         return add_commands(sub)
 
     def add_sample_flags(self, parser: Any) -> None:
-        from .sampling import add_sample_flags
+        from .flags import add_sample_flags
         add_sample_flags(parser)
 
     def sample_options(self, gan: Any, args: Any) -> dict:
-        from .sampling import sample_options
+        from .flags import sample_options
         return sample_options(gan, args)
 
 
