@@ -28,9 +28,10 @@ from gankit.apps.cyclegan import CycleGAN
 from gankit.apps.semi import SemiGAN
 from gankit.apps.text import TextGAN
 from gankit.apps.translate import Translator
-from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
 from gankit.tasks import cli_names
+from gankit.tasks.impute import GAINRun
+from gankit.tasks.table import TableGAN
 from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
