@@ -45,7 +45,7 @@ def job(args):
         from sklearn.linear_model import BayesianRidge
         imp = IterativeImputer(BayesianRidge(), max_iter=10, random_state=seed)
     else:
-        from gankit.tabular import GAINImputer
+        from gankit.tasks.impute import GAINImputer
         imp = GAINImputer(random_state=seed, **kw)
     filled = imp.fit_transform(holed)
     return name, table, rate, seed, rmse(filled, x, mask), time.perf_counter() - t, \

@@ -30,7 +30,8 @@ from sklearn.linear_model import BayesianRidge
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
-from gankit.tabular import GAINImputer, TableGAN
+from gankit.tasks.impute import GAINImputer
+from gankit.tasks.table import TableGAN
 
 import record
 

@@ -28,9 +28,10 @@ from gankit.tasks.cyclegan.facade import CycleGAN
 from gankit.tasks.semi.facade import SemiGAN
 from gankit.tasks.text.facade import TextGAN
 from gankit.tasks.translate.facade import Translator
-from gankit.tabular import GAINRun, TableGAN
 from gankit.errors import GanKitError
 from gankit.tasks import cli_names
+from gankit.tasks.impute import GAINRun
+from gankit.tasks.table import TableGAN
 from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on

@@ -79,9 +79,10 @@ def load_v1_table_save(path: Path, weights_only: bool) -> Any:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from .data.tabular import USER_DATA
-    from .tabular.synth import TableGAN, TableModel, table_run
+    from .data.training import USER_DATA
     from .tasks import new_config
+    from .tasks.table.facade import TableGAN, table_run
+    from .tasks.table.model import TableModel
     from .train.callbacks import read_metrics
     path = Path(path)
     cannot = (f"{path} is a TableGAN saved by gankit 0.1: it holds G alone, so it samples and "

@@ -246,7 +246,7 @@ def test_tablegan_report_compares_columns_with_its_csv(capsys, tmp_path):
 
 def test_categories_never_generated_are_named():
     import pandas as pd
-    from gankit.tabular.fidelity import column_fidelity, missing_categories
+    from gankit.tasks.table.fidelity import column_fidelity, missing_categories
     real = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 45 + ["rare"] * 5, "x": range(100)})
     fake = pd.DataFrame({"c": ["a"] * 100, "x": range(100)})
     assert missing_categories(real, fake, ["c"]) == ["c=b", "c=rare"]

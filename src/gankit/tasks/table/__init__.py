@@ -1,4 +1,10 @@
-"""Table synthesis (CTGAN-style): new rows like a CSV table's."""
+"""Table synthesis (CTGAN-style): new rows like a CSV table's.
+
+The package: options.py (TableOptions, the recipe), model.py (TableModel: the row layout and the
+nets), task.py (TableGANTask: the phases), facade.py (TableGAN), csvio.py (tables in and out,
+shared with the impute task), fidelity.py (real vs generated), report.py, commands.py (`gankit
+synth`). `TableGAN` and `TableOptions` are imported from here lazily, so that `gankit --help`
+does not pay for pandas and torch."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,26 +23,39 @@ class TableSpec(TaskSpec):
     sample_output = "samples.csv"
 
     def options(self) -> type:
-        from ...tabular.synth import TableOptions
+        from .options import TableOptions
         return TableOptions
 
     def new_run(self, cfg: Any, out: Optional[Path]) -> Any:
-        from ...tabular.synth import new_run
+        from .facade import new_run
         return new_run(self.name, cfg, out)
 
     def load_run(self, run_dir: Path, cfg: Any, *, device: str, weights_only: bool,
                  **given: Any) -> Any:
-        from ...tabular.synth import load_task_run
+        from .facade import load_task_run
         return load_task_run(run_dir, cfg, device, weights_only, **given)
 
     def add_commands(self, sub: Any) -> dict:
-        from ...tabular.cli import add_synth
+        from .commands import add_synth
         return add_synth(sub)
 
     def report(self, gan: Any, output: Path, overwrite: bool, data: Optional[Path]
                ) -> Optional[Path]:
-        from ...report.table import build_table_report
+        from .report import build_table_report
         return build_table_report(gan, output, overwrite, data)
 
 
 register(TableSpec())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TableGAN":
+        from .facade import TableGAN
+        return TableGAN
+    if name == "TableOptions":
+        from .options import TableOptions
+        return TableOptions
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["TableGAN", "TableOptions", "TableSpec"]

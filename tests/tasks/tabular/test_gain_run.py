@@ -9,8 +9,8 @@ import pytest
 from sklearn.datasets import load_wine
 
 import gankit
-from gankit.errors import ConfigError, GanKitError
-from gankit.tabular import GAINImputer, GAINRun
+from gankit.errors import ConfigError, GanKitError, GanKitWarning
+from gankit.tasks.impute import GAINImputer, GAINRun
 from helpers import one_error, run
 
 from .conftest import knock_out
@@ -79,6 +79,13 @@ def test_cli_impute_save_then_run_train_eval_report(capsys, wine_csv, tmp_path):
                        "--no-progress")
     assert code == 0 and gankit.load_run(tmp_path / "t", weights_only=True).step == 30, err
     one_error(capsys, "train", "--resume", tmp_path / "t", "--alpha", 5, match="--alpha")
+
+
+def test_the_table_note_is_a_warning_not_a_print(tmp_path, capsys):
+    df = pd.DataFrame({"a": [1.0, np.nan, 3.0], "b": [np.nan, 2.0, 1.0]})
+    with pytest.warns(GanKitWarning, match=r"^3 rows, 2 columns, 2 missing cells \(33\.3%\)$"):
+        GAINRun(df, out=tmp_path / "r")
+    assert capsys.readouterr().err == ""
 
 
 def test_bad_options_and_tables_are_one_clear_error(tmp_path):

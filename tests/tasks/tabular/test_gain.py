@@ -13,7 +13,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from gankit.errors import GanKitError
-from gankit.tabular import GAINImputer
+from gankit.tasks.impute import GAINImputer
 
 from .conftest import knock_out
 

@@ -10,7 +10,8 @@ import pytest
 import gankit
 
 from gankit.errors import GanKitError
-from gankit.tabular.cli import add_impute, add_synth, run_impute, run_synth
+from gankit.tasks.impute.commands import add_impute, run_impute
+from gankit.tasks.table.commands import add_synth, run_synth
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -12,8 +12,8 @@ import pytest
 from scipy.stats import ks_2samp
 
 import gankit
-from gankit.errors import ConfigError, DataError, RunError
-from gankit.tabular import TableGAN
+from gankit.errors import ConfigError, DataError, GanKitWarning, RunError
+from gankit.tasks.table import TableGAN
 from helpers import last_checkpoint_files, one_error, run
 
 
@@ -78,6 +78,12 @@ def test_a_table_run_loads_with_its_weights_alone(fitted):
     pd.testing.assert_frame_equal(back.sample(50, seed=4), gan.sample(50, seed=4))
     pd.testing.assert_frame_equal(back.sample(20, condition={"city": "Nice"}, seed=4),
                                   gan.sample(20, condition={"city": "Nice"}, seed=4))
+
+
+def test_the_table_note_is_a_warning_not_a_print(mixed, tmp_path, capsys):
+    with pytest.warns(GanKitWarning, match=r"^200 rows, 6 columns \(3 categorical\)$"):
+        TableGAN(mixed(), out=tmp_path / "r", epochs=1)
+    assert capsys.readouterr().err == ""
 
 
 def test_all_numeric_table_and_missing_cells(tmp_path):
@@ -167,7 +173,7 @@ def test_cli_train_sample_report_resume(capsys, mixed, tmp_path):
 
 
 def test_the_fidelity_scores_order_tables_by_closeness(fitted):
-    from gankit.tabular.fidelity import fidelity_scores
+    from gankit.tasks.table.fidelity import fidelity_scores
     df, gan = fitted
     same = fidelity_scores(df, df, ["kids"])
     assert same["ks"] == same["tv"] == same["corr_gap"] == same["missing_categories"] == 0
@@ -184,7 +190,7 @@ def test_the_fidelity_scores_order_tables_by_closeness(fitted):
 
 
 def test_a_table_saved_by_gankit_0_1_still_samples_and_reports(capsys, tmp_path):
-    fixture = Path(__file__).parents[1] / "fixtures" / "v1-table-save"
+    fixture = Path(__file__).parents[2] / "fixtures" / "v1-table-save"
     save = shutil.copytree(fixture / "save", tmp_path / "save")
     shutil.copy(fixture / "t.csv", tmp_path / "t.csv")   # the CSV it recorded, where it is now
     meta = json.loads((save / "table.json").read_text())
