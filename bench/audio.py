@@ -82,6 +82,7 @@ def keep(clips, out: Path, rate: int) -> None:  # noqa: ANN001
 def baseline_clips(audio, num: int, seed: int):  # noqa: ANN001, ANN201
     """Class mean log spectrogram + per-bin Gaussian noise, Griffin-Lim to audio."""
     import torch
+
     from gankit.data.audio import griffin_lim, log_spectrogram
     gen = torch.Generator().manual_seed(seed)
     spec = torch.cat([log_spectrogram(audio.train[i:i + 500])
@@ -126,6 +127,7 @@ def run_arm(args: argparse.Namespace) -> None:
 
     if arm in ("default", "wavegan", "specgan"):
         from cpu_budget import train_until
+
         from gankit.tasks.audio.facade import AudioGAN
         def new_gan() -> AudioGAN:
             return (AudioGAN(path, seed=args.seed, **given) if arm == "default" else
@@ -166,6 +168,7 @@ def score(row_path: Path, args: argparse.Namespace) -> dict | None:
     None if it was scored before (and so recorded then)."""
     import numpy as np
     import torch
+
     from gankit.data.audio import load_audio
     from gankit.metrics.audio import audio_scores
     row = json.loads(row_path.read_text())
@@ -177,8 +180,8 @@ def score(row_path: Path, args: argparse.Namespace) -> dict | None:
     clips = torch.from_numpy(npz["audio"].astype(np.float32) / 32767)
     labels = None
     if "labels" in npz:   # the run's class numbers (its folders, sorted) -> the classifier's
-        from gankit.tasks.audio.facade import classifier_labels
         from gankit.metrics.audio import load_audio_classifier
+        from gankit.tasks.audio.facade import classifier_labels
         labels = classifier_labels(torch.from_numpy(npz["labels"]), audio.classes,
                                    load_audio_classifier(row["data"]).classes)
     t0 = time.process_time()

@@ -61,11 +61,12 @@ def main() -> None:
         return collect(args)
     os.environ["OMP_NUM_THREADS"] = "1"
     import sys
+
     import torch
     torch.set_num_threads(1)
-    from gankit.tasks.audio.facade import AudioGAN, classifier_labels
     from gankit.data.audio import spectrogram_image
     from gankit.metrics.audio import audio_scores, load_audio_classifier
+    from gankit.tasks.audio.facade import AudioGAN, classifier_labels
     from gankit.viz import save_png
     extra = parse_options(args.set)
     name = args.name or "-".join([args.data] + [f"{k}{v}" for k, v in extra.items()] +

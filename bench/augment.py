@@ -181,6 +181,7 @@ def gan_diagnostics(gan, dataset: str, path: Path) -> dict:
     """A 10x10 grid (a row per class) and the share of balanced samples the shipped classifier
     puts in the class asked for (a look at the GAN only; no arm uses this classifier)."""
     import torch
+
     from gankit.evaluation import default_extractor
     from gankit.viz import make_grid, save_png, to_uint8
     rows = torch.arange(100) // 10
@@ -194,8 +195,8 @@ def gan_diagnostics(gan, dataset: str, path: Path) -> dict:
 def worker(dataset: str, k: int, seed: int, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
-    from gankit.tasks.gan.mixed import MixedDataset
     from gankit.data import load_dataset
+    from gankit.tasks.gan.mixed import MixedDataset
 
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     index = torch.from_numpy(subset(train.labels, k, seed))

@@ -113,12 +113,12 @@ def worker(arm: str, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
     import numpy as np
+    from cpu_budget import train_until
+
     from gankit.tasks.translate import color
     from gankit.tasks.translate.data import colorize_pair
     from gankit.tasks.translate.facade import Translator
-    from gankit.viz import from_uint8
-    from cpu_budget import train_until
-    from gankit.viz import save_png, to_uint8
+    from gankit.viz import from_uint8, save_png, to_uint8
 
     out = args.out / arm
     out.mkdir(parents=True, exist_ok=True)

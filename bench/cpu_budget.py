@@ -8,8 +8,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from gankit.train.callbacks import LRDecay
 from gankit.train.trainer import Callback, Trainer

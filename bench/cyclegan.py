@@ -56,12 +56,12 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
     torch.set_num_threads(1)
-    from gankit.tasks.cyclegan.facade import CycleGAN
-    from gankit.viz import from_uint8
+    from cpu_budget import train_until
+
     from gankit.evaluation import default_extractor
     from gankit.metrics.fid import fid
-    from cpu_budget import train_until
-    from gankit.viz import make_grid, save_png, to_uint8
+    from gankit.tasks.cyclegan.facade import CycleGAN
+    from gankit.viz import from_uint8, make_grid, save_png, to_uint8
 
     ka, kb = (int(k) for k in args.domains.split(","))
     args.out.mkdir(parents=True, exist_ok=True)

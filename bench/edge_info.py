@@ -53,6 +53,7 @@ def run_variant(variant: str, n_train: int, seed: int) -> dict:
     torch.set_num_threads(1)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from train_feature_classifier import train_classifier
+
     from gankit.data import load_dataset
     train, test = load_dataset("fashion-mnist", "train"), load_dataset("fashion-mnist", "test")
     t0 = time.process_time()

@@ -63,6 +63,7 @@ def build(out: Path, n_train: int, threshold: float, soft: bool) -> Path:
 def scorer(data: Path):  # noqa: ANN201
     """A function (outputs [N, 1, 28, 28] in [-1, 1]) -> {class_kept, fid, l1} on the test items."""
     import torch
+
     from gankit.data import load_dataset
     from gankit.data.edges import read_pair_labels
     from gankit.evaluation import default_extractor
@@ -82,11 +83,11 @@ def run_arm(arm: str, args: argparse.Namespace) -> None:
     import torch
     torch.set_num_threads(1)
     from cpu_budget import parse_options, train_until
-    from gankit.tasks.translate.facade import Translator
-    from gankit.viz import from_uint8
-    from gankit.data.edges import edge_maps
+
     from gankit.data import load_dataset
-    from gankit.viz import make_grid, save_png, to_uint8
+    from gankit.data.edges import edge_maps
+    from gankit.tasks.translate.facade import Translator
+    from gankit.viz import from_uint8, make_grid, save_png, to_uint8
     data = args.out / "data"
     extra = parse_options(args.set)
     name = arm_name(arm, args)
@@ -125,9 +126,9 @@ def edge_name(args: argparse.Namespace) -> list[str]:
 
 
 def reference_rows(data: Path, args: argparse.Namespace) -> list[dict]:
-    from gankit.viz import from_uint8
     from gankit.data import load_dataset
     from gankit.data.edges import edge_maps
+    from gankit.viz import from_uint8
     score = scorer(data)
     test = load_dataset("fashion-mnist", "test").images[:N_TEST]
     train = load_dataset("fashion-mnist", "train")   # the last items: never in the pairs

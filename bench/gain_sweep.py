@@ -17,9 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
-from sklearn import datasets  # noqa: E402
-
 import record  # noqa: E402
+from sklearn import datasets  # noqa: E402
 
 TABLES = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
           "diabetes": datasets.load_diabetes, "iris": datasets.load_iris}

@@ -28,8 +28,9 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
 
 HERE = Path(__file__).resolve().parent
 RECORDS = HERE / "records"

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import record
-from augment import format_acc, classical, train_gan
+from augment import classical, format_acc, train_gan
 from cpu_budget import add_job_flags, finish_jobs, run_logged, train_until
 
 ARMS = ("labels", "classical", "pseudo", "ssl-gan", "gan-aug")
@@ -104,6 +104,7 @@ class Job:
 def new_net(job: Job):
     """The classifier every non-GAN arm trains, from the same initial weights (the seed's)."""
     import torch
+
     from gankit.nets.semi import SemiClassifier, noise_layers
     torch.manual_seed(job.seed)
     net = SemiClassifier(tuple(job.x_lab.shape[1:]), job.classes)
@@ -217,8 +218,9 @@ def arm_pseudo(job: Job, t0: float) -> tuple[Any, dict]:
 
 
 def arm_gan_aug(job: Job, t0: float) -> tuple[Any, dict]:
-    from gankit.tasks.gan.mixed import MixedDataset
     import torch
+
+    from gankit.tasks.gan.mixed import MixedDataset
     gan_args = argparse.Namespace(gan_minutes=[job.args.gan_share * job.budget / 60], ks=[job.k],
                                   gan_preset=job.args.gan_preset)
     gan, gan_row = train_gan(job.x_lab, job.y_lab, gan_args, job.k, job.seed)
@@ -254,8 +256,9 @@ ARM_FUNCS = {"labels": arm_labels, "classical": arm_classical, "pseudo": arm_pse
 
 def load_job(dataset: str, k: int, seed: int, minutes: float, args: argparse.Namespace) -> Job:
     import torch
-    from gankit.tasks.semi.data import choose_labeled
+
     from gankit.data import load_dataset
+    from gankit.tasks.semi.data import choose_labeled
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     classes = int(train.labels.max()) + 1
     lab = choose_labeled(train.labels, k, classes, seed)
@@ -269,6 +272,7 @@ def load_job(dataset: str, k: int, seed: int, minutes: float, args: argparse.Nam
 def worker(dataset: str, k: int, seed: int, arm: str, minutes: float,
            args: argparse.Namespace) -> None:
     import torch
+
     from gankit.rundir import hardware
     torch.set_num_threads(1)
     job = load_job(dataset, k, seed, minutes, args)

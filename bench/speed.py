@@ -43,7 +43,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))   # this checkout's gankit, installed or not
 
 import record  # noqa: E402
-
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -290,7 +289,7 @@ def collect() -> None:
             print_fid_table(r["curves"], r["fid_levels"], r["minutes"], r["baseline_width"])
         else:
             gk_kind = r["peak_used"]
-            print(f"matmul peak: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s"
+            print("matmul peak: " + ", ".join(f"{k} {v / 1e9:.0f} GFLOP/s"
                                                for k, v in r["peaks"].items()) + "\n")
             print(speed_head(gk_kind))
             for row in r["rows"]:

@@ -20,6 +20,7 @@ from typing import Optional
 
 import numpy as np
 import pandas as pd
+import record
 import torch
 from scipy.stats import ks_2samp
 from sklearn import datasets
@@ -32,8 +33,6 @@ from sklearn.model_selection import train_test_split
 
 from gankit.tasks.impute import GAINImputer
 from gankit.tasks.table import TableGAN
-
-import record
 
 TABLES = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine,
           "diabetes": datasets.load_diabetes, "iris": datasets.load_iris}

@@ -57,11 +57,11 @@ import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-
 from typing import Optional
 
 import record
 from cpu_budget import parse_options, run_arms
+
 from gankit.train.trainer import Callback
 
 ARMS = ("gan", "ngram", "lstm", "train")
@@ -109,7 +109,7 @@ class CharNGram:
         self.counts: dict[tuple, Counter] = defaultdict(Counter)
         self._cache: dict[tuple, list[float]] = {}
 
-    def fit(self, seqs: list[list[int]]) -> "CharNGram":
+    def fit(self, seqs: list[list[int]]) -> CharNGram:
         for s in seqs:
             padded = [-1] * (self.order - 1) + s           # -1: before the item starts
             for i in range(self.order - 1, len(padded)):
@@ -174,6 +174,7 @@ def run_ngram(data, budget: float, num: int, seed: int) -> tuple[list[str], dict
 
 def _row(ids: list[int], max_len: int):  # noqa: ANN202
     import torch
+
     from gankit.data.text import END, PAD
     row = torch.full((1, max_len + 1), PAD, dtype=torch.long)
     ids = ids[:max_len]
@@ -186,6 +187,7 @@ def run_lstm(data, budget: float, num: int, seed: int) -> tuple[list[str], dict]
     import torch
     import torch.nn.functional as F
     from torch import nn
+
     from gankit.data.text import END, PAD
     torch.manual_seed(seed)
     V = len(data.vocab)
@@ -253,6 +255,7 @@ def run_gan(data_path: Path, budget: float, num: int, seed: int, options: dict
     """The GAN with `options` (none: exactly the defaults of `gankit train --task text`), trained
     to the budget; with a warm start, also the items and info of its last warm-start step."""
     from cpu_budget import CPUBudget
+
     from gankit.tasks.text.facade import TextGAN
     gan = TextGAN(data_path, seed=seed, **options)   # trained here, no run directory
     trainer, m, o = gan.run.trainer, gan.config.model, gan.config.options

@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
+import record
 import torch
 
 import gankit
-import record
 from gankit.metrics import evaluate
 from gankit.rundir import hardware
 from gankit.train.trainer import Callback

@@ -52,9 +52,10 @@ CONFIGS: dict[str, dict] = {
 def worker(name: str, args: argparse.Namespace) -> dict:
     import torch
     torch.set_num_threads(1)
+    from cpu_budget import train_until
+
     import gankit
     from gankit.metrics import evaluate
-    from cpu_budget import train_until
     from gankit.viz import make_grid, save_png, to_uint8
 
     out = args.out / name

@@ -22,7 +22,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save as save_safetensors
-from train_feature_classifier import atomic_write, train_epochs, update_manifest  # scripts/ is on sys.path
+from train_feature_classifier import (  # scripts/ is on sys.path
+    atomic_write,
+    train_epochs,
+    update_manifest,
+)
 
 from gankit.data.audio import AudioData, load_audio
 from gankit.metrics import audio as am

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save as save_safetensors
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
 
 from gankit.data import load_dataset
 from gankit.metrics import features as feat

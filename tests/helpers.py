@@ -49,6 +49,7 @@ def digits_gan(out: Any, **kw: Any) -> Any:
 def last_checkpoint_files(run: Any) -> dict[str, dict[str, Any]]:
     """The tensors of a run's newest checkpoint: file stem -> name -> tensor."""
     from safetensors.torch import load_file
+
     from gankit.train.state import list_checkpoints
     ckpt = list_checkpoints(run)[-1]
     return {f.stem: load_file(str(f)) for f in ckpt.glob("*.safetensors")}

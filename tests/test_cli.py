@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import one_error as fail
 from helpers import run
+from PIL import Image
 
 FAST = ["--steps", "4", "--batch-size", "16", "--width", "8", "--no-progress",
         "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2"]

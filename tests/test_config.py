@@ -6,8 +6,15 @@ from dataclasses import fields
 
 import pytest
 
-from gankit.config import (SECTIONS, DataConfig, LossConfig, ModelConfig, RunConfig, TrainConfig,
-                           resume_conflicts)
+from gankit.config import (
+    SECTIONS,
+    DataConfig,
+    LossConfig,
+    ModelConfig,
+    RunConfig,
+    TrainConfig,
+    resume_conflicts,
+)
 from gankit.errors import ConfigError
 
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gankit.diffaugment import (AUGMENTATIONS, color, cutout, cutout_boxes, diff_augment, parse_policy,
-                            translation, translation_shifts)
+from gankit.diffaugment import (
+    AUGMENTATIONS,
+    color,
+    cutout,
+    cutout_boxes,
+    diff_augment,
+    parse_policy,
+    translation,
+    translation_shifts,
+)
 from gankit.errors import ConfigError
 
 OPS = sorted(AUGMENTATIONS)

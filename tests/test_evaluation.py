@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import run
 
 import gankit
-from helpers import run
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import one_error, run
 
 import gankit
-from helpers import one_error, run
 from gankit.errors import ConfigError, ExportError, GanKitError, RunError
 from gankit.nets import MLPDiscriminator, MLPGenerator
 

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import numpy as np
 import pytest
 import torch
+from helpers import run
 from torch import nn
 
 import gankit
@@ -30,7 +31,6 @@ from gankit.train import callbacks as cb
 from gankit.train.optim import adam_for
 from gankit.train.state import atomic_write_text, step_name
 from gankit.train.trainer import BatchSampler, Phase
-from helpers import run
 
 
 @dataclasses.dataclass(frozen=True)

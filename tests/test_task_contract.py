@@ -18,21 +18,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
 from PIL import Image
 from safetensors.torch import load_file
 
 import gankit
 import gankit.cli
-from gankit.tasks.audio.facade import AudioGAN
-from gankit.tasks.cyclegan.facade import CycleGAN
-from gankit.tasks.semi.facade import SemiGAN
-from gankit.tasks.text.facade import TextGAN
-from gankit.tasks.translate.facade import Translator
 from gankit.errors import GanKitError
 from gankit.tasks import cli_names
+from gankit.tasks.audio.facade import AudioGAN
+from gankit.tasks.cyclegan.facade import CycleGAN
 from gankit.tasks.impute import GAINRun
+from gankit.tasks.semi.facade import SemiGAN
 from gankit.tasks.table import TableGAN
-from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
+from gankit.tasks.text.facade import TextGAN
+from gankit.tasks.translate.facade import Translator
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
 QUIET = dict(log_every=1, sample_every=STEPS // 2, checkpoint_every=STEPS // 2)

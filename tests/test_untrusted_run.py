@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import one_error, run
 
 import gankit
 from gankit.errors import RunError
-from helpers import one_error, run
 
 EVIL = '''
 from pathlib import Path

@@ -12,10 +12,10 @@ from typing import Any, Optional, Union
 
 from torch import nn
 
+from . import compat, tasks
 from .errors import ConfigError
 from .plugins import check_plugins, load_plugins, normalize_plugins
 from .rundir import read_config
-from . import compat, tasks
 
 
 def load_run(run_dir: Union[str, Path], *, dataset: Any = None, device: str = "auto",

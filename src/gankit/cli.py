@@ -9,14 +9,15 @@ import dataclasses
 import json
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
+from . import tasks
 from ._version import __version__
 from .config import DEFAULT_STEPS, RunConfig, field_type, option_fields, resume_conflicts
 from .errors import ConfigError, GanKitError, GanKitWarning
 from .plugins import TRUST_HELP, add_plugin_flags
-from . import tasks
 from .tasks import new_config, task_name, task_options
 
 
@@ -266,6 +267,7 @@ def _relaunch_distributed(args: argparse.Namespace) -> int:
     """`gankit train --distributed N ...` outside torchrun: run the same command under torchrun."""
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main as torchrun
+
     from .train.distributed import default_nproc, torchrun_command
     try:
         torchrun(torchrun_command(default_nproc(args.distributed), args.argv))
@@ -368,8 +370,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluation import (evaluate_images, format_results, load_samples, parse_metrics,
-                             summary)
+    from .evaluation import evaluate_images, format_results, load_samples, parse_metrics, summary
     metrics = parse_metrics(args.metrics)
     if (args.run is None) == (args.samples is None):
         raise ConfigError("give a run directory or --samples FILE.npz (one of them)")

@@ -225,7 +225,7 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict, options: type = TaskOptions) -> "RunConfig":
+    def from_dict(cls, d: dict, options: type = TaskOptions) -> RunConfig:
         """A config from config.json's content; `options` is the task's TaskOptions class (the
         task registry's `task_options(d["task"])`). A version 1 file is converted first."""
         if not isinstance(d, dict):
@@ -250,7 +250,7 @@ class RunConfig:
         except (TypeError, ValueError, AttributeError) as e:
             raise ConfigError(f"invalid run configuration: {e}") from None
 
-    def replace(self, **sections: Any) -> "RunConfig":
+    def replace(self, **sections: Any) -> RunConfig:
         return dataclasses.replace(self, **sections)
 
 

@@ -3,8 +3,9 @@ discriminator loss, each result stamped with its protocol. Used by `gankit eval`
 `--eval-every` during training."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch

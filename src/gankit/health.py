@@ -17,8 +17,9 @@ point at the step and the numbers behind it:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 import torch
 

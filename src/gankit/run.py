@@ -27,8 +27,14 @@ import torch
 from .config import DEFAULT_STEPS, RunConfig, config_changes
 from .errors import ConfigError, GanKitWarning, RunError
 from .outputs import write_samples
-from .rundir import (RunLock, check_same_data, create_run_dir, data_fingerprint, truncate_metrics,
-                     write_config)
+from .rundir import (
+    RunLock,
+    check_same_data,
+    create_run_dir,
+    data_fingerprint,
+    truncate_metrics,
+    write_config,
+)
 from .train import callbacks as cb
 from .train import distributed, speed
 from .train.state import atomic_write_text, load_latest
@@ -55,7 +61,7 @@ class RunEnv:
     dist: distributed.Dist
 
     @classmethod
-    def for_config(cls, cfg: RunConfig, one_process: Optional[str] = None) -> "RunEnv":
+    def for_config(cls, cfg: RunConfig, one_process: Optional[str] = None) -> RunEnv:
         """The device and backends for `cfg`. `one_process`: what trains on one process only
         (named in the error a torchrun launch gets); None: the run may be distributed."""
         dist, device = distributed.setup(cfg.train.device)   # torchrun: this rank's device
@@ -108,7 +114,7 @@ class Run:
     @classmethod
     def for_task(cls, config: RunConfig, make_task: Callable[[torch.device], Any], *,
                  one_process: Optional[str] = None, out: Union[str, Path, None] = None,
-                 run_dir: Optional[Path] = None) -> "Run":
+                 run_dir: Optional[Path] = None) -> Run:
         """A run of the task `make_task(device)` builds, on the device `config` asks for
         (`one_process`: what refuses torchrun, see RunEnv.for_config); hooks come later."""
         env = RunEnv.for_config(config, one_process)
@@ -240,7 +246,7 @@ class Run:
             self._lock.release()
 
     # --- resuming ------------------------------------------------------------------------------
-    def resume(self, weights_only: bool, load_data: Optional[Callable[[], None]] = None) -> "Run":
+    def resume(self, weights_only: bool, load_data: Optional[Callable[[], None]] = None) -> Run:
         """Rebuild the run at its latest checkpoint: the weights alone, or (with `load_data`, which
         sets the run's data) also the trainer at its step, data order and RNG states."""
         _, tensors, meta = load_latest(self.run_dir)
@@ -373,7 +379,7 @@ class RunFacade:
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> "RunFacade":
+            progress: Optional[bool] = None) -> RunFacade:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
         ends first (`until` = an absolute step). With none given: 3,000 steps."""
         self.run.fit(steps, epochs, max_time, until=until, progress=progress)

@@ -78,8 +78,8 @@ def test_write_edge_pairs_makes_a_pix2pix_folder_and_refuses_to_overwrite(tmp_pa
 
 
 def test_cli_writes_pairs_from_a_labeled_folder_and_says_no_in_one_line(capsys, tmp_path):
-    from PIL import Image
     from helpers import one_error, run
+    from PIL import Image
     for split in ("train", "test"):
         for k, cls in enumerate(("circle", "square")):
             (tmp_path / "imgs" / split / cls).mkdir(parents=True)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import one_error
 
-from gankit.tasks.gan.augment import read_npz
 from gankit.data import load_dataset
 from gankit.errors import GanKitError
 from gankit.evaluation import load_samples
-from helpers import one_error
+from gankit.tasks.gan.augment import read_npz
 
 READERS = {
     "load_dataset": lambda p: load_dataset(str(p)),

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import one_error, run
 from PIL import Image
 
 from gankit import health
-from helpers import one_error, run
 from gankit.errors import GanKitError, RunError
 from gankit.report import build_report, compare, compare_runs
 
@@ -246,6 +246,7 @@ def test_tablegan_report_compares_columns_with_its_csv(capsys, tmp_path):
 
 def test_categories_never_generated_are_named():
     import pandas as pd
+
     from gankit.tasks.table.fidelity import column_fidelity, missing_categories
     real = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 45 + ["rare"] * 5, "x": range(100)})
     fake = pd.DataFrame({"c": ["a"] * 100, "x": range(100)})

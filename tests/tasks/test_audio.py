@@ -9,14 +9,29 @@ import wave
 import numpy as np
 import pytest
 import torch
-
-from gankit.data.audio import (griffin_lim, is_labeled, load_audio, log_mel, log_spectrogram,
-                               mel_filterbank, mel_to_clips, mel_to_linear, read_wav, stft,
-                               write_wav)
-from gankit.errors import ConfigError, DataError
-from gankit.nets.audio import (SpecGANDiscriminator, SpecGANGenerator, WaveGANDiscriminator,
-                               WaveGANGenerator, phase_shuffle)
 from helpers import one_error, run, tone, tone_folder
+
+from gankit.data.audio import (
+    griffin_lim,
+    is_labeled,
+    load_audio,
+    log_mel,
+    log_spectrogram,
+    mel_filterbank,
+    mel_to_clips,
+    mel_to_linear,
+    read_wav,
+    stft,
+    write_wav,
+)
+from gankit.errors import ConfigError, DataError
+from gankit.nets.audio import (
+    SpecGANDiscriminator,
+    SpecGANGenerator,
+    WaveGANDiscriminator,
+    WaveGANGenerator,
+    phase_shuffle,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 RATE = 16000

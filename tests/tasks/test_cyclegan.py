@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import digit_domains, run
 from PIL import Image
 
+from gankit.nets.cyclegan import ResNetTranslator
 from gankit.tasks.cyclegan.facade import CycleGAN
 from gankit.tasks.cyclegan.task import HistoryPool
-from gankit.nets.cyclegan import ResNetTranslator
-from helpers import run, digit_domains
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
 

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import last_checkpoint_files, one_error, quiet, run
 from PIL import Image
 
 import gankit
+from gankit.errors import DataError, GanKitWarning
+from gankit.nets.semi import SemiClassifier, classifier_sizes
 from gankit.tasks.semi.data import choose_labeled
 from gankit.tasks.semi.facade import SemiGAN
 from gankit.tasks.semi.task import feature_matching, unlabeled_loss
-from gankit.errors import DataError, GanKitWarning
-from gankit.nets.semi import SemiClassifier, classifier_sizes
-from helpers import last_checkpoint_files, one_error, quiet, run
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = dict(width=250, **quiet())   # D 250-125-62-62-62 on the 8x8 digits: fast

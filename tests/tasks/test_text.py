@@ -11,16 +11,22 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import grammar_file, one_error, run
 
 import gankit
-from gankit.tasks.text.facade import TextGAN
-from gankit.tasks.text.task import temperature
-from helpers import one_error, run, grammar_file
 from gankit.data.text import END, PAD, UNK, Vocab, load_text
 from gankit.errors import ConfigError, DataError
-from gankit.metrics.text import (distinct_items, distinct_n, ngram_jsd, novelty, text_scores,
-                                 validity)
+from gankit.metrics.text import (
+    distinct_items,
+    distinct_n,
+    ngram_jsd,
+    novelty,
+    text_scores,
+    validity,
+)
 from gankit.nets.text import TextLSTMGenerator
+from gankit.tasks.text.facade import TextGAN
+from gankit.tasks.text.task import temperature
 
 QUIET = dict(log_every=50, sample_every=10**6, checkpoint_every=10**6)
 GRAMMAR = re.compile(r"^(ab|cd)+$")

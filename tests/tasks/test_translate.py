@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers import blobs, one_error, run, write_pairs
 from PIL import Image
 
+from gankit.errors import DataError
+from gankit.nets.unet import PatchDiscriminator, UNetGenerator
 from gankit.tasks.translate import color
 from gankit.tasks.translate.data import colorize_pair
 from gankit.tasks.translate.facade import Translator
-from helpers import one_error, run, blobs, write_pairs
-from gankit.errors import DataError
-from gankit.nets.unet import PatchDiscriminator, UNetGenerator
 
 QUIET = dict(batch_size=8, width=8, log_every=10, sample_every=1000, checkpoint_every=1000)
 

@@ -46,6 +46,7 @@ def test_linear_lr_decay_to_zero_at_the_run_end(ring):
     """--lr-decay linear: each rate times 1 - progress; progress by absolute step (a resumed run
     goes on where it was) or by this invocation's share of --max-time, whichever is further."""
     from types import SimpleNamespace
+
     from gankit.config import TrainConfig
     from gankit.errors import ConfigError
     from gankit.train.callbacks import LRDecay

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from safetensors.torch import save_file
-
 from helpers import run
+from safetensors.torch import save_file
 
 TINY = ["--model", "mlp", "--width", "16", "--batch-size", "16", "--log-every", "2",
         "--sample-every", "3", "--checkpoint-every", "3", "--no-progress"]

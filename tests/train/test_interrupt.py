@@ -9,10 +9,11 @@ import time
 
 import pytest
 import torch
+from helpers import digits_gan as _digits_gan
+from helpers import last_checkpoint_files as _files
 
 import gankit
 from gankit.train.state import list_checkpoints
-from helpers import digits_gan as _digits_gan, last_checkpoint_files as _files
 
 
 def _signal_inside_step(gan, at_step, *signals):

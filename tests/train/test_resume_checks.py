@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import one_error, run
 
 import gankit
 from gankit.errors import GanKitWarning
 from gankit.rundir import RunLock
 from gankit.train.callbacks import Evaluate
-from helpers import one_error, run
 
 TINY = ["--model", "mlp", "--width", "16", "--batch-size", "16", "--log-every", "2",
         "--sample-every", "1000000", "--no-progress"]

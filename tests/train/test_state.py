@@ -10,9 +10,17 @@ import torch
 
 from gankit.errors import GanKitWarning, RunError
 from gankit.train import state as state_module
-from gankit.train.state import (latest_checkpoint, list_checkpoints, load_checkpoint, load_latest,
-                                load_optimizer_state, optimizer_state, read_progress,
-                                save_checkpoint, step_name)
+from gankit.train.state import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest,
+    load_optimizer_state,
+    optimizer_state,
+    read_progress,
+    save_checkpoint,
+    step_name,
+)
 from gankit.train.trainer import BatchSampler
 
 

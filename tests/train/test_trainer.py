@@ -5,13 +5,13 @@ import json
 
 import pytest
 import torch
+from helpers import digits_gan as _digits_gan
+from helpers import last_checkpoint_files as _files
+from helpers import quiet as _quiet
 
 import gankit
 from gankit.errors import DataError
 from gankit.train.state import list_checkpoints
-from helpers import digits_gan as _digits_gan, quiet as _quiet, last_checkpoint_files as _files
-
-
 
 
 def test_mlp_gan_covers_the_ring_of_gaussians(ring):

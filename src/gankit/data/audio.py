@@ -31,9 +31,10 @@ import io
 import math
 import struct
 import wave as _wave
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch

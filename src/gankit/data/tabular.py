@@ -12,9 +12,10 @@ can be unusable into one-line `DataError`s.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Hashable, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,7 @@ class TableEncoder:
     columns: list[ColumnSpec] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, df: pd.DataFrame, discrete: Sequence[Hashable] = ()) -> "TableEncoder":
+    def fit(cls, df: pd.DataFrame, discrete: Sequence[Hashable] = ()) -> TableEncoder:
         """Learn column kinds, ranges and categories; `discrete` forces numeric columns to one-hot."""
         if df.shape[0] == 0 or df.shape[1] == 0:
             raise DataError("the table is empty (no rows or no columns)")
@@ -142,7 +143,7 @@ class TableEncoder:
         return json.dumps([asdict(c) for c in self.columns])
 
     @classmethod
-    def from_json(cls, text: str) -> "TableEncoder":
+    def from_json(cls, text: str) -> TableEncoder:
         return cls([ColumnSpec(**c) for c in json.loads(text)])
 
 

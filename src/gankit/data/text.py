@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, Union
+from typing import Optional, Union
 
 import torch
 
@@ -60,7 +61,7 @@ class Vocab:
         return len(SPECIALS) + len(self.units)
 
     @classmethod
-    def build(cls, items: Iterable[str], unit: str, size: Optional[int]) -> "Vocab":
+    def build(cls, items: Iterable[str], unit: str, size: Optional[int]) -> Vocab:
         """The `size` most frequent units of `items` (all of them when None); ties in order of
         first appearance, so the same file always gives the same ids."""
         counts = Counter(u for item in items for u in split_units(item, unit))
@@ -97,7 +98,7 @@ class Vocab:
         return {"unit": self.unit, "specials": list(SPECIALS), "units": self.units}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
+    def from_dict(cls, d: dict) -> Vocab:
         if d.get("specials") != list(SPECIALS) or d.get("unit") not in UNITS:
             raise DataError("vocab.json is not a gankit text vocabulary")
         return cls(d["unit"], list(d["units"]))

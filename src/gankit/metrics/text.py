@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import string
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from ..data.text import split_units
 

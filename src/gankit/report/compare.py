@@ -2,14 +2,16 @@
 curves on shared axes, and their final numbers in one table (or as JSON)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 from ..errors import ConfigError
 from ..rundir import read_config
 from . import figures
 from .page import render, write_page
 from .run import flatten_config, report_data
+
 
 def _names(runs: Sequence[Path]) -> list[str]:
     """Short, distinct names: the directory names, or their full paths when those clash."""

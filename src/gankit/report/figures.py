@@ -112,7 +112,7 @@ def scatter(fake: np.ndarray, real: np.ndarray) -> str:
     return figure_uri(fig)
 
 
-def marginals(real: "pd.DataFrame", fake: "pd.DataFrame", max_columns: int = 16) -> str:
+def marginals(real: pd.DataFrame, fake: pd.DataFrame, max_columns: int = 16) -> str:
     """Each column, real vs generated: histograms for numbers, frequencies for categories."""
     import pandas as pd
     plt = _plt()

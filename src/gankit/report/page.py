@@ -26,7 +26,7 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _environment(task_templates: tuple[str, ...]) -> jinja2.Environment:
     """The templates here, then the folders of templates that registered tasks bring."""
     loader = jinja2.ChoiceLoader([jinja2.PackageLoader("gankit.report", "templates"),

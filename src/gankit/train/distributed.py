@@ -21,8 +21,9 @@ as a single-process run does, and each rank keeps its own running averages (rank
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 import torch
 import torch.distributed as dist

@@ -2,7 +2,8 @@
 else the multi-tensor (foreach) form; both give the same update."""
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 

@@ -19,8 +19,9 @@ import contextlib
 import os
 import time
 import warnings
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -37,7 +38,7 @@ def check_precision(precision: str) -> None:
         raise ConfigError(f"unknown --precision {precision!r}: choose {' or '.join(PRECISIONS)}")
 
 
-def autocast_for(precision: str, device: torch.device) -> Callable[[], ContextManager]:
+def autocast_for(precision: str, device: torch.device) -> Callable[[], AbstractContextManager]:
     """A factory of the context each phase's forward pass runs in."""
     check_precision(precision)
     if precision == "fp32":

@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import torch
 from torch import nn
@@ -134,7 +134,7 @@ class StopSignals:
         self.received: Optional[str] = None
         self._saved: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 self._saved[sig] = signal.signal(sig, self._handle)
@@ -154,10 +154,10 @@ class StopSignals:
 class Callback:
     """Hooks the trainer calls; override what you need. Set `trainer.stop_reason` to stop."""
 
-    def on_start(self, trainer: "Trainer") -> None: ...
-    def on_step(self, trainer: "Trainer") -> None: ...
-    def on_log(self, trainer: "Trainer", record: dict[str, float]) -> None: ...
-    def on_end(self, trainer: "Trainer") -> None: ...
+    def on_start(self, trainer: Trainer) -> None: ...
+    def on_step(self, trainer: Trainer) -> None: ...
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None: ...
+    def on_end(self, trainer: Trainer) -> None: ...
 
 
 @dataclass
@@ -172,7 +172,7 @@ class Trainer:
     stop_reason: Optional[str] = None
     _sums: dict[str, list] = field(default_factory=dict)   # name -> [device sum, count]
     # Speed and multi-process hooks (see train/speed.py, train/distributed.py); defaults: none.
-    autocast: Callable[[], ContextManager] = contextlib.nullcontext   # around each phase's loss
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext   # around each phase's loss
     grad_sync: Optional[Callable[[list[nn.Module]], None]] = None     # average grads over ranks
     stop_sync: Optional[Callable[[bool], bool]] = None                # any rank stops -> all stop
     step_begin: Optional[Callable[[], None]] = None                   # e.g. CUDA-graph step marker

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -13,12 +14,11 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 import gankit
+from gankit.data import load_dataset
+from gankit.errors import ConfigError, DataError
 from gankit.tasks.gan import augment
 from gankit.tasks.gan.augment import AugmentError, synthesize
 from gankit.tasks.gan.mixed import MixedDataset
-import helpers
-from gankit.data import load_dataset
-from gankit.errors import ConfigError, DataError
 
 TINY = {"width": 8, "batch_size": 16, "log_every": 2, "sample_every": 10**6,
         "checkpoint_every": 10**6}

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 import gankit
-
 from gankit.errors import GanKitError
 from gankit.tasks.impute.commands import add_impute, run_impute
 from gankit.tasks.table.commands import add_synth, run_synth

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import one_error, run
 from sklearn.datasets import load_wine
 
 import gankit
 from gankit.errors import ConfigError, GanKitError, GanKitWarning
 from gankit.tasks.impute import GAINImputer, GAINRun
-from helpers import one_error, run
 
 from .conftest import knock_out
 

@@ -9,13 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import last_checkpoint_files, one_error, run
 from scipy.stats import ks_2samp
 
 import gankit
 from gankit.errors import ConfigError, DataError, GanKitWarning, RunError
 from gankit.tasks.table import TableGAN
-from helpers import last_checkpoint_files, one_error, run
-
 
 # A short CPU training (1,000 steps, ~20 s) gets these (500 steps were at the edge: income KS 0.38 on
 # an Intel Xeon); longer runs get tighter (see bench/tabular.py).

@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from ...errors import ConfigError
-from ...plugins import add_plugin_flags
-
 
 def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[argparse.Namespace], int]]:
     ad = sub.add_parser("audio-data", help="build a bundled audio set offline: spoken-digits "

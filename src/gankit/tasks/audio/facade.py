@@ -42,7 +42,6 @@ from typing import Any, ClassVar, Optional, Union
 
 import torch
 
-from ..gan.sampling import Sampling
 from ...config import RunConfig
 from ...data.audio import DEFAULT_LENGTH, AudioData, griffin_lim, load_audio, mel_to_clips
 from ...errors import ConfigError, DataError, GanKitWarning
@@ -50,6 +49,7 @@ from ...run import Run, RunHooks
 from ...train import callbacks as cb
 from ...train.trainer import BatchSampler
 from ..base import TaskFacade
+from ..gan.sampling import Sampling
 from .data import CLIP_STD, audio_info, read_info, spectrograms
 from .options import check_config, net_shape
 from .outputs import AudioPreview, save_clips

@@ -26,9 +26,8 @@ def save_clips(clips: torch.Tensor, output: Union[str, Path], rate: int, classes
     """Write clips at `rate` Hz: a folder gets one WAV each (named with their class in `classes`
     when there are labels) and spectrograms.png; FILE.wav gets them one after another with short
     gaps; FILE.npz gets `audio` float32 [N, L], `rate` and `labels`."""
-    from ...outputs import refuse_overwrite
+    from ...outputs import check_output_kind, refuse_overwrite
     from ...viz import save_png
-    from ...outputs import check_output_kind
     output = Path(output)
     if not output.parent.is_dir():
         raise ConfigError(f"--output {output}: no such directory {output.parent}")
@@ -70,7 +69,7 @@ class AudioPreview(cb.Every):
     """samples/step-NNNNNNN.png (spectrograms) and .wav (the clips in a row), PREVIEW clips from
     fixed noise (a conditional run: classes in turn)."""
 
-    def __init__(self, out_dir: Path, every: int, gan: "AudioGAN"):
+    def __init__(self, out_dir: Path, every: int, gan: AudioGAN):
         super().__init__(every)
         self.out_dir, self.gan = Path(out_dir), gan
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,13 @@ import torch
 
 from ...config import RunConfig
 from ...nets import build_nets
-from ...nets.audio import (PhaseShuffle, SpecGANDiscriminator, SpecGANGenerator,
-                           WaveGANDiscriminator, WaveGANGenerator)
+from ...nets.audio import (
+    PhaseShuffle,
+    SpecGANDiscriminator,
+    SpecGANGenerator,
+    WaveGANDiscriminator,
+    WaveGANGenerator,
+)
 from ...run import Run
 from ..gan.task import GANTask
 from .options import DEFAULT_WIDTH

@@ -70,7 +70,7 @@ class ItemFormat:
         return x.to(self.dtype) if self.dtype is not None else x
 
     @classmethod
-    def of(cls, real: Any, scale: str = "auto") -> "ItemFormat":
+    def of(cls, real: Any, scale: str = "auto") -> ItemFormat:
         """The format of a dataset's items, from its first item (and for float images, the value
         range of up to DETECT_ITEMS items spread over it)."""
         x, y = real[0]

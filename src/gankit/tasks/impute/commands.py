@@ -42,6 +42,7 @@ def run_impute(args: argparse.Namespace) -> int:
     is an impute run: trained on IN.csv (kept with --save, else in a temporary directory), or
     the run named by --run."""
     import tempfile
+
     from ...data.tabular import read_csv_table
     from ...outputs import refuse_overwrite
     from ..table.csvio import line_end, write_csv

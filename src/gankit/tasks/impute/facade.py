@@ -106,7 +106,7 @@ class GAINRun(TaskFacade):
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> "GAINRun":
+            progress: Optional[bool] = None) -> GAINRun:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's --steps (default 3,000)."""
         if steps is None and epochs is None and max_time is None and until is None:

@@ -136,7 +136,7 @@ class GAINImputer(TransformerMixin, BaseEstimator):
 
     # -- training -------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any = None) -> "GAINImputer":
+    def fit(self, X: Any, y: Any = None) -> GAINImputer:
         """Train on X [N, F]; y is ignored."""
         x, _, m, held, gen = self.prepare(X)
         self.losses_, self.validation_scores_ = self._train(x, m, held, gen)

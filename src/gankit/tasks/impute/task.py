@@ -94,7 +94,7 @@ class GAINTask(TaskBase):
         self.losses.append(rec.item())
         return adv + imp.alpha * rec, {"g_adv": adv.detach(), "recon": rec.detach()}
 
-    def rows(self) -> "RowIndices":
+    def rows(self) -> RowIndices:
         """The trainer's batch source: row indices from the task's generator."""
         return RowIndices(self.x.shape[0], min(self.imp.batch_size, self.x.shape[0]),
                           self.generators["gain"])

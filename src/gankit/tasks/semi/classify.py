@@ -22,8 +22,7 @@ def _read_items(clf: SemiGAN, src: Path) -> tuple[list[str], torch.Tensor]:
     size and channels), a folder of them, or a .npy/.npz (its `images`, `x` or only array; one item
     per row, in any layout `predict` takes)."""
     from ...data.arrays import read_arrays
-    from ...data.images import ImageData, image_files, conform
-    from ...data.images import read_image
+    from ...data.images import ImageData, conform, image_files, read_image
     shape = clf.config.data_shape
     if src.is_dir():
         files = image_files(src)

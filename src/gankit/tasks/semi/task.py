@@ -11,7 +11,13 @@ from torch import nn
 
 from ...config import RunConfig
 from ...errors import ConfigError
-from ...nets.semi import DEFAULT_WIDTH, SemiClassifier, SemiGenerator, classifier_sizes, noise_layers
+from ...nets.semi import (
+    DEFAULT_WIDTH,
+    SemiClassifier,
+    SemiGenerator,
+    classifier_sizes,
+    noise_layers,
+)
 from ...train.optim import adam_for
 from ...train.trainer import Phase
 from ..base import TaskBase, seeded_generators

@@ -38,6 +38,7 @@ def progress(args: argparse.Namespace) -> bool:
 def run_synth(args: argparse.Namespace) -> int:
     """Train a table run on IN.csv and write --num synthetic rows to OUT.csv."""
     import tempfile
+
     from ...outputs import refuse_overwrite
     from .csvio import write_rows
     from .facade import TableGAN

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any, Hashable, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -116,7 +117,7 @@ class TableGAN(TaskFacade):
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> "TableGAN":
+            progress: Optional[bool] = None) -> TableGAN:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's whole length (total_steps)."""
         if steps is None and epochs is None and max_time is None and until is None:

@@ -19,8 +19,9 @@ of rows every --sample-every steps). `TableModel` (here) is the layout and the n
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Hashable, Mapping, Optional
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -315,7 +316,7 @@ class TableModel:
         cond[:, self._offsets[i] + matches[0]] = 1.0
         return cond, (j, matches[0])
 
-    def cond_tables_from(self, other: "TableModel") -> None:
+    def cond_tables_from(self, other: TableModel) -> None:
         """The training tables (rows by value, log-frequencies) of `other`, a model prepared on
         the same table (a resumed run's)."""
         for name in ("_order", "_starts", "_counts", "_logp", "_freq", "_offsets"):

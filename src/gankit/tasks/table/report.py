@@ -16,8 +16,7 @@ from ... import health
 from ...report import figures
 from ...report.page import render, write_page
 from ...train.callbacks import read_metrics
-from .fidelity import (RARE, column_fidelity, correlation_gap, missing_categories,
-                       numeric_matrices)
+from .fidelity import RARE, column_fidelity, correlation_gap, missing_categories, numeric_matrices
 
 N_ROWS = 5000
 

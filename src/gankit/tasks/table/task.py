@@ -13,7 +13,6 @@ from ...train.trainer import Phase
 from ..base import TaskBase
 from .model import TableModel
 
-
 # --- the task the shared trainer walks ----------------------------------------------------------
 # The trainer walks two phases per step: the packed critic D learns to tell conditioned real rows
 # from G's rows (WGAN-GP), then G learns to fool D and to produce the value its condition asks for.

@@ -79,7 +79,7 @@ def load_pairs(root: Path, size: int) -> Pictures:
         b_files = {f.relative_to(root / "B").with_suffix("").as_posix(): f for f in image_files(root / "B")}
         only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
         if only_a or only_b:
-            show = ", ".join(([f"A/{n}" for n in only_a[:3]] + [f"B/{n}" for n in only_b[:3]]))
+            show = ", ".join([f"A/{n}" for n in only_a[:3]] + [f"B/{n}" for n in only_b[:3]])
             raise DataError(f"{root}: the file names in A/ and B/ must match: {len(only_a)} in A/ "
                             f"have no partner in B/ and {len(only_b)} in B/ none in A/ (e.g. {show})")
         names = sorted(a_files)

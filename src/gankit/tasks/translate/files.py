@@ -3,8 +3,9 @@ and `gankit translate`'s files, folders and .npz inputs written as PNGs (transla
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
