@@ -226,3 +226,16 @@ def test_folders_train_at_their_own_size_never_upscaled(tmp_path, sides, expecte
     assert folder_resolution(sorted(tmp_path.glob("*.png"))) == expected
     assert load_dataset(str(tmp_path)).images.shape[-1] == expected
     assert load_dataset(str(tmp_path), resolution=64).images.shape[-1] == 64   # asked for: kept
+
+
+@pytest.mark.parametrize("value, said", [(np.inf, "NaN or infinite"), (np.nan, "NaN or infinite"),
+                                         (1e300, "float32's range"), (-1e39, "float32's range")])
+def test_vectors_at_the_float_extremes_are_one_data_error(value, said):
+    """Float vectors (2-D points, features) train in float32: a value that does not fit is
+    said, not turned into inf inside the nets."""
+    from gankit.data.user import user_samples
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    x[7, 1] = value
+    with pytest.raises(DataError, match=said):
+        user_samples(x)
+    assert user_samples(np.full((4, 2), 5e-324))[0].shape == (4, 2)   # subnormals: fine

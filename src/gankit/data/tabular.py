@@ -24,6 +24,7 @@ from ..errors import DataError
 
 NUMERIC, CATEGORICAL = "numeric", "categorical"
 _MAX_DECIMALS = 9
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass
@@ -49,9 +50,10 @@ def _plain(v: Any) -> Any:
 
 def _decimals(values: np.ndarray) -> Optional[int]:
     """The fewest decimals that represent every value exactly, or None (e.g. random floats)."""
-    for d in range(_MAX_DECIMALS + 1):
-        if np.array_equal(np.round(values, d), values):
-            return d
+    with np.errstate(over="ignore"):   # rounding 1e300 to 1 decimal overflows: not that one
+        for d in range(_MAX_DECIMALS + 1):
+            if np.array_equal(np.round(values, d), values):
+                return d
     return None
 
 
@@ -154,8 +156,7 @@ def _encode_column(spec: ColumnSpec, s: pd.Series) -> np.ndarray:
             v = s.to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError):
             raise DataError(f"column {spec.name!r} should be numeric but holds text") from None
-        scale = spec.hi - spec.lo if spec.hi > spec.lo else 1.0
-        return ((v - spec.lo) / scale)[:, None]
+        return scaled(spec, v)[:, None]
     index = {c: i for i, c in enumerate(spec.categories)}
     codes = np.full(len(s), -1)
     for row, (value, miss) in enumerate(zip(s.tolist(), missing)):
@@ -172,6 +173,21 @@ def _encode_column(spec: ColumnSpec, s: pd.Series) -> np.ndarray:
     return out
 
 
+def _scaling(spec: ColumnSpec) -> tuple[float, float, float]:
+    """(k, scale, lo): min-max scaling of k * values, k = 1 except for a column that spans nearly
+    all floats (-1e308 to 1e308, whose range overflows to inf): there k = 1/2, which is exact and
+    keeps the range finite."""
+    k = 1.0 if np.isfinite(spec.hi - spec.lo) else 0.5
+    scale = spec.hi * k - spec.lo * k if spec.hi > spec.lo else 1.0
+    return k, scale, spec.lo * k
+
+
+def scaled(spec: ColumnSpec, v: np.ndarray) -> np.ndarray:
+    """A numeric column's values [N] min-max scaled ([lo, hi] -> [0, 1])."""
+    k, scale, lo = _scaling(spec)
+    return (v * k - lo) / scale
+
+
 def _decode_column(spec: ColumnSpec, block: np.ndarray, index: Optional[pd.Index]) -> pd.Series:
     missing = np.isnan(block).any(axis=1)
     dtype = pd.api.types.pandas_dtype(spec.dtype) if spec.dtype != "category" else None
@@ -179,8 +195,9 @@ def _decode_column(spec: ColumnSpec, block: np.ndarray, index: Optional[pd.Index
         # a plain int/bool column cannot hold missing cells: the nullable/object equivalent can
         dtype = np.dtype(object) if dtype.kind == "b" else pd.Int64Dtype()
     if spec.kind == NUMERIC:
-        scale = spec.hi - spec.lo if spec.hi > spec.lo else 1.0
-        v = block[:, 0] * scale + spec.lo
+        k, scale, lo = _scaling(spec)
+        # a value far outside [0, 1] (a generator's) must not overflow to inf
+        v = np.clip((block[:, 0] * scale + lo) / k, -_FLOAT_MAX, _FLOAT_MAX)
         if spec.decimals is not None:
             v = np.round(v, spec.decimals)
         return pd.Series(v, index=index).astype(dtype)

@@ -62,9 +62,12 @@ def user_samples(data: Any, unlabeled: bool = False) -> tuple[torch.Tensor, Opti
         raise DataError("complex-valued data is not supported")
     if x.dim() in (3, 4):   # [N, H, W] or [N, H, W, C] / [N, C, H, W]
         return _as_images(x), labels
-    x = x.float()
     if not torch.isfinite(x).all():
         raise DataError("the data contains NaN or infinite values")
+    x = x.float()
+    if not torch.isfinite(x).all():
+        raise DataError("the data holds values beyond float32's range (about +-3.4e38), where a "
+                        "net computes: rescale it")
     return x, labels
 
 

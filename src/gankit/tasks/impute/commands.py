@@ -100,8 +100,9 @@ def _texts(spec: ColumnSpec, values: pd.Series, typed: pd.Series, raw: pd.Series
 
     from ...data.tabular import NUMERIC
     if spec.kind == NUMERIC:
-        if spec.decimals == 0:
-            return [str(int(round(float(v)))) for v in values]
+        if spec.decimals == 0:   # whole numbers, as digits up to 2**53 (beyond: 1e+308)
+            return [str(int(round(float(v)))) if abs(float(v)) < 2.0 ** 53 else repr(float(v))
+                    for v in values]
         return [repr(float(np.round(v, spec.decimals))) if spec.decimals else repr(float(v))
                 for v in values]
     seen = typed.notna().to_numpy()

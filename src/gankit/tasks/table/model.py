@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ...config import RunConfig
-from ...data.tabular import NUMERIC, TableEncoder
+from ...data.tabular import NUMERIC, TableEncoder, scaled
 from ...errors import ConfigError, DataError
 
 
@@ -42,6 +42,7 @@ class _Block:
     missing: bool         # last one-hot slot means "missing"
     means: list = field(default_factory=list)
     stds: list = field(default_factory=list)
+    unit: float = 1.0     # modes are fitted to values / unit (> 1 only for values near 1e308)
 
     @property
     def onehot(self) -> slice:
@@ -51,6 +52,13 @@ class _Block:
     @property
     def end(self) -> int:
         return self.start + int(self.alpha) + self.width
+
+
+def _unit(v: np.ndarray) -> float:
+    """1, or for values whose squares overflow (beyond about 1e150: a GMM's variances would be
+    inf) the power of two near their largest magnitude, which scales them exactly."""
+    top = float(np.abs(v).max()) if len(v) else 0.0
+    return 1.0 if top <= 1e150 else float(2.0 ** np.floor(np.log2(top)))
 
 
 def _fit_modes(v: np.ndarray, max_modes: int, seed: int) -> tuple[list, list]:
@@ -136,9 +144,10 @@ class TableModel:
             miss = bool(df[spec.name].isna().any())
             if spec.kind == NUMERIC:
                 v = df[spec.name].dropna().to_numpy(dtype=np.float64)
-                means, stds = _fit_modes(v, self.cfg.options.max_modes,
+                unit = _unit(v)
+                means, stds = _fit_modes(v / unit, self.cfg.options.max_modes,
                                          self.cfg.train.seed + j)
-                b = _Block(start, True, len(means) + miss, miss, means, stds)
+                b = _Block(start, True, len(means) + miss, miss, means, stds, unit)
             else:
                 b = _Block(start, False, len(spec.categories) + miss, miss)
             self.blocks.append(b)
@@ -176,7 +185,7 @@ class TableModel:
     def pick_modes(b: _Block, s: pd.Series, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
         """Sample each value's mode from its posterior (as CTGAN) and its offset in [-1, 1]."""
-        v = s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None]       # [N, 1]
+        v = s.to_numpy(dtype=np.float64, na_value=np.nan)[:, None] / b.unit   # [N, 1]
         mu, sd = np.array(b.means)[None], np.array(b.stds)[None]           # [1, K]
         logp = -0.5 * ((np.nan_to_num(v) - mu) / sd) ** 2 - np.log(sd)
         p = np.exp(logp - logp.max(1, keepdims=True))
@@ -193,9 +202,9 @@ class TableModel:
             miss = b.missing & (code == b.width - 1)
             if b.alpha:
                 k = np.minimum(code, len(b.means) - 1)
-                v = x[:, b.start] * 4 * np.array(b.stds)[k] + np.array(b.means)[k]
-                scale = spec.hi - spec.lo if spec.hi > spec.lo else 1.0
-                out[:, sl.start] = np.clip((v - spec.lo) / scale, 0.0, 1.0)
+                v = (x[:, b.start] * 4 * np.array(b.stds)[k] + np.array(b.means)[k]) * b.unit
+                with np.errstate(over="ignore"):   # past +-1e308: clipped to the column's range
+                    out[:, sl.start] = np.clip(scaled(spec, v), 0.0, 1.0)
             else:
                 out[:, sl] = 0.0
                 out[np.arange(len(x)), sl.start + np.minimum(code, spec.width - 1)] = 1.0
