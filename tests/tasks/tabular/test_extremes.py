@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run
 
 from gankit.tasks.impute import GAINRun
 from gankit.tasks.table import TableGAN
-from helpers import run
 
 BIG = float(np.finfo(np.float64).max)
 EXTREMES = {
