@@ -61,7 +61,7 @@ def bundled_name(folder: Path) -> Optional[str]:
         name = json.loads((folder / "dataset.json").read_text()).get("name")
     except (OSError, ValueError, AttributeError):
         return None
-    from ..data.audio_sets import BUNDLED
+    from ...data.audio_sets import BUNDLED
     return name if name in BUNDLED else None
 
 
