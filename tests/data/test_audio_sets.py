@@ -12,6 +12,8 @@ import pytest
 
 from gankit.data import audio_sets as sets
 from gankit.data.audio import DEFAULT_LENGTH, SAMPLE_RATE, load_audio, read_wav
+from gankit.data.audio_sets import speech
+from gankit.data.audio_sets.notes import _varlen
 from gankit.errors import DataError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -142,24 +144,24 @@ def test_notes_reproducible(notes: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name,package", [("spoken-digits", "espeak-ng"), ("notes", "fluidsynth")])
 def test_missing_binary_names_the_package(name, package, monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(sets.shutil, "which", lambda binary: None)
+    monkeypatch.setattr(shutil, "which", lambda binary: None)
     with pytest.raises(DataError, match=f"apt install {package}$"):
         sets.build(name, tmp_path / "out", per_class=1, test_per_class=0)
     assert not list(tmp_path.iterdir())
 
 
 def test_missing_soundfont_names_the_package(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(sets.shutil, "which", lambda binary: "/usr/bin/" + binary)
+    monkeypatch.setattr(shutil, "which", lambda binary: "/usr/bin/" + binary)
     with pytest.raises(DataError, match="apt install fluid-soundfont-gm"):
         sets.build_notes(tmp_path / "out", soundfont=tmp_path / "none.sf2")
 
 
 def test_interrupted_build_leaves_nothing(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(sets.shutil, "which", lambda binary: "/bin/true")
+    monkeypatch.setattr(shutil, "which", lambda binary: "/bin/true")
 
     def fail(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(sets, "_speak", fail)
+    monkeypatch.setattr(speech, "_speak", fail)
     with pytest.raises(KeyboardInterrupt):
         sets.build_spoken_digits(tmp_path / "out", per_class=1, test_per_class=0, workers=1)
     assert not list(tmp_path.iterdir())
@@ -201,7 +203,7 @@ def test_cli_builds_and_prints_one_line(capsys, tmp_path) -> None:
 
 
 def test_midi_file_encoding() -> None:
-    assert [sets._varlen(n) for n in (0, 127, 128, 16383, 16384)] == [
+    assert [_varlen(n) for n in (0, 127, 128, 16383, 16384)] == [
         b"\x00", b"\x7f", b"\x81\x00", b"\xff\x7f", b"\x81\x80\x00"]
     data = sets.midi_file([(73, 69, 100)], spacing_ms=2000, hold_ms=750, lead_ms=1000)
     assert data[:14] == b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xf4"   # format 0, 500 tpq
