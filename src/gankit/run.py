@@ -251,10 +251,10 @@ class Run:
         sets the run's data) also the trainer at its step, data order and RNG states."""
         _, tensors, meta = load_latest(self.run_dir)
         self.loaded_step = meta["step"]
-        then = self.check_config_edits(meta.get("config"), meta["step"])
-        if weights_only or load_data is None:
+        if weights_only or load_data is None:   # sampling: the weights must fit, nothing more
             self.task.load(tensors, meta, weights_only=weights_only)
             return self
+        then = self.check_config_edits(meta.get("config"), meta["step"])
         load_data()
         trainer = self.trainer
         trainer.load_state(tensors, meta)
