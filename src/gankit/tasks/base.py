@@ -4,10 +4,13 @@ counter (`TaskBase`), and the facade's two ways of being made and the run's prop
 the facade (tasks/spec.py says what it asks of it)."""
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 import torch
 
+from ..errors import DataError
 from ..run import Run, RunFacade
 
 
@@ -61,10 +64,27 @@ class TaskFacade(RunFacade):
             config = new_config(self.TASK, **self._dataset_option(dataset), **options)
         self._build(dataset, config, out)
 
-    @staticmethod
-    def _dataset_option(dataset: Any) -> dict[str, Any]:
+    # for a task that reads files only: the one line said when its data is not a path
+    NEEDS_PATH: ClassVar[str] = ""
+
+    @classmethod
+    def _dataset_option(cls, dataset: Any) -> dict[str, Any]:
         """The `dataset` option a new config records for `dataset` (a path or a name)."""
+        if cls.NEEDS_PATH:
+            cls._data_path(dataset)
         return {"dataset": str(dataset)} if dataset is not None else {}
+
+    @classmethod
+    def _data_path(cls, dataset: Any) -> Path:
+        """The data's absolute path (DataError NEEDS_PATH when it is not a path)."""
+        if not isinstance(dataset, (str, Path)):
+            raise DataError(cls.NEEDS_PATH or f"the {cls.TASK} task reads its data from a path")
+        return Path(dataset).expanduser().resolve()
+
+    def _on_path(self, config: Any, dataset: Any) -> Any:
+        """`config` as this task's, naming the data by its absolute path."""
+        return config.replace(task=self.TASK, data=dataclasses.replace(
+            config.data, dataset=str(self._data_path(dataset))))
 
     def _build(self, dataset: Any, config: Any, out: Any) -> None:
         """A new run: read the data, resolve the config, make the run, attach."""

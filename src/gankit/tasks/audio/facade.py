@@ -58,12 +58,6 @@ from .task import audio_run
 GRIFFIN_LIM_ITERS = 32
 
 
-def _check_dataset(dataset: Any) -> None:
-    if not isinstance(dataset, (str, Path)):
-        raise DataError("an audio GAN learns from a folder of WAV files (or of class folders "
-                        "of WAV files)")
-
-
 class AudioGAN(Sampling, TaskFacade):
     """A GAN for sound: `AudioGAN("digits/", model="wavegan").fit(max_time=600)`, then
     `sample(10)` -> clips float32 [10, L] in [-1, 1] at 16 kHz, `save(clips, "out/")` -> WAVs.
@@ -72,6 +66,8 @@ class AudioGAN(Sampling, TaskFacade):
     audio.json, as load_run makes them.)"""
 
     TASK: ClassVar[str] = "audio"
+    NEEDS_PATH: ClassVar[str] = ("an audio GAN learns from a folder of WAV files (or of class "
+                                 "folders of WAV files)")
     _audio: Optional[AudioData] = None
     _labels: Optional[torch.Tensor] = None
 
@@ -80,16 +76,9 @@ class AudioGAN(Sampling, TaskFacade):
             del options["conditional"]
         super().__init__(dataset, **options)
 
-    @staticmethod
-    def _dataset_option(dataset: Any) -> dict[str, Any]:
-        _check_dataset(dataset)
-        return {"dataset": str(dataset)}
-
     def _build(self, dataset: Union[str, Path, None], config: RunConfig,
                out: Union[str, Path, None]) -> None:
-        _check_dataset(dataset)
-        cfg = config.replace(task="audio", data=dataclasses.replace(
-            config.data, dataset=str(Path(dataset).expanduser().resolve())))
+        cfg = self._on_path(config, dataset)
         cfg = check_config(cfg)
         length = cfg.options.audio_length or DEFAULT_LENGTH
         shape = net_shape(cfg.model.model, length, cfg.data.resolution)   # before the clips load

@@ -32,12 +32,6 @@ from .task import TextTask, build_nets
 PREVIEW = 32             # items in each samples/step-*.txt
 
 
-def _check_dataset(dataset: Any) -> None:
-    if not isinstance(dataset, (str, Path)):
-        raise DataError("a text GAN learns from a text file (one item per line) or a folder "
-                        "with train.txt and test.txt")
-
-
 class TextGAN(TaskFacade):
     """A GAN for text: `TextGAN("words.txt").fit(steps=20000)`, then `sample(10)` -> 10 strings.
     Options are the config fields, as for GAN (`unit`, `max_len`, `vocab_size`, `text_model`,
@@ -45,18 +39,13 @@ class TextGAN(TaskFacade):
     its vocabulary, as load_run makes them.)"""
 
     TASK: ClassVar[str] = "text"
+    NEEDS_PATH: ClassVar[str] = ("a text GAN learns from a text file (one item per line) or a "
+                                 "folder with train.txt and test.txt")
     _text: Optional[TextData] = None
-
-    @staticmethod
-    def _dataset_option(dataset: Any) -> dict[str, Any]:
-        _check_dataset(dataset)
-        return {"dataset": str(dataset)}
 
     def _build(self, dataset: Union[str, Path, None], config: RunConfig,
                out: Union[str, Path, None]) -> None:
-        _check_dataset(dataset)
-        cfg = config.replace(task="text", data=dataclasses.replace(
-            config.data, dataset=str(Path(dataset).expanduser().resolve())))
+        cfg = self._on_path(config, dataset)
         check_config(cfg)
         o = cfg.options
         text = load_text(cfg.data.dataset, o.unit, o.max_len, o.vocab_size)
