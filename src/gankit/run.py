@@ -138,7 +138,7 @@ class Run:
         if self._trainer is None:
             t = self.config.train
             trainer = Trainer(self.task, self.hooks.sampler(), log_every=t.log_every)
-            # each checkpoint records the config it was trained with (see follow_config_edits)
+            # each checkpoint records the config it was trained with (see check_config_edits)
             trainer.state_extra = lambda: {"config": self.config.to_dict()}
             trainer.autocast = speed.autocast_for(t.precision, self.device)
             if self.hooks.speedups:
