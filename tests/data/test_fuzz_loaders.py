@@ -87,7 +87,7 @@ def _cases() -> dict[str, tuple]:
             b"a,b\n1,nan\n2,inf\n", b"a\n" + b"1e999\n" * 5, b"\xff\xfe", b"a,a\n1,2\n", b""]),
         "idx": (read_idx, ".idx", _mutants(idx, 3) + [
             bytes(crafted), gzip.compress(idx)[:20], gzip.compress(bytes(crafted))]),
-        "png": (_in_folder, ".png", _mutants(_image("PNG"), 4) + [bytes(bomb)]),
+        "png": (_in_folder, ".png", _mutants(_image("PNG"), 4) + [bytes(bomb), _photo((1, 1))]),
         "jpeg": (_in_folder, ".jpg", _mutants(_image("JPEG"), 5)),
         "photo": (_among_photos, ".png", _mutants(_photo(), 6) + [
             bytes(bomb), _photo((1, 1)), _photo((1, 40))]),

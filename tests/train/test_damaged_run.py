@@ -67,6 +67,8 @@ DAMAGE = {
     "state-betas-short": lambda r: _edit_state(r, lambda d: d["opt_D"]["param_groups"][0].update(
         betas=[0.5])),
     "state-config-not-one": lambda r: _edit_state(r, lambda d: d.update(config=[1])),
+    "state-pos-negative": lambda r: _edit_state(r, lambda d: d["sampler"].update(pos=-32)),
+    "state-epoch-text": lambda r: _edit_state(r, lambda d: d["sampler"].update(epoch="1")),
     "config-lr-edited": lambda r: _edit_config(r, "train", lr=1e-4),
     "config-width-edited": lambda r: _edit_config(r, "model", width=32),
 }
@@ -103,12 +105,11 @@ def test_every_command_works_or_says_what_is_wrong_in_one_line(pristine, capsys,
         errors = [ln for ln in err.splitlines() if ln.startswith("gankit: error:")]
         assert (code == 0 and not errors) or (code == 2 and len(errors) == 1), (damage, name, err)
         outcomes[name] = code
-    if damage in ("state-lr-text", "state-betas-short", "state-config-not-one",
-                  "config-width-edited"):   # refused, and said which value is wrong
-        assert outcomes["resume"] == 2, err
-        assert {"state-lr-text": "setting lr", "state-betas-short": "setting betas",
-                "state-config-not-one": "recorded config",
-                "config-width-edited": "model.width"}[damage] in err, err
+    wrong = {"state-lr-text": "setting lr", "state-betas-short": "setting betas",
+             "state-config-not-one": "recorded config", "config-width-edited": "model.width",
+             "state-pos-negative": "pos is -32", "state-epoch-text": "epoch is '1'"}
+    if damage in wrong:   # refused, and said which value is wrong
+        assert outcomes["resume"] == 2 and wrong[damage] in err, err
     if damage == "config-lr-edited":   # honoured as --lr would be, and said
         assert outcomes["resume"] == 0 and "train.lr 0.0004 -> 0.0001" in err, err
         ckpt = json.loads((run_dir / "checkpoints" / "step-0000009" / "state.json").read_text())

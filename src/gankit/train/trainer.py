@@ -105,8 +105,12 @@ class BatchSampler:
     def load(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         # The first pos * world entries of the epoch's permutation were shown (by all ranks
         # together); with another world size the same permutation continues from there.
-        self.epoch = meta["epoch"]
-        self.pos = meta["pos"] * meta.get("world", 1) // self.world
+        epoch, pos, world = (_whole(meta, k, low) for k, low in
+                             (("epoch", 0), ("pos", 0), ("world", 1)))
+        if pos * world > len(self.data):
+            raise ValueError(f"the data order's position {pos} is past the data's end")
+        self.epoch = epoch
+        self.pos = pos * world // self.world
         self.gen.set_state(tensors["sampler"])
         self.epoch_state = tensors["sampler"]
         if self.epoch > 0:   # replay the current epoch's permutation, leaving gen where it was
@@ -114,6 +118,14 @@ class BatchSampler:
             pos = self.pos
             self._new_epoch()
             self.pos = pos
+
+
+def _whole(meta: dict[str, Any], key: str, low: int) -> int:
+    """meta[key] as read back from a checkpoint's JSON: a whole number >= low, or ValueError."""
+    value = meta.get(key, low if key == "world" else None)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{key} is {value!r}, not a whole number of at least {low}")
+    return value
 
 
 INTERRUPTED = "interrupted"   # the start of the stop reason after SIGINT or SIGTERM
