@@ -33,6 +33,7 @@ from gankit.tasks.semi.facade import SemiGAN
 from gankit.tasks.table import TableGAN
 from gankit.tasks.text.facade import TextGAN
 from gankit.tasks.translate.facade import Translator
+from gankit.tasks.video.facade import VideoGAN
 
 STEPS = 4          # a full run; the broken one stops at STEPS // 2 and goes on
 QUIET = dict(log_every=1, sample_every=STEPS // 2, checkpoint_every=STEPS // 2)
@@ -92,6 +93,21 @@ def _filled(imp: Any, data: Path) -> pd.DataFrame:
     return imp.transform(imp.reference(data))
 
 
+def _clip_folder(root: Path) -> Path:
+    """Two class folders of 6-frame GIFs: a square moving right, or down."""
+    for k, axis in enumerate(("right", "down")):
+        (root / axis).mkdir(parents=True)
+        for i in range(5):
+            frames = []
+            for t in range(6):
+                a = np.zeros((16, 16), np.uint8)
+                y, x = (2 + i, 2 + 2 * t) if k == 0 else (2 + 2 * t, 2 + i)
+                a[y:y + 4, x:x + 4] = 255
+                frames.append(Image.fromarray(a))
+            frames[0].save(root / axis / f"{i}.gif", save_all=True, append_images=frames[1:])
+    return root
+
+
 def _domains(root: Path) -> Path:
     digit_domains(root, n=20)
     return root
@@ -136,6 +152,14 @@ CASES = [
          lambda d, out, **kw: SemiGAN(d, out=out, labels_per_class=3, width=32, batch_size=16,
                                       **kw),
          lambda clf, _: clf.predict_proba(clf.semi.test_x[:5])),
+    Case("video", lambda tmp: "moving-mnist",
+         lambda d, out, **kw: VideoGAN(d, out=out, clips=24, frames=4, resolution=16, width=4,
+                                       batch_size=4, **kw),
+         lambda gan, _: gan.sample(3, seed=1)),
+    Case("video", lambda tmp: _clip_folder(tmp / "clips"),   # the user's GIFs, two classes
+         lambda d, out, **kw: VideoGAN(d, out=out, frames=4, width=4, batch_size=4,
+                                       conditional=True, **kw),
+         lambda gan, _: gan.sample(3, seed=1), "video-clips"),
     Case("table", lambda tmp: _table(tmp / "t.csv"),
          lambda d, out, **kw: TableGAN(d, out=out, width=16, batch_size=20, **kw),
          lambda gan, _: gan.sample(6, seed=1)),
@@ -238,7 +262,7 @@ def test_each_task_has_its_own_flags_and_names_the_task_of_another_s(task, tmp_p
 
 # What `gankit sample` writes for each task (images: a grid) and the tasks whose runs answer a
 # command with one line instead (with a word of that line): what each command does on each task.
-SAMPLE_TO = {"text": "s.txt", "table": "s.csv", "audio": "clips"}
+SAMPLE_TO = {"text": "s.txt", "table": "s.csv", "audio": "clips", "video": "s.gif"}
 REFUSES = {"sample": {"pix2pix": "translate", "colorize": "translate", "cyclegan": "translate",
                       "impute": "gankit impute"},
            "report": {},
@@ -269,5 +293,5 @@ def test_every_command_on_a_run_gives_its_result_or_one_line(case, tmp_path, cap
     page = (tmp_path / "r.html").read_text()   # what the generator makes now, by kind of task
     section = {"text": "texts", "audio": "clips", "table": "columns", "impute": "columns",
                "pix2pix": "translations", "colorize": "translations",
-               "cyclegan": "translations"}.get(case.task, "interpolations")
+               "cyclegan": "translations", "video": "clips"}.get(case.task, "interpolations")
     assert f'id="{section}"' in page, section

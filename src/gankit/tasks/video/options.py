@@ -1,0 +1,66 @@
+"""The video task's options and the recipe of its defaults.
+
+Sized to the device: on a CPU the clips are smaller (32 px, 16 frames) and the nets narrower
+than on a GPU (64 px, 20 frames, the Moving MNIST paper's). These are first choices, not yet
+chosen by measured quality per CPU-minute (bench/video.py will measure them; docs/video.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Optional
+
+from ...config import TaskOptions, option
+
+MODELS = ("mocogan",)
+BUNDLED = "moving-mnist"   # the named set (Srivastava et al. 2015), made from MNIST offline
+CPU = {"resolution": 32, "frames": 16, "width": 32}
+GPU = {"resolution": 64, "frames": 20, "width": 64}
+RECIPE = {"loss": "ns", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 16,
+          "ema_halflife": 500.0}
+
+
+@dataclass(frozen=True)
+class VideoOptions(TaskOptions):
+    """The video task's own options (`gankit train --task video --help` lists them)."""
+
+    # z_dim: a clip's noise is the content code and its frames' motion noise (below); the
+    # critics' normalization, R1/R2, n_critic and DiffAugment are not offered yet.
+    UNUSED: ClassVar[frozenset[str]] = frozenset({
+        "channels", "z_dim", "d_norm", "cond", "n_critic", "gp_weight", "r1_gamma", "r2_gamma",
+        "r1_every", "augment"})
+    HELP: ClassVar[dict[str, str]] = {
+        "resolution": "the side of a frame (default: 32 on a CPU, 64 on a GPU, capped there; "
+                      "the clips are resized to it)",
+        "width": "the frame generator's and the critics' base width (default: 32 on a CPU, 64 "
+                 "on a GPU)",
+        "conditional": "a class-conditional video GAN on labeled clips (class folders); sample "
+                       "with --label"}
+    frames: Optional[int] = option(None, "frames per clip (default: the clips' own, at most 16 "
+                                   "on a CPU and 20 on a GPU; longer clips give random windows)",
+                                   low=2)
+    clips: int = option(10000, "moving-mnist: training clips to make (held-out: a tenth)", low=1)
+    digits: int = option(2, "moving-mnist: digits bouncing in each clip", low=1)
+    content_dim: int = option(48, "size of a clip's content code (what stays)", low=1)
+    motion_dim: int = option(16, "size of a frame's motion code (what moves)", low=1)
+    noise_dim: int = option(8, "size of the noise the motion net reads each frame", low=1)
+
+    @classmethod
+    def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """MoCoGAN's recipe, nets sized to the device the run trains on."""
+        sized = GPU if _on_gpu(given.get("device", "auto")) else CPU
+        return {"model": "mocogan", **RECIPE, "width": sized["width"]}
+
+
+def _on_gpu(device: str) -> bool:
+    import torch
+    if device == "auto":
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
+
+
+def sizes(device: str) -> dict[str, int]:
+    """The frame side and length the device affords (the data's own below them)."""
+    return GPU if _on_gpu(device) else CPU
+
+
+__all__ = ["BUNDLED", "MODELS", "VideoOptions", "sizes"]

@@ -1,0 +1,132 @@
+"""The video GAN's phases (MoCoGAN): the image critic judges one random frame of each clip, the
+video critic the whole clip; both learn in one D phase, then G learns to fool both. The fake
+clips drawn for D are reused by the G phase of the same step (G has not changed in between),
+which saves one generator pass per step. A moving average of G samples.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from ...config import RunConfig
+from ...errors import ConfigError
+from ...nets.video import FrameCritic, VideoCritic, VideoGenerator
+from ...objectives import get_objective
+from ...train.optim import adam_for
+from ...train.trainer import Phase
+from ..base import TaskBase, seeded_generators
+
+
+def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
+    """G, the frame critic and the video critic for `cfg` (initial weights from its seed)."""
+    o, m = cfg.options, cfg.model
+    if m.model != "mocogan":
+        raise ConfigError(f"unknown video model {m.model!r}: the video task has mocogan")
+    torch.manual_seed(cfg.train.seed)
+    classes = cfg.num_classes if m.conditional else 0
+    G = VideoGenerator(cfg.data_shape, o.content_dim, o.motion_dim, o.noise_dim, m.width,
+                       classes)
+    return (G, FrameCritic(tuple(cfg.data_shape[1:]), m.width),
+            VideoCritic(cfg.data_shape, m.width, classes))
+
+
+class VideoTask(TaskBase):
+    def __init__(self, nets: tuple[nn.Module, nn.Module, nn.Module], cfg: RunConfig,
+                 device: torch.device):
+        self.cfg, self.device = cfg, device
+        G, D_img, D_vid = (net.to(device) for net in nets)
+        self.G, self.D_img, self.D_vid = G, D_img, D_vid
+        self.z_dim, self.conditional = G.z_dim, cfg.model.conditional
+        self.nets: dict[str, nn.Module] = {"G": G, "D_img": D_img, "D_vid": D_vid}
+        self.G_ema: Optional[nn.Module] = None
+        if cfg.train.ema_halflife > 0:
+            self.G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+            self.nets["G_ema"] = self.G_ema
+        self.optimizers = adam_for({"G": G, "D_img": D_img, "D_vid": D_vid}, cfg.train)
+        self.objective = get_objective(cfg.loss.loss, pairs=True)
+        if self.objective.needs_penalty or self.objective.relativistic:
+            raise ConfigError(f"--loss {cfg.loss.loss} is not offered for video yet: use ns or "
+                              f"hinge")
+        self.generators = seeded_generators(cfg.train.seed, device, "noise", "aux")
+        self.phases = [Phase("D", ("D_img", "D_vid"), self.d_loss, grad=("D_img", "D_vid", "G")),
+                       Phase("G", ("G",), self.g_loss)]
+        self._fake: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None
+
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        gen = generator or self.generators["noise"]
+        return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
+
+    def _split(self, batch: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        if isinstance(batch, (tuple, list)):
+            return batch[0], (batch[1] if self.conditional else None)
+        return batch, None
+
+    def _frames(self, clips: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """One frame of each clip [N, T, C, H, W] -> [N, C, H, W]."""
+        return clips[torch.arange(len(clips), device=clips.device), idx]
+
+    def _judge(self, clips: torch.Tensor, idx: torch.Tensor, y: Optional[torch.Tensor]
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        return (self.D_img(self._frames(clips, idx)).float(),
+                self.D_vid(clips, y).float())
+
+    def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        real, y = self._split(batch)
+        fake = self.G(self.noise(len(real)), y)          # kept with its graph for the G phase
+        self._fake = (fake, y)
+        idx = torch.randint(real.shape[1], (len(real),), generator=self.generators["aux"],
+                            device=self.generators["aux"].device).to(real.device)
+        real_img, real_vid = self._judge(real, idx, y)
+        fake_img, fake_vid = self._judge(fake.detach(), idx, y)
+        loss_img = self.objective.d_loss(real_img, fake_img)
+        loss_vid = self.objective.d_loss(real_vid, fake_vid)
+        return loss_img + loss_vid, {
+            "d_loss": loss_img + loss_vid, "d_img": loss_img, "d_vid": loss_vid,
+            "d_real": torch.sigmoid(real_vid).mean(), "d_fake": torch.sigmoid(fake_vid).mean()}
+
+    def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        fake, y = self._fake
+        self._fake = None
+        idx = torch.randint(fake.shape[1], (len(fake),), generator=self.generators["aux"],
+                            device=self.generators["aux"].device).to(fake.device)
+        fake_img, fake_vid = self._judge(fake, idx, y)
+        loss_img, loss_vid = self.objective.g_loss(fake_img), self.objective.g_loss(fake_vid)
+        return loss_img + loss_vid, {"g_loss": loss_img + loss_vid, "g_img": loss_img,
+                                     "g_vid": loss_vid}
+
+    def balanced_labels(self, n: int) -> torch.Tensor:
+        """0, 1, …, K-1, 0, 1, …: n class labels, every class equally often (±1)."""
+        return torch.arange(n) % max(self.cfg.num_classes, 1)
+
+    @torch.no_grad()
+    def end_step(self, step: int, nimg: int) -> None:
+        """Move the EMA generator toward G (the image GAN's rule: the half-life ramps up)."""
+        super().end_step(step, nimg)
+        if self.G_ema is None:
+            return
+        halflife = min(self.cfg.train.ema_halflife, nimg * 0.05)
+        beta = 0.5 ** (self.cfg.train.batch_size / max(halflife, 1e-8))
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - beta)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, ema: bool = True, labels: Optional[torch.Tensor] = None,
+                 batch: int = 64) -> torch.Tensor:
+        """Clips for noise z [N, z_dim] -> [N, T, C, H, W] on the CPU, nets in eval mode."""
+        net = self.G_ema if ema and self.G_ema is not None else self.G
+        was = net.training
+        net.eval()
+        try:
+            out = [net(z[i:i + batch].to(self.device),
+                       None if labels is None else labels[i:i + batch].to(self.device)
+                       ).float().cpu() for i in range(0, len(z), batch)]
+        finally:
+            net.train(was)
+        return torch.cat(out) if out else torch.empty(0, *self.cfg.data_shape)
+
+
+__all__ = ["VideoTask", "build_nets"]

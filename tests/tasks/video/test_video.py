@@ -1,0 +1,104 @@
+"""The video task (MoCoGAN) on tiny Moving MNIST: its nets, its outputs, its motion scores, and
+the commands a user runs on it. (Resume and weights-only loading: tests/test_task_contract.py.)"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from helpers import one_error, run
+from PIL import Image
+
+from gankit.errors import ConfigError
+from gankit.nets.video import FrameCritic, VideoCritic, VideoGenerator
+from gankit.tasks.video.facade import VideoGAN
+from gankit.tasks.video.outputs import write_clips
+from gankit.tasks.video.scores import temporal_scores
+
+TINY = dict(clips=48, frames=4, resolution=16, width=8, batch_size=8)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """One torch thread: the machine is shared (see tests/conftest.py)."""
+
+
+@pytest.mark.parametrize("shape, classes", [((4, 1, 16, 16), 0), ((6, 3, 28, 28), 3)])
+def test_nets_take_and_give_clips(shape, classes):
+    G, Di, Dv = (VideoGenerator(shape, width=8, num_classes=classes), FrameCritic(shape[1:], 8),
+                 VideoCritic(shape, 8, num_classes=classes))
+    y = torch.arange(2) % 3 if classes else None
+    clips = G(torch.randn(2, G.z_dim), y)
+    assert clips.shape == (2, *shape) and clips.abs().max() <= 1
+    assert Di(clips[:, 0]).shape == (2,) and Dv(clips, y).shape == (2,)
+
+
+def test_content_and_motion_are_separate_codes():
+    gan = VideoGAN("moving-mnist", out=None, **TINY)
+    both = gan.sample(3, seed=0, same_content=True, same_motion=True)
+    assert torch.equal(both[0], both[1]) and torch.equal(both[0], both[2])
+    content = gan.sample(3, seed=0, same_content=True)
+    motion = gan.sample(3, seed=0, same_motion=True)
+    assert not torch.equal(content[0], content[1]) and not torch.equal(motion[0], motion[1])
+    assert torch.equal(gan.sample(2, seed=5), gan.sample(2, seed=5))
+
+
+def _squares(n: int = 32, frames: int = 6) -> torch.Tensor:
+    """Clips of a bright square moving one pixel a frame on black: [n, frames, 1, 16, 16]."""
+    clips = -torch.ones(n, frames, 1, 16, 16)
+    for i in range(n):
+        y = i % 10
+        for t in range(frames):
+            clips[i, t, 0, y:y + 5, 2 + t:7 + t] = 1
+    return clips
+
+
+def test_motion_scores_tell_still_and_flickering_clips_from_moving_ones():
+    moving = _squares()
+    same = temporal_scores(moving, moving)
+    assert same["motion_gap"] == 0 and same["frozen"] == 0 and same["motion"] > 0
+    still = temporal_scores(moving[:, :1].expand_as(moving), moving)   # the first frame, held
+    assert still["frozen"] == 1 and still["motion"] == 0 and still["motion_gap"] == 1
+    g = torch.Generator().manual_seed(0)
+    flicker = temporal_scores(torch.rand(moving.shape, generator=g) * 2 - 1, moving)
+    assert flicker["motion_gap"] > 1 and flicker["accel_gap"] > 1 and flicker["frozen"] == 0
+
+
+def test_clips_are_written_as_npz_gif_and_a_folder(tmp_path):
+    clips = torch.rand(3, 5, 1, 8, 8) * 2 - 1
+    write_clips(clips, tmp_path / "c.npz", labels=torch.tensor([0, 1, 1]))
+    with np.load(tmp_path / "c.npz") as z:
+        assert z["videos"].shape == (3, 5, 8, 8, 1) and z["videos"].dtype == np.uint8
+        assert z["labels"].tolist() == [0, 1, 1]
+    write_clips(clips, tmp_path / "c.gif")
+    assert Image.open(tmp_path / "c.gif").n_frames == 5
+    write_clips(clips, tmp_path / "each")
+    assert len(list((tmp_path / "each").glob("*.gif"))) == 3
+    with pytest.raises(ConfigError, match="already exists"):
+        write_clips(clips, tmp_path / "c.gif")
+    with pytest.raises(ConfigError, match="FILE.gif"):
+        write_clips(clips, tmp_path / "c.png")
+
+
+def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsys):
+    r = tmp_path / "run"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    code, _, err = run(capsys, "train", "--task", "video", "--dataset", "moving-mnist",
+                       "--steps", 4, "--sample-every", 2, "--out", r, *flags)
+    assert code == 0, err
+    assert (r / "samples" / "step-0000004.gif").is_file() and "samples/step-0000004.gif" in err
+    code, _, err = run(capsys, "sample", r, "--num", 4, "--same-content", "--output",
+                       tmp_path / "walk.gif")
+    assert code == 0 and Image.open(tmp_path / "walk.gif").n_frames == 4, err
+    code, out, err = run(capsys, "eval", r, "--num", 8, "--json")
+    scores = json.loads(out)
+    assert code == 0 and {"motion", "motion_real", "frozen"} <= set(scores), err
+    assert scores["motion_real"]["value"] > 0   # the held-out digits move
+    code, _, err = run(capsys, "report", r, "--output", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert code == 0 and 'id="clips"' in page and "data:image/gif;base64," in page, err
+    code, out, _ = run(capsys, "info", r, "--json")
+    assert json.loads(out)["latest_samples"].endswith(".gif")
+    one_error(capsys, "sample", r, "--num", 2, "--output", tmp_path / "x.png", match="FILE.gif")
+    one_error(capsys, "export", r, match="image GANs")
