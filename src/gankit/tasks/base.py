@@ -47,6 +47,38 @@ class TaskBase:
             self._step = int(meta.get("step", 0))
 
 
+class GeneratorTask(TaskBase):
+    """A task whose G draws from Gaussian noise [N, z_dim] (the "noise" generator), on batches
+    that are samples or (samples, class labels), with a moving average G_ema (or None)."""
+
+    z_dim: int
+    conditional: bool
+    G: torch.nn.Module
+    G_ema: Optional[torch.nn.Module]
+
+    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        gen = generator or self.generators["noise"]
+        return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
+
+    def _split(self, batch: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(samples, labels or None) of a batch."""
+        if isinstance(batch, (tuple, list)):
+            return batch[0], (batch[1] if self.conditional else None)
+        return batch, None
+
+    @torch.no_grad()
+    def follow(self, images: int, halflife: float, nimg: int) -> None:
+        """Move G_ema toward G after a step of `images` samples. The half-life ramps up with
+        training (StyleGAN2-ADA's rule: at most 5% of the samples seen so far), so short runs
+        are not stuck at their start."""
+        if self.G_ema is None:
+            return
+        beta = 0.5 ** (images / max(min(halflife, nimg * 0.05), 1e-8))
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1.0 - beta)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
+
+
 class TaskFacade(RunFacade):
     """A task's user-facing class. Made two ways: `Facade(dataset, **options)` for a new run
     (a config from gankit.tasks.new_config, then `_build`), or `Facade(run=run, **state)` for a
@@ -95,4 +127,4 @@ class TaskFacade(RunFacade):
         self.run = run
 
 
-__all__ = ["TaskBase", "TaskFacade", "seeded_generators"]
+__all__ = ["GeneratorTask", "TaskBase", "TaskFacade", "seeded_generators"]

@@ -28,10 +28,10 @@ from ...objectives import get_objective
 from ...penalties import gradient_penalty, r1_penalty
 from ...train.optim import adam_for
 from ...train.trainer import Phase
-from ..base import TaskBase, seeded_generators
+from ..base import GeneratorTask, seeded_generators
 
 
-class GANTask(TaskBase):
+class GANTask(GeneratorTask):
     def __init__(self, G: nn.Module, D: nn.Module, cfg: RunConfig, device: torch.device):
         t = cfg.train
         self.cfg, self.device = cfg, device
@@ -65,15 +65,6 @@ class GANTask(TaskBase):
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """DiffAugment: the same random transforms are applied to real and fake batches alike."""
         return diff_augment(x, self.policy, self.generators["aux"]) if self.policy else x
-
-    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        gen = generator or self.generators["noise"]
-        return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
-
-    def _split(self, batch: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        if isinstance(batch, (tuple, list)):
-            return batch[0], (batch[1] if self.conditional else None)
-        return batch, None
 
     def _generate(self, net: nn.Module, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
         return net(z, y) if self.conditional else net(z)
@@ -142,20 +133,11 @@ class GANTask(TaskBase):
             loss = loss + lc.r2_gamma / 2 * stats["r2"]
         return loss * lc.r1_every, stats
 
-    @torch.no_grad()
     def end_step(self, step: int, nimg: int) -> None:
-        """Move the EMA generator toward G. The half-life ramps up with training (StyleGAN2-ADA's
-        rule: at most 5% of the images seen so far), so short runs are not stuck at their start."""
+        """Move the EMA generator toward G (GeneratorTask.follow), counting the images of this
+        step over all processes."""
         self._step = step
-        if self.G_ema is None:
-            return
-        batch = self.cfg.train.batch_size * self.world   # images this step, over all processes
-        halflife = min(self.cfg.train.ema_halflife, nimg * 0.05)
-        beta = 0.5 ** (batch / max(halflife, 1e-8))
-        ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
-        torch._foreach_lerp_(ema_p, p, 1.0 - beta)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        self.follow(self.cfg.train.batch_size * self.world, self.cfg.train.ema_halflife, nimg)
 
     @property
     def sampler_net(self) -> nn.Module:

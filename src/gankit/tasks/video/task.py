@@ -17,7 +17,7 @@ from ...nets.video import FrameCritic, VideoCritic, VideoGenerator
 from ...objectives import get_objective
 from ...train.optim import adam_for
 from ...train.trainer import Phase
-from ..base import TaskBase, seeded_generators
+from ..base import GeneratorTask, seeded_generators
 
 
 def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
@@ -33,7 +33,7 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
             VideoCritic(cfg.data_shape, m.width, classes))
 
 
-class VideoTask(TaskBase):
+class VideoTask(GeneratorTask):
     def __init__(self, nets: tuple[nn.Module, nn.Module, nn.Module], cfg: RunConfig,
                  device: torch.device):
         self.cfg, self.device = cfg, device
@@ -54,15 +54,6 @@ class VideoTask(TaskBase):
         self.phases = [Phase("D", ("D_img", "D_vid"), self.d_loss, grad=("D_img", "D_vid", "G")),
                        Phase("G", ("G",), self.g_loss)]
         self._fake: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None
-
-    def noise(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        gen = generator or self.generators["noise"]
-        return torch.randn(n, self.z_dim, generator=gen, device=gen.device)
-
-    def _split(self, batch: Any) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        if isinstance(batch, (tuple, list)):
-            return batch[0], (batch[1] if self.conditional else None)
-        return batch, None
 
     def _frames(self, clips: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         """One frame of each clip [N, T, C, H, W] -> [N, C, H, W]."""
@@ -101,17 +92,9 @@ class VideoTask(TaskBase):
         """0, 1, …, K-1, 0, 1, …: n class labels, every class equally often (±1)."""
         return torch.arange(n) % max(self.cfg.num_classes, 1)
 
-    @torch.no_grad()
     def end_step(self, step: int, nimg: int) -> None:
-        """Move the EMA generator toward G (the image GAN's rule: the half-life ramps up)."""
         super().end_step(step, nimg)
-        if self.G_ema is None:
-            return
-        halflife = min(self.cfg.train.ema_halflife, nimg * 0.05)
-        beta = 0.5 ** (self.cfg.train.batch_size / max(halflife, 1e-8))
-        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - beta)
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        self.follow(self.cfg.train.batch_size, self.cfg.train.ema_halflife, nimg)
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, ema: bool = True, labels: Optional[torch.Tensor] = None,
