@@ -176,7 +176,8 @@ def test_a_task_registered_from_outside_gets_every_command(toy, tmp_path, capsys
     assert np.load(tmp_path / "s.npz")["samples"].shape == (5, 1)
     code, _, err = run(capsys, "sample", r, "--num", 5, "--label", 1, "--output",
                        tmp_path / "t.npz")   # a flag the image GAN's runs take, not this one's
-    assert code == 2 and "--label is a `gankit sample` option of image-gan and audio runs" in err
+    assert code == 2 and "--label is a `gankit sample` option of image-gan, audio and video " \
+        "runs, and this is a toy run" in err, err
     code, _, err = run(capsys, "report", r, "--output", tmp_path / "r.html")
     assert code == 0 and "Traceback" not in err, err
     assert 'id="samples"' in (tmp_path / "r.html").read_text()

@@ -82,10 +82,7 @@ def run_task(argv: Sequence[str]) -> Optional[str]:
 def _add_sample_flags(s: argparse.ArgumentParser, task: Optional[str]) -> None:
     """The sample flags of `task`'s runs; every task's when the run's task is not known."""
     for spec in ([tasks.get(task)] if task is not None else tasks.specs()):
-        try:
-            spec.add_sample_flags(s)
-        except argparse.ArgumentError:   # the same flag, already added for another task
-            pass
+        spec.add_sample_flags(s)
 
 
 def _taking(flag: str, add_flags: Callable[[argparse.ArgumentParser, TaskSpec], None]
@@ -110,14 +107,19 @@ def flag_of_other_tasks(extra: Sequence[str], command: str, task: Optional[str])
             takers = _taking(flag, lambda p, s: add_config_flags(p, s.name))
             if takers:
                 cli = [_cli_name(s) for s in (*takers, tasks.get(task))]
-                return (f"{flag} is an option of --task {' and '.join(cli[:-1])}, not of --task "
+                return (f"{flag} is an option of --task {_listed(cli[:-1])}, not of --task "
                         f"{cli[-1]} (`gankit train --task {cli[-1]} --help` lists its options)")
         else:
             takers = _taking(flag, lambda p, s: s.add_sample_flags(p))
             if takers:
                 return (f"{flag} is a `gankit sample` option of "
-                        f"{' and '.join(s.name for s in takers)} runs, and this is a {task} run")
+                        f"{_listed([s.name for s in takers])} runs, and this is a {task} run")
     return None
+
+
+def _listed(names: list[str]) -> str:
+    """a, b and c."""
+    return " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _cli_name(spec: TaskSpec) -> str:
@@ -155,7 +157,9 @@ def build_parser(task: Optional[str] = None, sample_task: Optional[str] = None
         t.add_argument("--preset", metavar="NAME", help="a named, measured combination of the "
                        "options below (flags given beside it win): " + ", ".join(presets))
     add_config_flags(t, task)
-    s = sub.add_parser("sample", help="draw samples from a trained run")
+    # several tasks declare the same sample flag (--label): the last declaration stands
+    s = sub.add_parser("sample", help="draw samples from a trained run",
+                       conflict_handler="resolve")
     s.add_argument("run", type=Path)
     s.add_argument("--num", type=int, default=64, help="how many samples (default 64)")
     s.add_argument("--output", type=Path, required=True, help="FILE.npz (uint8 images [N,H,W,C]), "
