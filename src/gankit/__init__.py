@@ -14,11 +14,14 @@ def __getattr__(name: str):
     if name == "export_generator":
         from .export import export_generator
         return export_generator
+    if name == "check":
+        from .tasks.gan.check import check
+        return check
     if name == "load_dataset":
         from .data import load_dataset
         return load_dataset
     raise AttributeError(f"module 'gankit' has no attribute {name!r}")
 
 
-__all__ = ["GAN", "load_dataset", "load_run", "export_generator", "GanKitError", "DataError",
+__all__ = ["GAN", "check", "load_dataset", "load_run", "export_generator", "GanKitError", "DataError",
            "ConfigError", "RunError", "ExportError", "__version__"]

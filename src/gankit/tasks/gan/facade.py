@@ -74,6 +74,9 @@ class GAN(Sampling, TaskFacade):
             raise DataError(f"--conditional needs class labels, and {name} has none (an image "
                             f"folder gets them from its class subfolders; a .npz from a "
                             f"`labels` or `y_train` array)")
+        if generator is not None:   # the user's own nets: one pass first, one line per mistake
+            from .check import preflight
+            preflight(generator, discriminator, x, labels, cfg)
         self._attach(image_run(cfg, generator, discriminator, out=out))
         self.run.data, self.run.data_note, self._labels = x, note, labels
 
