@@ -59,14 +59,17 @@ def check_batch(generator: nn.Module, discriminator: nn.Module, real: torch.Tens
                 loss: str = "ns") -> list[Finding]:
     """The check on a batch of real samples [B, ...] as the nets see them (floats)."""
     G, D = copy.deepcopy(generator).train(), copy.deepcopy(discriminator).train()
+    device = next((p.device for p in G.parameters()), torch.device("cpu"))
+    real = real.to(device)   # the nets' device (a user's G may sit on a GPU already)
+    y = y.to(device) if y is not None else None
     out: list[Finding] = []
     z_dim = z_dim or getattr(generator, "z_dim", None)
     if not isinstance(z_dim, int) or z_dim < 1:
         return [Finding("error", "G has no z_dim: set G.z_dim = N (the size of the noise it "
                         "takes, [batch, N]) or pass z_dim=N")]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        fake = _call(G, torch.randn(len(real), z_dim), y, "G", out)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)   # the same noise every check; the caller's RNG state comes back
+        fake = _call(G, torch.randn(len(real), z_dim, device=device), y, "G", out)
         if fake is None:
             return out
         out += _shape_and_range(fake.detach(), real)
@@ -181,7 +184,7 @@ def _gradients(G: nn.Module, D: nn.Module, real: torch.Tensor, y: Optional[torch
     def score(x: torch.Tensor) -> torch.Tensor:
         s = D(x) if y is None else D(x, y)
         return (s[0] if isinstance(s, tuple) else s).flatten()
-    z = torch.randn(len(real), z_dim)
+    z = torch.randn(len(real), z_dim, device=real.device)
     fake = G(z) if y is None else G(z, y)
     for loss in (F.softplus(-score(real)).mean() + F.softplus(score(fake.detach())).mean(),
                  F.softplus(-score(fake)).mean()):
