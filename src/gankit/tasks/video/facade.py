@@ -17,7 +17,7 @@ import torch
 
 from ...config import RunConfig
 from ...data.images import resize_square
-from ...errors import DataError
+from ...errors import ConfigError, DataError
 from ...run import Run, RunHooks
 from ...train import callbacks as cb
 from ...train.state import step_name
@@ -26,7 +26,7 @@ from ...viz import from_uint8
 from ..base import TaskFacade
 from ..gan.sampling import Sampling
 from .options import BUNDLED, sizes
-from .outputs import gif_bytes, grid_frames, write_clips
+from .outputs import gif_bytes, grid_frames, write_atomic, write_clips
 from .task import VideoTask, build_nets
 
 PREVIEW = 16        # clips in each samples/step-*.gif (a 4 x 4 grid that plays)
@@ -58,7 +58,7 @@ class VideoGAN(Sampling, TaskFacade):
         if clips is None:
             raise DataError("this run's clips could not be loaded")
         if len(clips) < t.batch_size:
-            raise DataError(f"--batch-size {t.batch_size} is larger than the data "
+            raise ConfigError(f"--batch-size {t.batch_size} is larger than the data "
                             f"({len(clips)} clips)")
         labels = None
         if self.config.model.conditional:
@@ -154,9 +154,7 @@ class GifPreview(cb.Every):
     def act(self, trainer: Trainer) -> None:
         clips = self.gan.task.generate(self.z, labels=self.y)
         path = self.out_dir / f"{step_name(trainer.step)}.gif"
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(gif_bytes(grid_frames(clips, 4)))
-        tmp.replace(path)
+        write_atomic(path, gif_bytes(grid_frames(clips, 4)))
 
 
 # --- data and runs -----------------------------------------------------------------------------

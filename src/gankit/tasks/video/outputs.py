@@ -42,7 +42,8 @@ def grid_frames(clips: torch.Tensor, nrow: Optional[int] = None) -> np.ndarray:
     return np.stack([make_grid(frames[:, t], nrow) for t in range(frames.shape[1])])
 
 
-def _atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` under a temporary name, then rename it into place."""
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -69,15 +70,15 @@ def write_clips(clips: torch.Tensor, output: Path, overwrite: bool = False,
             arrays["labels"] = labels.numpy().astype(np.int64)
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
-        _atomic(output, buf.getvalue())
+        write_atomic(output, buf.getvalue())
     elif suffix == ".gif":
-        _atomic(output, gif_bytes(grid_frames(clips)))
+        write_atomic(output, gif_bytes(grid_frames(clips)))
     else:
         output.mkdir(parents=True, exist_ok=True)
         for i, frames in enumerate(clips_uint8(clips)):
             name = f"{i:06d}.gif" if labels is None else f"{i:06d}-class{int(labels[i])}.gif"
-            _atomic(output / name, gif_bytes(frames))
+            write_atomic(output / name, gif_bytes(frames))
     return output
 
 
-__all__ = ["clips_uint8", "gif_bytes", "grid_frames", "write_clips"]
+__all__ = ["clips_uint8", "gif_bytes", "grid_frames", "write_atomic", "write_clips"]
