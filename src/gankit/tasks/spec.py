@@ -19,9 +19,9 @@ What a spec declares (attributes) and answers (methods):
     previews                 the file types of its samples/step-* previews (".png", ".txt", ...)
     sample_output            an example `gankit sample --output` for its runs; None: its runs are
                              not sampled (the facade's `sample` says what to use instead)
-    add_sample_flags(p), sample_options(gan, args)
-                             `gankit sample` flags of its own (--label, --no-ema) and what they
-                             pass to the facade's `sample`
+    add_sample_flags(p), sample_options(gan, args), save_options(gan, args)
+                             `gankit sample` flags of its own (--label, --no-ema, a video run's
+                             --format) and what they pass to the facade's `sample` and `save`
     next_step(run_dir)       the one line `gankit train` ends with: how to use the run
     sample_help, eval_help   what `gankit sample --output` takes and `gankit eval` scores for its
                              runs, where that differs from images (shown in those commands' help)
@@ -96,6 +96,11 @@ class TaskSpec:
     def sample_options(self, gan: Any, args: argparse.Namespace) -> dict[str, Any]:
         """The keyword arguments of the facade's `sample` (and `labels` of its `save`) from
         those flags."""
+        return {}
+
+    def save_options(self, gan: Any, args: argparse.Namespace) -> dict[str, Any]:
+        """The keyword arguments of the facade's `save` from those flags, besides `overwrite`
+        and `labels` (which every `save` takes): a video run's file format, say."""
         return {}
 
     def describe(self, run_dir: Path) -> dict[str, Any]:

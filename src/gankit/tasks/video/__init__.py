@@ -16,8 +16,8 @@ class VideoSpec(TaskSpec):
                ".npy/.npz of uint8 [N, T, H, W(, C)] (--frames, --clips, --digits)")
     previews = (".gif",)
     sample_output = "samples.gif"
-    sample_help = ("FILE.gif (a grid of clips playing), FILE.npz (`videos` uint8 [N,T,H,W,C]) "
-                   "or a directory (one GIF per clip)")
+    sample_help = ("FILE.gif or FILE.mp4 (a grid of clips playing), FILE.npz (`videos` uint8 "
+                   "[N,T,H,W,C]) or a directory (one GIF per clip, or MP4 with --format mp4)")
     eval_help = "how the clips move against the held-out clips: motion, its change, frozen clips"
     templates = Path(__file__).parent / "templates"
 
@@ -41,11 +41,17 @@ class VideoSpec(TaskSpec):
                             "clip keeps the first one's content, each with its own motion")
         parser.add_argument("--same-motion", action="store_true", help="video runs: every "
                             "clip keeps the first one's motion, each with its own content")
+        parser.add_argument("--format", choices=("gif", "mp4"), help="video runs: the files "
+                            "of a directory --output, one per clip: gif (default) or mp4 (needs "
+                            "pip install av); FILE.gif and FILE.mp4 say their own")
 
     def sample_options(self, gan: Any, args: Any) -> dict:
         from ..gan.flags import sample_options
         return {**sample_options(gan, args), "same_content": args.same_content,
                 "same_motion": args.same_motion}
+
+    def save_options(self, gan: Any, args: Any) -> dict:
+        return {"fmt": args.format}
 
 
 register(VideoSpec())
