@@ -26,7 +26,10 @@ What a spec declares (attributes) and answers (methods):
     sample_help, eval_help   what `gankit sample --output` takes and `gankit eval` scores for its
                              runs, where that differs from images (shown in those commands' help)
     report_data              whether its report page takes --data (the real table)
-    exports                  whether `gankit export` writes its generator
+    exports                  whether `gankit export` writes its generator (noise -> samples)
+    export_output, export_notes(cfg, G)
+                             the exported file's output name (None: images or samples, from the
+                             data's shape) and what FILE.json adds about it (layouts, how z splits)
     plugin_parts             whether its nets and loss may be named from plugin code (then
                              opening a run checks that the code is imported)
     add_commands(sub)        subcommands of its own (`gankit translate`, ...): {name: handler}
@@ -63,6 +66,7 @@ class TaskSpec:
     eval_help: ClassVar[str] = ""     # what `gankit eval` scores on its runs, if other
     report_data: ClassVar[bool] = False   # its own report compares with --data (a real table)
     exports: ClassVar[bool] = False
+    export_output: ClassVar[Optional[str]] = None   # the exported generator's output name
     plugin_parts: ClassVar[bool] = False   # its nets and loss may come from --plugins code
     templates: ClassVar[Optional[Path]] = None
 
@@ -114,6 +118,12 @@ class TaskSpec:
     def add_commands(self, sub: argparse._SubParsersAction) -> dict[str, Callable[..., int]]:
         """Subcommands this task brings (`gankit translate`, `gankit impute`, ...): add their
         parsers to `sub`; return {command: handler(args) -> exit code}."""
+        return {}
+
+    def export_notes(self, cfg: Any, G: Any) -> dict[str, Any]:
+        """What `gankit export`'s FILE.json says about its runs' exported generator `G` beyond
+        the shared fields: entries added or replaced at the top level, and under "output" ones
+        that update the output's description (its layout, say)."""
         return {}
 
     def report(self, gan: Any, output: Path, overwrite: bool, data: Optional[Path]

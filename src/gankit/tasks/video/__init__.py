@@ -20,6 +20,8 @@ class VideoSpec(TaskSpec):
                    "[N,T,H,W,C]) or a directory (one GIF per clip, or MP4 with --format mp4)")
     eval_help = "how the clips move against the held-out clips: motion, its change, frozen clips"
     templates = Path(__file__).parent / "templates"
+    exports = True
+    export_output = "videos"   # the name `gankit sample` gives clips in a .npz
 
     def options(self) -> type:
         from .options import VideoOptions
@@ -52,6 +54,26 @@ class VideoSpec(TaskSpec):
 
     def save_options(self, gan: Any, args: Any) -> dict:
         return {"fmt": args.format}
+
+    def export_notes(self, cfg: Any, G: Any) -> dict:
+        from .outputs import FRAME_MS
+        t, c, h, w = (int(s) for s in cfg.data_shape)
+        dc, dn = int(G.content_dim), int(G.noise_dim)
+        return {
+            "output": {"layout": "NTCHW"}, "clip_shape": [t, c, h, w], "frames": t,
+            "frames_per_second": 1000 // FRAME_MS, "value_range": [-1.0, 1.0],
+            "to_uint8": ("numpy.clip((x + 1) * 127.5, 0, 255).round().astype(numpy.uint8), then "
+                         "transpose(0, 1, 3, 4, 2) for [N, T, H, W, C] frames"),
+            "z_layout": {
+                "content": {"slice": [0, dc], "shape": ["N", dc], "meaning": "the clip's "
+                            "content code, held for every frame" + (
+                                ", plus its class's embedding" if cfg.model.conditional else "")
+                            + " (copy it across rows: one content, several motions)"},
+                "motion_noise": {"slice": [dc, dc + t * dn], "shape": ["N", t, dn],
+                                 "meaning": f"z[:, {dc}:].reshape(N, {t}, {dn}): frame t's "
+                                            f"noise, which a GRU turns into frame t's motion code "
+                                            f"(copy it across rows: several contents, one "
+                                            f"motion)"}}}
 
 
 register(VideoSpec())
