@@ -316,3 +316,21 @@ def test_failed_verification_leaves_nothing_behind(runs, tmp_path, monkeypatch, 
     assert [p.name for p in tmp_path.iterdir()] == [mine.name]   # no temp file, no .json
     assert mine.read_bytes() == b"the user's"
     assert issubclass(ExportError, GanKitError)
+
+
+def test_a_task_that_does_not_export_names_those_that_do(tmp_path, capsys):
+    """The refusal comes from the registry (each spec's `exports`), never from a task's name."""
+    import pandas as pd
+
+    from gankit import tasks
+    from gankit.tasks.table import TableGAN
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=40), "b": rng.choice(["x", "y"], 40)}).to_csv(
+        tmp_path / "t.csv", index=False)
+    TableGAN(tmp_path / "t.csv", out=tmp_path / "table", width=8, batch_size=20,
+             sample_every=100).fit(steps=1, progress=False)
+    capsys.readouterr()   # training's own lines
+    line = fail(capsys, "export", tmp_path / "table", "--output", tmp_path / "g.onnx",
+                match="is a table run: export works on the generators of")
+    assert all(f"{s.name}" in line for s in tasks.specs() if s.exports), line
+    assert not (tmp_path / "g.onnx").exists()

@@ -8,10 +8,12 @@
 The file holds the EMA generator (the raw one with `ema=False`) in eval mode, on the CPU, with a
 dynamic batch dimension: inputs `z` float32 [N, z_dim] (standard normal noise) and, for a
 conditional run, `labels` int64 [N]; output `images` float32 [N, C, H, W] in [-1, 1], or `samples`
-[N, ...] for vector data (the names `gankit sample` uses in a .npz). Before the file is kept it is
+[N, ...] for vector data (the names `gankit sample` uses in a .npz), or the name a task's spec
+gives (`export_output`; a video run's `videos` [N, T, C, H, W]). Before the file is kept it is
 loaded back with the runtime a user would use (onnxruntime, or torch.jit.load) and run at several
 batch sizes against gankit's own sampling; FILE.json beside it records the inputs, outputs, how to
-turn outputs into uint8 pixels, and the difference measured.
+turn outputs into uint8 pixels, what the task's spec adds (`export_notes`: how a video
+generator's z splits into content and motion noise, say), and the difference measured.
 
 (`outputs.py` writes samples; this module writes the generator itself.)
 """
@@ -98,9 +100,11 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
         _require_onnx()
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)   # RunError for a missing, non-run or corrupt directory
-    if not tasks.get(cfg.task).exports:
-        raise RunError(f"{run_dir} is a {cfg.task} run: export works on image GANs (noise -> "
-                       f"image) so far")
+    spec = tasks.get(cfg.task)
+    if not spec.exports:
+        takers = " and ".join(s.name for s in tasks.specs() if s.exports)
+        raise RunError(f"{run_dir} is a {cfg.task} run: export works on the generators of "
+                       f"{takers} runs (noise -> samples) so far")
     if cfg.model.model == "custom":
         raise RunError(f"{run_dir} was trained with your own nets, which gankit cannot rebuild "
                        f"from the run directory: load it with gankit.load_run(RUN, generator=..., "
@@ -115,7 +119,7 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
     conditional = bool(cfg.model.conditional)
     module = (_Conditional(G) if conditional else _Unconditional(G)).eval()
     data_shape = tuple(int(s) for s in cfg.data_shape)
-    out_name = "images" if is_image_shape(data_shape) else "samples"
+    out_name = spec.export_output or ("images" if is_image_shape(data_shape) else "samples")
     example = _inputs(task.z_dim, cfg.num_classes if conditional else 0, EXAMPLE_BATCH, seed=1)
 
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}{FORMATS[fmt]}")
@@ -133,7 +137,8 @@ def export_generator(run_dir: Union[str, Path], fmt: str = "onnx",
         check = verify(run, reference, task.z_dim, cfg.num_classes if conditional else 0,
                        data_shape)
         doc = describe(fmt=fmt, run_dir=run_dir, step=gan.step, ema=used_ema, cfg=cfg,
-                       z_dim=task.z_dim, out_name=out_name, output=output, info=info, check=check)
+                       z_dim=task.z_dim, out_name=out_name, output=output, info=info, check=check,
+                       notes=spec.export_notes(cfg, G))
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -304,10 +309,11 @@ def verify(run: Runner, reference: Callable[[torch.Tensor, Optional[torch.Tensor
 
 def describe(*, fmt: str, run_dir: Path, step: int, ema: bool, cfg: Any, z_dim: int,
              out_name: str, output: Path, info: dict[str, Any], check: dict[str, Any],
-             ) -> dict[str, Any]:
-    """FILE.json: everything needed to use the file without gankit."""
+             notes: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """FILE.json: everything needed to use the file without gankit. `notes`: what the task's spec
+    adds or replaces (its "output" entry updates the output's description)."""
     data_shape = [int(s) for s in cfg.data_shape]
-    image = out_name == "images"
+    image, vector = out_name == "images", out_name == "samples"
     inputs = [{"name": "z", "dtype": "float32", "shape": ["N", z_dim],
                "distribution": "standard normal, N(0, 1), independent entries"}]
     num_classes = int(cfg.num_classes) if cfg.model.conditional else None
@@ -316,7 +322,8 @@ def describe(*, fmt: str, run_dir: Path, step: int, ema: bool, cfg: Any, z_dim: 
                        "range": [0, num_classes - 1]})
     runtime = (f"onnxruntime {importlib.import_module('onnxruntime').__version__}"
                if fmt == "onnx" else f"torch.jit.load, torch {torch.__version__}")
-    return {
+    notes = dict(notes or {})
+    doc = {
         "format": fmt,
         "file": output.name,
         **info,
@@ -333,10 +340,13 @@ def describe(*, fmt: str, run_dir: Path, step: int, ema: bool, cfg: Any, z_dim: 
         "output": {"name": out_name, "dtype": "float32", "shape": ["N", *data_shape],
                    "layout": "NCHW" if image else None},
         "image_shape": data_shape if image else None,
-        "vector_shape": None if image else data_shape,
+        "vector_shape": data_shape if vector else None,
         "value_range": [-1.0, 1.0] if image else None,
         "to_uint8": ("numpy.clip((x + 1) * 127.5, 0, 255).round().astype(numpy.uint8), then "
                      "transpose(0, 2, 3, 1) for [N, H, W, C] pictures") if image else None,
         "batch": "dynamic: any N >= 1",
         "verification": {"runtime": runtime, **check},
     }
+    doc["output"].update(notes.pop("output", {}))
+    doc.update(notes)
+    return doc

@@ -15,9 +15,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.num < 1:
         raise ConfigError(f"--num must be at least 1, got {args.num}")
     gan = load_run(args.run, weights_only=True)
-    options = tasks.get(gan.config.task).sample_options(gan, args)
+    spec = tasks.get(gan.config.task)
+    options = spec.sample_options(gan, args)
     samples = gan.sample(args.num, seed=args.seed, **options)
-    where = gan.save(samples, args.output, overwrite=args.overwrite, labels=options.get("labels"))
+    where = gan.save(samples, args.output, overwrite=args.overwrite, labels=options.get("labels"),
+                     **spec.save_options(gan, args))
     print(f"wrote {args.num} samples to {where}", file=sys.stderr)
     return 0
 

@@ -20,7 +20,8 @@ def _names(runs: Sequence[Path]) -> list[str]:
 
 
 def final_numbers(data: dict[str, Any]) -> dict[str, Any]:
-    """Step, training time, last logged losses, and the last and best of each evaluated metric."""
+    """Step, training time, last logged losses, the last and best of each evaluated metric, and
+    the best of the score the run keeps its best checkpoint by (checkpoints/best.json)."""
     out: dict[str, Any] = {"step": data["step"], "train_minutes": round(data["elapsed"] / 60, 2)}
     recs = data["records"]
     keys = sorted({k for r in recs for k in r if k not in figures.COUNTERS})
@@ -31,6 +32,10 @@ def final_numbers(data: dict[str, Any]) -> dict[str, Any]:
         out[k] = vals[-1]
         if k in figures.LOWER_IS_BETTER and len(vals) > 1:
             out[f"best_{k}"] = min(vals)
+    # the score the run keeps its best checkpoint by, whatever its task calls it (--eval-every)
+    for k, v in (data.get("best") or {}).items():
+        if k != "step":
+            out.setdefault(f"best_{k}", v)
     return out
 
 

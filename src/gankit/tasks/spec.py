@@ -19,14 +19,17 @@ What a spec declares (attributes) and answers (methods):
     previews                 the file types of its samples/step-* previews (".png", ".txt", ...)
     sample_output            an example `gankit sample --output` for its runs; None: its runs are
                              not sampled (the facade's `sample` says what to use instead)
-    add_sample_flags(p), sample_options(gan, args)
-                             `gankit sample` flags of its own (--label, --no-ema) and what they
-                             pass to the facade's `sample`
+    add_sample_flags(p), sample_options(gan, args), save_options(gan, args)
+                             `gankit sample` flags of its own (--label, --no-ema, a video run's
+                             --format) and what they pass to the facade's `sample` and `save`
     next_step(run_dir)       the one line `gankit train` ends with: how to use the run
     sample_help, eval_help   what `gankit sample --output` takes and `gankit eval` scores for its
                              runs, where that differs from images (shown in those commands' help)
     report_data              whether its report page takes --data (the real table)
-    exports                  whether `gankit export` writes its generator
+    exports                  whether `gankit export` writes its generator (noise -> samples)
+    export_output, export_notes(cfg, G)
+                             the exported file's output name (None: images or samples, from the
+                             data's shape) and what FILE.json adds about it (layouts, how z splits)
     plugin_parts             whether its nets and loss may be named from plugin code (then
                              opening a run checks that the code is imported)
     add_commands(sub)        subcommands of its own (`gankit translate`, ...): {name: handler}
@@ -63,6 +66,7 @@ class TaskSpec:
     eval_help: ClassVar[str] = ""     # what `gankit eval` scores on its runs, if other
     report_data: ClassVar[bool] = False   # its own report compares with --data (a real table)
     exports: ClassVar[bool] = False
+    export_output: ClassVar[Optional[str]] = None   # the exported generator's output name
     plugin_parts: ClassVar[bool] = False   # its nets and loss may come from --plugins code
     templates: ClassVar[Optional[Path]] = None
 
@@ -98,6 +102,11 @@ class TaskSpec:
         those flags."""
         return {}
 
+    def save_options(self, gan: Any, args: argparse.Namespace) -> dict[str, Any]:
+        """The keyword arguments of the facade's `save` from those flags, besides `overwrite`
+        and `labels` (which every `save` takes): a video run's file format, say."""
+        return {}
+
     def describe(self, run_dir: Path) -> dict[str, Any]:
         """Task facts `gankit info` adds to its JSON (say, how many items are labeled)."""
         return {}
@@ -109,6 +118,12 @@ class TaskSpec:
     def add_commands(self, sub: argparse._SubParsersAction) -> dict[str, Callable[..., int]]:
         """Subcommands this task brings (`gankit translate`, `gankit impute`, ...): add their
         parsers to `sub`; return {command: handler(args) -> exit code}."""
+        return {}
+
+    def export_notes(self, cfg: Any, G: Any) -> dict[str, Any]:
+        """What `gankit export`'s FILE.json says about its runs' exported generator `G` beyond
+        the shared fields: entries added or replaced at the top level, and under "output" ones
+        that update the output's description (its layout, say)."""
         return {}
 
     def report(self, gan: Any, output: Path, overwrite: bool, data: Optional[Path]

@@ -101,4 +101,3 @@ def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsy
     code, out, _ = run(capsys, "info", r, "--json")
     assert json.loads(out)["latest_samples"].endswith(".gif")
     one_error(capsys, "sample", r, "--num", 2, "--output", tmp_path / "x.png", match="FILE.gif")
-    one_error(capsys, "export", r, match="image GANs")

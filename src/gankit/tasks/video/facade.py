@@ -2,7 +2,8 @@
 
     gankit train --task video --dataset moving-mnist             # two digits bouncing, made offline
     gankit train --task video --dataset ./clips                  # GIFs, frame folders, .npy/.npz
-    gankit sample RUN --num 16 --output clips.gif                # or clips.npz, or a folder of GIFs
+    gankit sample RUN --num 16 --output clips.gif                # or clips.mp4, clips.npz, or a
+    gankit sample RUN --num 16 --output clips --format mp4       # folder of GIFs (or MP4s)
     gankit sample RUN --num 8 --same-content --output walk.gif   # one content, eight motions
 
 Clips inside are floats [N, T, C, H, W] in [-1, 1]; on disk uint8 [N, T, H, W, C].
@@ -94,10 +95,11 @@ class VideoGAN(Sampling, TaskFacade):
         return self.task.generate(z, ema=ema, labels=y)
 
     def save(self, samples: torch.Tensor, output: Union[str, Path], overwrite: bool = False,
-             labels: Optional[torch.Tensor] = None) -> Path:
-        """Clips to FILE.npz (`videos` uint8 [N, T, H, W, C]), FILE.gif (one grid that plays) or
-        a folder of GIFs (see outputs.write_clips)."""
-        return write_clips(samples, Path(output), overwrite, labels)
+             labels: Optional[torch.Tensor] = None, fmt: Optional[str] = None) -> Path:
+        """Clips to FILE.npz (`videos` uint8 [N, T, H, W, C]), FILE.gif or FILE.mp4 (one grid
+        that plays) or a folder of GIFs (`fmt="mp4"`: of MP4s; see outputs.write_clips). MP4
+        needs PyAV (`pip install av`)."""
+        return write_clips(samples, Path(output), overwrite, labels, fmt)
 
     def reference(self, split: str = "test") -> torch.Tensor:
         """The real clips scores compare with: held-out (or, with none, training) as uint8."""
