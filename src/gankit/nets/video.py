@@ -13,7 +13,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .dcgan import DCGANDiscriminator, DCGANGenerator, plan
+from ..errors import ConfigError
+from .dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator, plan
 from .layers import init_weights
 
 
@@ -38,7 +39,7 @@ class VideoGenerator(nn.Module):
 
     def motion(self, eps: torch.Tensor) -> torch.Tensor:
         """noise [N, T, noise_dim] -> motion codes [N, T, motion_dim]."""
-        h = eps.new_zeros(len(eps), self.motion_dim)
+        h = eps.new_zeros(eps.shape[0], self.motion_dim)
         codes = []
         for t in range(eps.shape[1]):
             h = self.rnn(eps[:, t], h)
@@ -46,7 +47,7 @@ class VideoGenerator(nn.Module):
         return torch.stack(codes, 1)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        n, t = len(z), self.frames
+        n, t = z.shape[0], self.frames
         content = z[:, :self.content_dim]
         if self.embed is not None and y is not None:
             content = content + self.embed(y)
@@ -57,11 +58,11 @@ class VideoGenerator(nn.Module):
 
 
 class FrameCritic(nn.Module):
-    """The image critic: frames [N, C, H, W] -> logit [N] (a DCGAN critic without norm)."""
+    """The image critic: frames [N, C, H, W] -> logit [N] (a DCGAN critic)."""
 
-    def __init__(self, frame_shape: tuple[int, int, int], width: int = 32):
+    def __init__(self, frame_shape: tuple[int, int, int], width: int = 32, norm: str = "none"):
         super().__init__()
-        self.net = DCGANDiscriminator(frame_shape, width, norm="none")
+        self.net = DCGANDiscriminator(frame_shape, width, norm=norm)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.net(frames)
@@ -75,22 +76,31 @@ class VideoCritic(nn.Module):
     is left of time and space."""
 
     def __init__(self, clip_shape: tuple[int, int, int, int], width: int = 32,
-                 num_classes: int = 0):
+                 num_classes: int = 0, norm: str = "none"):
         super().__init__()
+        if norm not in D_NORMS:
+            raise ConfigError(f"unknown --d-norm {norm!r}: choose one of {', '.join(D_NORMS)}")
         t, c, h, _ = clip_shape
         _, downs = plan(h)
         layers: list[nn.Module] = []
         ch_in, ch = c, width
         for i in range(downs):
             step_t = 2 if i > 0 and t > 2 else 1
-            layers += [nn.Conv3d(ch_in, ch, (3, 4, 4), (step_t, 2, 2), (1, 1, 1)),
-                       nn.LeakyReLU(0.2, True)]
+            layers.append(nn.Conv3d(ch_in, ch, (3, 4, 4), (step_t, 2, 2), (1, 1, 1),
+                                    bias=not (norm == "batch" and i > 0)))
+            if norm == "batch" and i > 0:   # as the DCGAN critic: not on the first layer
+                layers.append(nn.BatchNorm3d(ch))
+            layers.append(nn.LeakyReLU(0.2, True))
             t = (t - 1) // step_t + 1
             ch_in, ch = ch, min(ch * 2, width * 8)
         self.net = nn.Sequential(*layers)
         self.out = nn.Linear(ch_in, 1)
         self.embed = nn.Embedding(num_classes, ch_in) if num_classes else None
         init_weights(self)
+        if norm == "spectral":   # after init, as the DCGAN critic
+            for m in self.modules():
+                if isinstance(m, (nn.Conv3d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, clip: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.net(clip.transpose(1, 2)).mean((2, 3, 4))              # [N, features]

@@ -13,35 +13,11 @@ import torch
 from helpers import run
 
 import gankit
-from gankit.errors import ExportError
-from gankit.nets.video import VideoGenerator
 
 TOL = 1e-4
 CLIP = [4, 1, 16, 16]    # the shared runs' clips (tests/tasks/video/conftest.py): T, C, H, W
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _batch_baked_in() -> bool:
-    """Whether a trace of VideoGenerator fixes the batch size: it does while the net reads the
-    batch with len(z), which tracing and torch.export (non-strict, torch.onnx's mode) record as
-    a constant; z.shape[0] is traced. Then no exported file runs at another batch size."""
-    G = VideoGenerator((2, 1, 16, 16), width=4).eval()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(G, torch.randn(2, G.z_dim))
-        try:
-            traced(torch.randn(3, G.z_dim))
-        except RuntimeError:
-            return True
-    return False
-
-
-# Strict: the day nets/video.py reads the batch as z.shape[0], these tests run for real.
-batch_free = pytest.mark.xfail(
-    _batch_baked_in(), raises=ExportError, strict=True,
-    reason="nets/video.py reads the batch size with len(z) and len(eps), which tracing bakes "
-           "into the exported file: use z.shape[0] and eps.shape[0] there")
 
 
 def _needs_onnx():
@@ -64,7 +40,6 @@ def _run_file(path: Path, fmt: str, z: torch.Tensor, y) -> np.ndarray:
         return (module(z) if y is None else module(z, y)).numpy()
 
 
-@batch_free
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 @pytest.mark.parametrize("name", ["plain", "labeled"])
 def test_exported_video_generator_matches_pytorch(video_runs, tmp_path, name, fmt):
@@ -86,7 +61,6 @@ def test_exported_video_generator_matches_pytorch(video_runs, tmp_path, name, fm
     assert meta["verification"]["max_abs_diff"] <= TOL and meta["step"] == 4
 
 
-@batch_free
 def test_sidecar_says_how_z_splits_and_what_comes_out(video_runs, tmp_path, capsys):
     """FILE.json alone is enough to draw one content moving several ways from the file."""
     ort = _needs_onnx()

@@ -101,3 +101,31 @@ def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsy
     code, out, _ = run(capsys, "info", r, "--json")
     assert json.loads(out)["latest_samples"].endswith(".gif")
     one_error(capsys, "sample", r, "--num", 2, "--output", tmp_path / "x.png", match="FILE.gif")
+
+
+def test_augmentation_moves_every_frame_of_a_clip_alike():
+    """DiffAugment on clips shifts and cuts out the same way in every frame: a still clip stays
+    still (augmenting adds no motion), and real and fake clips see one policy."""
+    gan = VideoGAN("moving-mnist", out=None, augment="translation,cutout", **TINY)
+    still = _squares(8, 4)[:, :1].expand(8, 4, 1, 16, 16).contiguous()
+    out = gan.task.augment(still)
+    assert not torch.equal(out, still)                       # it did change the clips
+    assert torch.equal(out, out[:, :1].expand_as(out))       # but not from frame to frame
+    with pytest.raises(ConfigError, match="color"):
+        VideoGAN("moving-mnist", out=None, augment="color", **TINY)
+
+
+@pytest.mark.parametrize("norm", ["batch", "spectral", "none"])
+def test_critic_norms_and_r1_train(norm):
+    """Each critic normalization trains with the lazy R1 phase; R1 is logged for both critics
+    and the critics' weights move."""
+    gan = VideoGAN("moving-mnist", out=None, d_norm=norm, r1_gamma=1.0, r1_every=2,
+                   critic_frames=3, **TINY)
+    before = [p.detach().clone() for p in gan.task.D_vid.parameters()]
+    gan.fit(steps=2, progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(before, gan.task.D_vid.parameters()))
+    assert "R1" in [p.name for p in gan.task.phases]
+    loss, stats = gan.task.r1_loss(_squares(8, 4))
+    assert {"r1_img", "r1_vid"} <= set(stats) and float(loss) > 0 and torch.isfinite(loss)
+    idx = gan.task._index(torch.zeros(5, 4, 1, 16, 16))
+    assert idx.shape == (5, 3) and all(len(set(row.tolist())) == 3 for row in idx)

@@ -12,9 +12,11 @@ import torch
 from torch import nn
 
 from ...config import RunConfig
+from ...diffaugment import diff_augment, parse_policy
 from ...errors import ConfigError
 from ...nets.video import FrameCritic, VideoCritic, VideoGenerator
 from ...objectives import get_objective
+from ...penalties import r1_penalty
 from ...train.optim import adam_for
 from ...train.trainer import Phase
 from ..base import GeneratorTask, seeded_generators
@@ -29,8 +31,9 @@ def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
     classes = cfg.num_classes if m.conditional else 0
     G = VideoGenerator(cfg.data_shape, o.content_dim, o.motion_dim, o.noise_dim, m.width,
                        classes)
-    return (G, FrameCritic(tuple(cfg.data_shape[1:]), m.width),
-            VideoCritic(cfg.data_shape, m.width, classes))
+    norm = m.d_norm or "none"
+    return (G, FrameCritic(tuple(cfg.data_shape[1:]), m.width, norm),
+            VideoCritic(cfg.data_shape, m.width, classes, norm))
 
 
 class VideoTask(GeneratorTask):
@@ -50,26 +53,50 @@ class VideoTask(GeneratorTask):
         if self.objective.needs_penalty or self.objective.relativistic:
             raise ConfigError(f"--loss {cfg.loss.loss} is not offered for video yet: use ns or "
                               f"hinge")
+        lc = cfg.loss
+        self.policy = parse_policy(lc.augment)
+        if "color" in self.policy:
+            raise ConfigError("--augment for clips takes translation and cutout (the same for "
+                              "every frame of a clip); color is not offered")
         self.generators = seeded_generators(cfg.train.seed, device, "noise", "aux")
         self.phases = [Phase("D", ("D_img", "D_vid"), self.d_loss, grad=("D_img", "D_vid", "G")),
                        Phase("G", ("G",), self.g_loss)]
+        if lc.r1_gamma > 0:   # lazy regularization, scaled by its interval
+            self.phases.append(Phase("R1", ("D_img", "D_vid"), self.r1_loss, every=lc.r1_every))
         self._fake: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None
 
+    def augment(self, clips: torch.Tensor) -> torch.Tensor:
+        """DiffAugment on clips [N, T, C, H, W]: one shift and one cutout per clip, the same in
+        every frame (frames folded into channels), so augmenting never adds motion."""
+        if not self.policy:
+            return clips
+        n, t, c, h, w = clips.shape
+        out = diff_augment(clips.reshape(n, t * c, h, w), self.policy, self.generators["aux"])
+        return out.reshape(n, t, c, h, w)
+
     def _frames(self, clips: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        """One frame of each clip [N, T, C, H, W] -> [N, C, H, W]."""
-        return clips[torch.arange(len(clips), device=clips.device), idx]
+        """Frames idx [N, k] of each clip [N, T, C, H, W] -> [N * k, C, H, W]."""
+        rows = torch.arange(len(clips), device=clips.device)[:, None]
+        return clips[rows, idx].flatten(0, 1)
 
     def _judge(self, clips: torch.Tensor, idx: torch.Tensor, y: Optional[torch.Tensor]
                ) -> tuple[torch.Tensor, torch.Tensor]:
+        clips = self.augment(clips)
         return (self.D_img(self._frames(clips, idx)).float(),
                 self.D_vid(clips, y).float())
+
+    def _index(self, clips: torch.Tensor) -> torch.Tensor:
+        """`critic_frames` distinct random frame indices per clip [N, k]: the image critic's."""
+        aux, t = self.generators["aux"], clips.shape[1]
+        k = min(self.cfg.options.critic_frames, t)
+        keys = torch.rand(len(clips), t, generator=aux, device=aux.device)
+        return keys.argsort(1)[:, :k].to(clips.device)
 
     def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, y = self._split(batch)
         fake = self.G(self.noise(len(real)), y)          # kept with its graph for the G phase
         self._fake = (fake, y)
-        idx = torch.randint(real.shape[1], (len(real),), generator=self.generators["aux"],
-                            device=self.generators["aux"].device).to(real.device)
+        idx = self._index(real)
         real_img, real_vid = self._judge(real, idx, y)
         fake_img, fake_vid = self._judge(fake.detach(), idx, y)
         loss_img = self.objective.d_loss(real_img, fake_img)
@@ -81,12 +108,22 @@ class VideoTask(GeneratorTask):
     def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         fake, y = self._fake
         self._fake = None
-        idx = torch.randint(fake.shape[1], (len(fake),), generator=self.generators["aux"],
-                            device=self.generators["aux"].device).to(fake.device)
+        idx = self._index(fake)
         fake_img, fake_vid = self._judge(fake, idx, y)
         loss_img, loss_vid = self.objective.g_loss(fake_img), self.objective.g_loss(fake_vid)
         return loss_img + loss_vid, {"g_loss": loss_img + loss_vid, "g_img": loss_img,
                                      "g_vid": loss_vid}
+
+    def r1_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """R1 on real clips for both critics (gamma / 2 each, times the interval)."""
+        real, y = self._split(batch)
+        real = self.augment(real)
+        idx = self._index(real)
+        r1_img = r1_penalty(lambda x: self.D_img(x).float(), self._frames(real, idx))
+        r1_vid = r1_penalty(lambda x: self.D_vid(x, y).float(), real)
+        lc = self.cfg.loss
+        loss = lc.r1_gamma / 2 * (r1_img + r1_vid) * lc.r1_every
+        return loss, {"r1_img": r1_img, "r1_vid": r1_vid}
 
     def balanced_labels(self, n: int) -> torch.Tensor:
         """0, 1, …, K-1, 0, 1, …: n class labels, every class equally often (±1)."""
