@@ -91,13 +91,13 @@ def train_arm(arm: str, args: argparse.Namespace) -> None:
     out = args.out / f"seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)
     name = arm_name(arm, args.set)
-    video = VideoGAN("moving-mnist", seed=args.seed, out=out / "runs", log_every=100,
+    video = VideoGAN("moving-mnist", seed=args.seed, out=out / "runs" / name, log_every=100,
                      **(parse_options(args.set) if arm == "video" else {}))
     if arm == "video":
         gan = video
     else:   # the frames of the video arm's own training clips, every frame an image
         frames = video.run.data.flatten(0, 1)
-        gan = GAN(dataset=frames, seed=args.seed, out=out / "runs", log_every=100)
+        gan = GAN(dataset=frames, seed=args.seed, out=out / "runs" / name, log_every=100)
     t = video.config.data_shape[0]
     spent, t0, meta = 0.0, time.time(), []
     for minutes in sorted(args.minutes):
