@@ -44,6 +44,13 @@ def test_content_and_motion_are_separate_codes():
     assert torch.equal(gan.sample(2, seed=5), gan.sample(2, seed=5))
 
 
+def test_clips_from_a_python_array_make_a_run():
+    own = np.random.default_rng(0).integers(0, 256, (20, 4, 16, 16), dtype=np.uint8)
+    gan = VideoGAN(own, out=None, width=8, batch_size=8)
+    assert gan.config.data.dataset == "<clips from Python>"
+    assert gan.sample(2, seed=0).shape == (2, 4, 1, 16, 16)
+
+
 def _squares(n: int = 32, frames: int = 6) -> torch.Tensor:
     """Clips of a bright square moving one pixel a frame on black: [n, frames, 1, 16, 16]."""
     clips = -torch.ones(n, frames, 1, 16, 16)

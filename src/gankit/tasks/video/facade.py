@@ -164,9 +164,10 @@ def prepare(config: RunConfig, dataset: Any) -> tuple[RunConfig, Any]:
     length the device affords, and the config they resolve (frames, data shape, classes)."""
     from .data import load_clips
     o, afford = config.options, sizes(config.train.device)
-    frames = o.frames or (afford["frames"] if dataset == BUNDLED else None)
+    bundled = isinstance(dataset, str) and dataset == BUNDLED   # not `==` on an array of clips
+    frames = o.frames or (afford["frames"] if bundled else None)
     side = config.data.resolution or afford["resolution"]
-    if dataset == BUNDLED:
+    if bundled:
         clips = _moving_mnist(o.clips, frames, side, o.digits, config.train.seed)
     else:
         given = config.data.resolution   # resized as they are read: frames may differ in size
@@ -178,7 +179,7 @@ def prepare(config: RunConfig, dataset: Any) -> tuple[RunConfig, Any]:
     if config.model.conditional and clips.train_labels is None:
         raise DataError("--conditional needs labeled clips: put each class's clips in a folder "
                         "of its own, or give `labels` in the .npz")
-    name = dataset if isinstance(dataset, str) and dataset == BUNDLED else (
+    name = dataset if bundled else (
         str(Path(dataset).expanduser().resolve()) if isinstance(dataset, (str, Path))
         else "<clips from Python>")
     cfg = config.replace(
