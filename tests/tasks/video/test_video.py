@@ -92,15 +92,20 @@ def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsy
     r = tmp_path / "run"
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     code, _, err = run(capsys, "train", "--task", "video", "--dataset", "moving-mnist",
-                       "--steps", 4, "--sample-every", 2, "--out", r, *flags)
+                       "--steps", 4, "--sample-every", 2, "--eval-every", 4, "--eval-num", 8,
+                       "--out", r, *flags)
     assert code == 0, err
+    logged = [json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
+    assert any("fvd" in rec and "identity" in rec for rec in logged)   # --eval-every's scores
+    assert "fvd" in json.loads((r / "checkpoints" / "best.json").read_text())   # best by fvd
     assert (r / "samples" / "step-0000004.gif").is_file() and "samples/step-0000004.gif" in err
     code, _, err = run(capsys, "sample", r, "--num", 4, "--same-content", "--output",
                        tmp_path / "walk.gif")
     assert code == 0 and Image.open(tmp_path / "walk.gif").n_frames == 4, err
     code, out, err = run(capsys, "eval", r, "--num", 8, "--json")
     scores = json.loads(out)
-    assert code == 0 and {"motion", "motion_real", "frozen"} <= set(scores), err
+    assert code == 0 and {"motion", "motion_real", "frozen", "frame_fid", "fvd", "identity",
+                          "identity_real"} <= set(scores), err
     assert scores["motion_real"]["value"] > 0   # the held-out digits move
     code, _, err = run(capsys, "report", r, "--output", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()

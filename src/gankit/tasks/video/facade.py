@@ -73,7 +73,9 @@ class VideoGAN(Sampling, TaskFacade):
         return self.run.standard_callbacks(
             total, max_time, progress, GifPreview(self.run_dir / "samples", t.sample_every, self),
             lambda: {k: r.value for k, r in self.metric_results(t.eval_num).items()},
-            key="motion_gap", title=f"mocogan on {Path(self.config.data.dataset).name}")
+            # the best checkpoint: by fvd where it is measured (what is shown and how it moves)
+            key="fvd" if self.config.data.dataset == BUNDLED else "motion_gap",
+            title=f"mocogan on {Path(self.config.data.dataset).name}")
 
     # --- using it ----------------------------------------------------------------------------
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True, labels: Any = None,
@@ -106,18 +108,20 @@ class VideoGAN(Sampling, TaskFacade):
         held = self._clips.test
         return held if split == "test" and len(held) else self._clips.train
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
-        """How the clips move, against the real ones (see scores.temporal_scores): motion and
-        its change per frame, their gaps to the real clips', and the share of frozen clips."""
-        from ...metrics import task_results
-        from .scores import temporal_scores
-        real = self.reference(split)
+    def metric_results(self, num: int, seed: int = 0, split: str = "test",
+                       extractor: Optional[str] = None, **_: Any) -> dict:
+        """`num` clips against (at most `num`) real ones, see scores.video_results: how they move
+        (motion, accel, their gaps, frozen), frame_fid (moving digits: in the MNIST classifier's
+        features; else in `extractor`'s, when named) and, for moving digits, fvd, identity and
+        identity_real in the shipped clip network's."""
+        from .scores import video_results
+        real = from_uint8(self.reference(split)[:num])
         fake = self.sample(num, seed=seed, labels=self.labels_for(None, num))
-        scores = temporal_scores(fake, from_uint8(real[:num]))
-        return task_results(scores, extractor="pixels", n_real=min(num, len(real)), n_fake=num,
-                            reference=self.config.data.dataset,
-                            reference_split="held-out" if split == "test" else "train",
-                            seed=seed)
+        digits = self.config.options.digits if self.config.data.dataset == BUNDLED else None
+        return video_results(fake, real, moving_digits=digits, extractor=extractor,
+                             reference=self.config.data.dataset,
+                             reference_split="held-out" if split == "test" else "train",
+                             seed=seed)
 
     # --- its report --------------------------------------------------------------------------
     @property
