@@ -73,3 +73,18 @@ def test_eval_errors_are_one_line(capsys, tmp_path, argv, match):
     argv = [str(tmp_path / a) if a.endswith(".npz") else a for a in argv]
     code, _, err = run(capsys, *argv)
     assert code == 2 and match in err and "Traceback" not in err
+
+
+def test_printed_results_give_one_protocol_line_for_each_way_they_were_measured():
+    from gankit.evaluation import format_results
+    from gankit.metrics import MetricResult
+    pixels = {"extractor": "pixels", "n_real": 8, "n_fake": 8, "reference": "r",
+              "reference_split": "held-out", "gankit_version": "v"}
+    net = {**pixels, "extractor": "clip-net", "extractor_sha256": "ab" * 32}
+    alike = {k: MetricResult(k, 1.0, {}, pixels) for k in ("motion", "frozen")}
+    lines = format_results(alike).splitlines()
+    assert lines[-1].startswith("protocol: pixels, n_real 8") and len(lines) == 3
+    mixed = {**alike, "fvd": MetricResult("fvd", 2.0, {}, net)}
+    lines = format_results(mixed).splitlines()
+    assert lines[-2].startswith("protocol (motion, frozen): pixels")
+    assert lines[-1].startswith("protocol (fvd): clip-net abababababab, n_real 8")

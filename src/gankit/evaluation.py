@@ -144,16 +144,22 @@ def summary(results: dict[str, MetricResult]) -> dict[str, Any]:
 
 
 def format_results(results: dict[str, MetricResult]) -> str:
-    lines = []
+    """One line a score, then its protocol: one line when every score shares it, else one line
+    for each group of scores measured alike (a video run's scores on pixels, in the MNIST
+    classifier's features and in the clip network's)."""
+    lines, groups = [], {}
     for name, r in results.items():
         extra = ", ".join(f"{k} {v:.4g}" for k, v in r.extra.items() if isinstance(v, (int, float)))
         lines.append(f"{name:10s} {r.value:.4g}" + (f"  ({extra})" if extra else ""))
-    if results:
-        p = next(iter(results.values())).protocol
-        sha = str(p.get('extractor_sha256') or '')[:12]
-        lines.append(f"protocol: {p.get('extractor', 'D of the run')}{' ' + sha if sha else ''}, "
-                     f"n_real {p.get('n_real')}, "
-                     f"n_fake {p.get('n_fake')}, reference {p.get('reference')}/"
-                     f"{p.get('reference_split')}, seed {p.get('seed', 0)}, "
-                     f"gankit {p.get('gankit_version')}")
+        groups.setdefault(_protocol_line(r.protocol), []).append(name)
+    for text, names in groups.items():
+        which = " (" + ", ".join(names) + ")" if len(groups) > 1 else ""
+        lines.append(f"protocol{which}: {text}")
     return "\n".join(lines)
+
+
+def _protocol_line(p: dict[str, Any]) -> str:
+    sha = str(p.get('extractor_sha256') or '')[:12]
+    return (f"{p.get('extractor', 'D of the run')}{' ' + sha if sha else ''}, "
+            f"n_real {p.get('n_real')}, n_fake {p.get('n_fake')}, reference {p.get('reference')}/"
+            f"{p.get('reference_split')}, seed {p.get('seed', 0)}, gankit {p.get('gankit_version')}")

@@ -44,6 +44,13 @@ def test_content_and_motion_are_separate_codes():
     assert torch.equal(gan.sample(2, seed=5), gan.sample(2, seed=5))
 
 
+def test_clips_from_a_python_array_make_a_run():
+    own = np.random.default_rng(0).integers(0, 256, (20, 4, 16, 16), dtype=np.uint8)
+    gan = VideoGAN(own, out=None, width=8, batch_size=8)
+    assert gan.config.data.dataset == "<clips from Python>"
+    assert gan.sample(2, seed=0).shape == (2, 4, 1, 16, 16)
+
+
 def _squares(n: int = 32, frames: int = 6) -> torch.Tensor:
     """Clips of a bright square moving one pixel a frame on black: [n, frames, 1, 16, 16]."""
     clips = -torch.ones(n, frames, 1, 16, 16)
@@ -85,15 +92,20 @@ def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsy
     r = tmp_path / "run"
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
     code, _, err = run(capsys, "train", "--task", "video", "--dataset", "moving-mnist",
-                       "--steps", 4, "--sample-every", 2, "--out", r, *flags)
+                       "--steps", 4, "--sample-every", 2, "--eval-every", 4, "--eval-num", 8,
+                       "--out", r, *flags)
     assert code == 0, err
+    logged = [json.loads(line) for line in (r / "metrics.jsonl").read_text().splitlines()]
+    assert any("fvd" in rec and "identity" in rec for rec in logged)   # --eval-every's scores
+    assert "fvd" in json.loads((r / "checkpoints" / "best.json").read_text())   # best by fvd
     assert (r / "samples" / "step-0000004.gif").is_file() and "samples/step-0000004.gif" in err
     code, _, err = run(capsys, "sample", r, "--num", 4, "--same-content", "--output",
                        tmp_path / "walk.gif")
     assert code == 0 and Image.open(tmp_path / "walk.gif").n_frames == 4, err
     code, out, err = run(capsys, "eval", r, "--num", 8, "--json")
     scores = json.loads(out)
-    assert code == 0 and {"motion", "motion_real", "frozen"} <= set(scores), err
+    assert code == 0 and {"motion", "motion_real", "frozen", "frame_fid", "fvd", "identity",
+                          "identity_real"} <= set(scores), err
     assert scores["motion_real"]["value"] > 0   # the held-out digits move
     code, _, err = run(capsys, "report", r, "--output", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()

@@ -18,7 +18,10 @@ class VideoSpec(TaskSpec):
     sample_output = "samples.gif"
     sample_help = ("FILE.gif or FILE.mp4 (a grid of clips playing), FILE.npz (`videos` uint8 "
                    "[N,T,H,W,C]) or a directory (one GIF per clip, or MP4 with --format mp4)")
-    eval_help = "how the clips move against the held-out clips: motion, its change, frozen clips"
+    eval_help = ("against the held-out clips: how they move (motion, its change, frozen clips); "
+                 "moving-mnist also frame_fid (MNIST classifier), fvd (the shipped clip network) "
+                 "and identity (frames keeping the clip's digits); other clips frame_fid with "
+                 "--extractor")
     templates = Path(__file__).parent / "templates"
     exports = True
     export_output = "videos"   # the name `gankit sample` gives clips in a .npz

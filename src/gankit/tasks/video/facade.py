@@ -74,7 +74,9 @@ class VideoGAN(Sampling, TaskFacade):
         return self.run.standard_callbacks(
             total, max_time, progress, GifPreview(self.run_dir / "samples", t.sample_every, self),
             lambda: {k: r.value for k, r in self.metric_results(t.eval_num).items()},
-            key="motion_gap", title=f"mocogan on {Path(self.config.data.dataset).name}")
+            # the best checkpoint: by fvd where it is measured (what is shown and how it moves)
+            key="fvd" if self.config.data.dataset == BUNDLED else "motion_gap",
+            title=f"mocogan on {Path(self.config.data.dataset).name}")
 
     # --- using it ----------------------------------------------------------------------------
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True, labels: Any = None,
@@ -108,18 +110,20 @@ class VideoGAN(Sampling, TaskFacade):
         held = self._clips.test
         return held if split == "test" and len(held) else self._clips.train
 
-    def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
-        """How the clips move, against the real ones (see scores.temporal_scores): motion and
-        its change per frame, their gaps to the real clips', and the share of frozen clips."""
-        from ...metrics import task_results
-        from .scores import temporal_scores
-        real = self.reference(split)
+    def metric_results(self, num: int, seed: int = 0, split: str = "test",
+                       extractor: Optional[str] = None, **_: Any) -> dict:
+        """`num` clips against (at most `num`) real ones, see scores.video_results: how they move
+        (motion, accel, their gaps, frozen), frame_fid (moving digits: in the MNIST classifier's
+        features; else in `extractor`'s, when named) and, for moving digits, fvd, identity and
+        identity_real in the shipped clip network's."""
+        from .scores import video_results
+        real = from_uint8(self.reference(split)[:num])
         fake = self.sample(num, seed=seed, labels=self.labels_for(None, num))
-        scores = temporal_scores(fake, from_uint8(real[:num]))
-        return task_results(scores, extractor="pixels", n_real=min(num, len(real)), n_fake=num,
-                            reference=self.config.data.dataset,
-                            reference_split="held-out" if split == "test" else "train",
-                            seed=seed)
+        digits = self.config.options.digits if self.config.data.dataset == BUNDLED else None
+        return video_results(fake, real, moving_digits=digits, extractor=extractor,
+                             reference=self.config.data.dataset,
+                             reference_split="held-out" if split == "test" else "train",
+                             seed=seed)
 
     # --- its report --------------------------------------------------------------------------
     @property
@@ -166,9 +170,10 @@ def prepare(config: RunConfig, dataset: Any) -> tuple[RunConfig, Any]:
     length the device affords, and the config they resolve (frames, data shape, classes)."""
     from .data import load_clips
     o, afford = config.options, sizes(config.train.device)
-    frames = o.frames or (afford["frames"] if dataset == BUNDLED else None)
+    bundled = isinstance(dataset, str) and dataset == BUNDLED   # not `==` on an array of clips
+    frames = o.frames or (afford["frames"] if bundled else None)
     side = config.data.resolution or afford["resolution"]
-    if dataset == BUNDLED:
+    if bundled:
         clips = _moving_mnist(o.clips, frames, side, o.digits, config.train.seed)
     else:
         given = config.data.resolution   # resized as they are read: frames may differ in size
@@ -180,7 +185,7 @@ def prepare(config: RunConfig, dataset: Any) -> tuple[RunConfig, Any]:
     if config.model.conditional and clips.train_labels is None:
         raise DataError("--conditional needs labeled clips: put each class's clips in a folder "
                         "of its own, or give `labels` in the .npz")
-    name = dataset if isinstance(dataset, str) and dataset == BUNDLED else (
+    name = dataset if bundled else (
         str(Path(dataset).expanduser().resolve()) if isinstance(dataset, (str, Path))
         else "<clips from Python>")
     cfg = config.replace(

@@ -7,12 +7,29 @@ single frames look like.
 - motion_gap, accel_gap: |fake - real| / real of the two (0 = moves as the real clips do);
 - frozen: the share of generated clips whose motion is under a tenth of the real clips' median
   (what a repeated frame gives); frozen_real is the same share among the real clips.
+
+And what the clips show, in the features of shipped networks (`video_results`):
+
+- frame_fid: the Fréchet distance between frames of the real and of the generated clips, in the
+  MNIST classifier's features for moving digits (or the extractor the user names); at most
+  FRAME_BUDGET frames a side, the same evenly spaced frames of every clip;
+- fvd: an FVD-style Fréchet distance between clip features of the shipped clip network
+  (gankit.metrics.video), which see the digits and how they move (moving digits only);
+- identity: the share of a clip's frames whose digit set (the top-k digits of the network's frame
+  head, k the digits of the clips) is the clip's most common one, averaged over clips;
+  identity_real: the same for the real clips, its ceiling (moving digits only).
 """
 from __future__ import annotations
 
+import warnings
+from typing import Any, Optional
+
 import torch
 
+from ...errors import GanKitWarning
+
 FROZEN = 0.1   # of the real clips' median motion
+FRAME_BUDGET = 2000   # frames a side for frame_fid: about a second of the MNIST classifier on a CPU
 
 
 def _motion(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -38,4 +55,84 @@ def temporal_scores(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
             "frozen_real": float((rm < still).float().mean())}
 
 
-__all__ = ["temporal_scores"]
+def even_frames(clips: torch.Tensor, per_clip: int) -> torch.Tensor:
+    """`per_clip` evenly spaced frames (first and last included) of each clip [N, T, C, H, W],
+    as frames [N * per_clip, C, H, W]."""
+    t = clips.shape[1]
+    at = torch.linspace(0, t - 1, max(1, min(per_clip, t))).round().long()
+    return clips[:, at].flatten(0, 1)
+
+
+def frame_fid(fake: torch.Tensor, real: torch.Tensor, extractor: Any,
+              budget: int = FRAME_BUDGET) -> tuple[float, dict]:
+    """Fréchet distance between frames of clips [N, T, C, H, W] (fake) and [M, T, C, H, W] (real)
+    in `extractor`'s features, with the frames used: the same evenly spaced frames of every clip,
+    as many a clip as keep each side within `budget` frames."""
+    from ...metrics.fid import fid
+    per_clip = max(1, min(fake.shape[1], budget // max(len(fake), len(real))))
+    f, r = even_frames(fake, per_clip), even_frames(real, per_clip)
+    value = fid(extractor.features(r), extractor.features(f))
+    return value, {"frames_per_clip": per_clip, "n_real_frames": len(r), "n_fake_frames": len(f)}
+
+
+def clip_scores(fake: torch.Tensor, real: torch.Tensor, extractor: Any,
+                digits: int) -> dict[str, tuple[float, dict]]:
+    """fvd, identity and identity_real of clips fake [N, T, C, H, W] and real [M, T, C, H, W]
+    (moving digits, `digits` a clip) in the clip network `extractor`'s outputs, each with its
+    side results."""
+    from ...metrics.fid import fid
+    from ...metrics.video import ORDERS, frame_classes, identity
+    out_f, out_r = extractor.outputs(fake), extractor.outputs(real)
+    orders = extractor.heads(out_f.features)[1].argmax(1)   # what the order head calls each fake
+    seen = {name: float((orders == i).double().mean()) for i, name in enumerate(ORDERS)}
+    ident_f = identity(frame_classes(out_f.frame_probs, digits))   # [N]
+    ident_r = identity(frame_classes(out_r.frame_probs, digits))
+    return {"fvd": (fid(out_r.features, out_f.features), {"orders_seen": seen}),
+            "identity": (float(ident_f.mean()), {"worst_clip": float(ident_f.min())}),
+            "identity_real": (float(ident_r.mean()), {"worst_clip": float(ident_r.min())})}
+
+
+def video_results(fake: torch.Tensor, real: torch.Tensor, *, moving_digits: Optional[int],
+                  extractor: Optional[str] = None, **proto: Any) -> dict:
+    """Every score of generated clips `fake` [N, T, C, H, W] against real clips [M, T, C, H, W]
+    (both in [-1, 1]) as MetricResults with their protocols (`proto`: reference, split, seed):
+    the temporal scores on pixels; frame_fid in `extractor`'s features (by name; moving digits:
+    the MNIST classifier); and, for moving digits (`moving_digits` digits a clip), fvd, identity
+    and identity_real in the shipped clip network's. For the user's own clips without an
+    extractor named, frame_fid is left out with a warning saying how to get it."""
+    from ...metrics import MetricResult, load_extractor, protocol, task_results
+    n = {"n_real": len(real), "n_fake": len(fake)}
+    results = task_results(temporal_scores(fake, real), extractor="pixels", **n, **proto)
+    name = extractor or ("mnist" if moving_digits else None)
+    if name is None:
+        warnings.warn("frame_fid needs a feature extractor of these clips' frames, and gankit "
+                      "ships none for them: give one (--extractor mnist, fashion-mnist or "
+                      "inception); fvd and identity are measured on moving-mnist only",
+                      GanKitWarning, stacklevel=2)
+    else:
+        ext = load_extractor(name)
+        value, extra = frame_fid(fake, real, ext)
+        results["frame_fid"] = MetricResult("frame_fid", value, extra, protocol(
+            "frame_fid", ext, extra["n_real_frames"], extra["n_fake_frames"], **proto,
+            preprocessing=ext.input_note((len(fake), *fake.shape[2:]))))
+    if moving_digits:
+        results.update(_clip_results(fake, real, moving_digits, n, proto))
+    return results
+
+
+def _clip_results(fake: torch.Tensor, real: torch.Tensor, digits: int, n: dict,
+                  proto: dict) -> dict:
+    """fvd, identity, identity_real as MetricResults; none (a warning) for clips too short."""
+    from ...metrics import MetricResult, protocol
+    from ...metrics.video import MIN_FRAMES, load_video_extractor
+    if fake.shape[1] < MIN_FRAMES:
+        warnings.warn(f"fvd and identity need clips of at least {MIN_FRAMES} frames; these have "
+                      f"{fake.shape[1]}", GanKitWarning, stacklevel=3)
+        return {}
+    ext = load_video_extractor("moving-mnist")
+    more = {**proto, "digits": digits, "preprocessing": ext.input_note(tuple(fake.shape))}
+    return {k: MetricResult(k, v, extra, protocol(k, ext, n["n_real"], n["n_fake"], **more))
+            for k, (v, extra) in clip_scores(fake, real, ext, digits).items()}
+
+
+__all__ = ["clip_scores", "even_frames", "frame_fid", "temporal_scores", "video_results"]
