@@ -46,12 +46,19 @@ class VideoGenerator(nn.Module):
             codes.append(h)
         return torch.stack(codes, 1)
 
-    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
+                at: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The clips of z, or with `at` (frame indices [N, k]) only those frames [N, k, C, H, W]
+        of them: the motion net still runs over every frame, the frame generator only on the
+        frames asked for (what an image-critic step needs)."""
         n, t = z.shape[0], self.frames
         content = z[:, :self.content_dim]
         if self.embed is not None and y is not None:
             content = content + self.embed(y)
         motion = self.motion(z[:, self.content_dim:].reshape(n, t, self.noise_dim))
+        if at is not None:
+            motion = motion[torch.arange(n, device=z.device)[:, None], at]
+            t = at.shape[1]
         codes = torch.cat([content[:, None].expand(n, t, self.content_dim), motion], 2)
         frames = self.frame(codes.reshape(n * t, -1))                  # [N*T, C, H, W]
         return frames.reshape(n, t, *frames.shape[1:])

@@ -2,6 +2,7 @@
 the commands a user runs on it. (Resume and weights-only loading: tests/test_task_contract.py.)"""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -141,3 +142,29 @@ def test_critic_norms_and_r1_train(norm):
     assert {"r1_img", "r1_vid"} <= set(stats) and float(loss) > 0 and torch.isfinite(loss)
     idx = gan.task._index(torch.zeros(5, 4, 1, 16, 16))
     assert idx.shape == (5, 3) and all(len(set(row.tolist())) == 3 for row in idx)
+
+
+def test_image_steps_draw_only_the_judged_frames():
+    """G(z, at=idx) is exactly those frames of G(z); a run with video_every=3 trains whole clips
+    on every third step only and both critics still learn."""
+    G = VideoGenerator((5, 1, 16, 16), width=8).eval()
+    z = torch.randn(3, G.z_dim)
+    idx = torch.tensor([[0, 4], [2, 3], [1, 1]])
+    with torch.no_grad():
+        whole, some = G(z), G(z, at=idx)
+    assert some.shape == (3, 2, 1, 16, 16)
+    assert torch.allclose(some, whole[torch.arange(3)[:, None], idx], atol=1e-6)
+    gan = VideoGAN("moving-mnist", out=None, video_every=3, **TINY)
+    steps, d_phase = [], gan.task.phases[0]
+
+    def d_loss(batch):
+        loss, stats = gan.task.d_loss(batch)
+        steps.append("d_vid" in stats)
+        return loss, stats
+    gan.task.phases[0] = dataclasses.replace(d_phase, loss=d_loss)
+    vid = [p.detach().clone() for p in gan.task.D_vid.parameters()]
+    img = [p.detach().clone() for p in gan.task.D_img.parameters()]
+    gan.fit(steps=4, progress=False)
+    assert steps == [True, False, False, True]
+    assert any(not torch.equal(a, b) for a, b in zip(vid, gan.task.D_vid.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(img, gan.task.D_img.parameters()))

@@ -46,6 +46,9 @@ class VideoOptions(TaskOptions):
     content_dim: int = option(48, "size of a clip's content code (what stays)", low=1)
     motion_dim: int = option(16, "size of a frame's motion code (what moves)", low=1)
     noise_dim: int = option(8, "size of the noise the motion net reads each frame", low=1)
+    video_every: int = option(1, "train on whole clips (both critics) every N steps; the steps "
+                              "between are image steps: G draws only the frames the image "
+                              "critic judges", low=1)
     critic_frames: int = option(4, "frames of each clip the image critic judges (MoCoGAN's is "
                                 "1; 4 learns faster per CPU-minute)", low=1)
 

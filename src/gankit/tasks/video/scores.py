@@ -32,7 +32,7 @@ FROZEN = 0.1   # of the real clips' median motion
 FRAME_BUDGET = 2000   # frames a side for frame_fid: about a second of the MNIST classifier on a CPU
 
 
-def _motion(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def clip_motion(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per clip [N]: mean |x[t+1] - x[t]| and mean |second difference|, in [0, 1] units."""
     x = (clips.float() + 1) / 2                                      # [N, T, C, H, W] in [0, 1]
     d1 = x[:, 1:] - x[:, :-1]
@@ -42,8 +42,8 @@ def _motion(clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def temporal_scores(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
     """The scores above for clips fake and real [N, T, C, H, W] in [-1, 1]."""
-    fm, fa = _motion(fake)
-    rm, ra = _motion(real)
+    fm, fa = clip_motion(fake)
+    rm, ra = clip_motion(real)
     still = FROZEN * float(rm.median())
     motion, accel = float(fm.mean()), float(fa.mean())
     real_motion, real_accel = float(rm.mean()), float(ra.mean())
@@ -135,4 +135,5 @@ def _clip_results(fake: torch.Tensor, real: torch.Tensor, digits: int, n: dict,
             for k, (v, extra) in clip_scores(fake, real, ext, digits).items()}
 
 
-__all__ = ["clip_scores", "even_frames", "frame_fid", "temporal_scores", "video_results"]
+__all__ = ["clip_motion", "clip_scores", "even_frames", "frame_fid", "temporal_scores",
+           "video_results"]

@@ -63,7 +63,7 @@ class VideoTask(GeneratorTask):
                        Phase("G", ("G",), self.g_loss)]
         if lc.r1_gamma > 0:   # lazy regularization, scaled by its interval
             self.phases.append(Phase("R1", ("D_img", "D_vid"), self.r1_loss, every=lc.r1_every))
-        self._fake: Optional[tuple[torch.Tensor, Optional[torch.Tensor]]] = None
+        self._fake: Optional[tuple[torch.Tensor, Optional[torch.Tensor], bool]] = None
 
     def augment(self, clips: torch.Tensor) -> torch.Tensor:
         """DiffAugment on clips [N, T, C, H, W]: one shift and one cutout per clip, the same in
@@ -92,11 +92,24 @@ class VideoTask(GeneratorTask):
         keys = torch.rand(len(clips), t, generator=aux, device=aux.device)
         return keys.argsort(1)[:, :k].to(clips.device)
 
+    def video_step(self) -> bool:
+        """Whether this step trains on whole clips (both critics); the others are image steps:
+        G draws only the frames the image critic judges (`video_every`)."""
+        return self._step % self.cfg.options.video_every == 0
+
     def d_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         real, y = self._split(batch)
-        fake = self.G(self.noise(len(real)), y)          # kept with its graph for the G phase
-        self._fake = (fake, y)
         idx = self._index(real)
+        z = self.noise(len(real))
+        if not self.video_step():
+            fake = self.G(z, y, at=idx)                  # [N, k, C, H, W], kept for the G phase
+            self._fake = (fake, y, False)
+            real_img = self.D_img(self._frames(self.augment(real), idx)).float()
+            fake_img = self.D_img(self.augment(fake.detach()).flatten(0, 1)).float()
+            loss = self.objective.d_loss(real_img, fake_img)
+            return loss, {"d_loss": loss, "d_img": loss}
+        fake = self.G(z, y)                              # kept with its graph for the G phase
+        self._fake = (fake, y, True)
         real_img, real_vid = self._judge(real, idx, y)
         fake_img, fake_vid = self._judge(fake.detach(), idx, y)
         loss_img = self.objective.d_loss(real_img, fake_img)
@@ -106,10 +119,12 @@ class VideoTask(GeneratorTask):
             "d_real": torch.sigmoid(real_vid).mean(), "d_fake": torch.sigmoid(fake_vid).mean()}
 
     def g_loss(self, batch: Any) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        fake, y = self._fake
+        fake, y, whole = self._fake
         self._fake = None
-        idx = self._index(fake)
-        fake_img, fake_vid = self._judge(fake, idx, y)
+        if not whole:                                    # an image step: frames only
+            loss = self.objective.g_loss(self.D_img(self.augment(fake).flatten(0, 1)).float())
+            return loss, {"g_loss": loss, "g_img": loss}
+        fake_img, fake_vid = self._judge(fake, self._index(fake), y)
         loss_img, loss_vid = self.objective.g_loss(fake_img), self.objective.g_loss(fake_vid)
         return loss_img + loss_vid, {"g_loss": loss_img + loss_vid, "g_img": loss_img,
                                      "g_vid": loss_vid}
