@@ -45,7 +45,7 @@ import torch
 from ...config import RunConfig
 from ...data.audio import DEFAULT_LENGTH, AudioData, griffin_lim, load_audio, mel_to_clips
 from ...errors import ConfigError, DataError, GanKitWarning
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.trainer import BatchSampler
 from ..base import TaskFacade
@@ -148,7 +148,7 @@ class AudioGAN(Sampling, TaskFacade):
         return BatchSampler(data.to(self.device), t.batch_size, gen, labels=labels)
 
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         t = self.config.train
         return self.run.standard_callbacks(
             total, max_time, progress, AudioPreview(self.run_dir / "samples", t.sample_every, self),

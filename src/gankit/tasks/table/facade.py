@@ -15,7 +15,7 @@ from ...config import RunConfig, require_options
 from ...data.tabular import TableEncoder
 from ...data.training import USER_DATA, dataset_name
 from ...errors import ConfigError, DataError, GanKitWarning, RunError
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ..base import TaskFacade
 from .csvio import PREVIEW_ROWS, RowsPreview, read_table, reference_table, write_rows
 from .model import TableModel
@@ -82,7 +82,7 @@ class TableGAN(TaskFacade):
         return RowSampler(self.model, self.run.data, self.batch_rows(len(self.run.data)),
                           self.task.rng)
 
-    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
+    def _callbacks(self, total: int, max_time: Optional[float], progress: ProgressOption
                    ) -> list:
         seed = self.config.train.seed + 7   # the same rows' draw at every preview
         preview = RowsPreview(self.run_dir / "samples", self.config.train.sample_every,
@@ -117,7 +117,7 @@ class TableGAN(TaskFacade):
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> TableGAN:
+            progress: ProgressOption = None) -> TableGAN:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's whole length (total_steps)."""
         if steps is None and epochs is None and max_time is None and until is None:

@@ -28,7 +28,7 @@ from ...compat import LEGACY_TRANSLATION_WIDTH as LEGACY_WIDTH
 from ...config import RunConfig, require_options
 from ...errors import ConfigError, DataError, GanKitWarning
 from ...nets.unet import PatchDiscriminator, UNetGenerator
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.state import step_name
 from ...train.trainer import Trainer
@@ -121,7 +121,7 @@ class ImageTranslation(TaskFacade):
 
     # --- shared ---------------------------------------------------------------------------------
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         return self.run.standard_callbacks(total, max_time, progress,
                                            Triptychs(self.config.train.sample_every, self),
                                            lambda: self.evaluate(), key="l1")
