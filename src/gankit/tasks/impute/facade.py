@@ -134,6 +134,17 @@ class GAINRun(TaskFacade):
         rows = None if df is None else df[df.isna().any(axis=1).to_numpy()].head(PREVIEW_ROWS)
         return None if rows is None or rows.empty else self.imputer.transform(rows)
 
+    def show(self, n: int = 16, seed: Optional[int] = None, **_: Any) -> Any:
+        """The first `n` rows with missing cells, filled by G now (what samples/step-*.csv
+        hold), as an HTML table (put on a notebook's page, and returned)."""
+        from ...notebook import HTML, show
+        rows = self.preview_rows()
+        if rows is None:
+            raise ConfigError("nothing to show: the run's table is not loaded here, or it has "
+                              "no missing cells (use transform(table))")
+        rows = rows.head(int(n))
+        return show(HTML(rows.to_html(index=False, border=0), f"{len(rows)} filled rows"))
+
     def sample(self, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError(f"an {TASK} run fills the missing cells of a table, it does not sample "
                           f"rows: use `gankit impute IN.csv --run {self.run_dir} --output "

@@ -22,6 +22,8 @@ from .model import TableModel
 from .options import DEFAULT_EPOCHS, TASK, TableOptions, check_config
 from .task import RowSampler, TableGANTask
 
+MAX_SHOWN = 60   # rows of a table shown in a notebook (more: the first and last 30)
+
 
 class TableGAN(TaskFacade):
     """Synthetic rows like a real table's:
@@ -144,6 +146,12 @@ class TableGAN(TaskFacade):
         """n new rows as a DataFrame. `condition={column: value}` asks for rows holding that value
         of a discrete column (the column is set to it; the other columns follow it)."""
         return self.model.sample(int(n), condition, seed)
+
+    def view(self, samples: pd.DataFrame) -> Any:
+        """Rows as an HTML table (what `show(n)` puts on a notebook's page)."""
+        from ...notebook import HTML
+        return HTML(samples.to_html(index=False, max_rows=MAX_SHOWN, border=0),
+                    f"{len(samples)} rows")
 
     def reference(self, data: Any = None) -> tuple[pd.DataFrame, str]:
         """(the real table, what it is): `data` (a CSV file or a DataFrame), else the table the

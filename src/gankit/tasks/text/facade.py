@@ -94,6 +94,11 @@ class TextGAN(TaskFacade):
             gen.manual_seed(int(seed))
         return self.vocab.decode(self.task.generate_ids(int(n), gen))
 
+    def view(self, samples: list[str]) -> Any:
+        """Items as a numbered list (what `show(n)` puts on a notebook's page)."""
+        from ...notebook import items_html
+        return items_html(samples)
+
     def reference(self, split: str = "test") -> tuple[list[str], TextData]:
         """The items generated text is compared with: held-out (split "test", the training items
         when nothing is held out) or training items (split "train")."""

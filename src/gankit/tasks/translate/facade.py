@@ -161,6 +161,15 @@ class ImageTranslation(TaskFacade):
                             reference=self.config.data.dataset,
                             reference_split="held-out" if n else "train", seed=0)
 
+    def show(self, n: int = 16, seed: Optional[int] = None, **_: Any) -> Any:
+        """The preview's examples translated now, as its grids show them (rows of three
+        pictures, at most `n` rows; put on a notebook's page, and returned)."""
+        from ...notebook import Image, show
+        from ...viz import make_grid, to_uint8
+        rows = self.triptych()[:3 * max(int(n), 1)]
+        return show(Image.from_array(make_grid(to_uint8(rows), nrow=3), 2,
+                                     f"{len(rows) // 3} examples"))
+
     def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "
                           f"noise: use `gankit translate RUN INPUT... --output DIR`")
