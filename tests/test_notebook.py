@@ -148,6 +148,19 @@ def test_a_run_displays_as_a_card(trained):
     assert "not trained yet" in fresh._repr_html_()
 
 
+def test_the_card_is_not_repeated_under_the_live_view_of_its_cell(trained, monkeypatch):
+    gan, _ = trained
+    published, cell = [], [5]
+    monkeypatch.setattr(notebook, "publish", published.append)
+    monkeypatch.setattr(notebook, "_execution_count", lambda: cell[0])
+    monkeypatch.setattr(gan.run, "live_cell", 5)   # `gan.fit(...)` ran in cell 5, live
+    gan._ipython_display_()                        # its value: the live view shows it already
+    assert published == []
+    cell[0] = 6
+    gan._ipython_display_()                        # `gan` in a later cell: the card
+    assert [b["text/html"] for b in published] == [gan._repr_html_()]
+
+
 def test_the_last_losses_are_the_newest_training_record_not_an_evaluation():
     train = [{"step": s, "elapsed": 1.0, "nimg": 8, "wasserstein": -s, "gp": 0.5} for s in (1, 2)]
     records = train + [{"step": 2, "elapsed": 1.0, "nimg": 8, "fid": 30.0}]

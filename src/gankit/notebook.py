@@ -92,6 +92,21 @@ def _execution_count() -> Optional[int]:
     return getattr(shell, "execution_count", None)
 
 
+def this_cell() -> Optional[int]:
+    """The notebook cell running now (IPython's execution count; None outside a kernel)."""
+    return _execution_count()
+
+
+def display_once(bundle: Any, shown_in: Optional[int]) -> bool:
+    """Publish `bundle()` unless the thing was already put on the page in this same cell
+    (`shown_in`, from this_cell()): then it is a cell's value right after show() or fit(), and
+    showing it again would repeat it. Returns whether it published."""
+    if shown_in is not None and shown_in == _execution_count():
+        return False
+    publish(bundle())
+    return True
+
+
 class LiveDisplay:
     """One output area, redrawn in place: IPython's display handle (display_id=True)."""
 
@@ -116,10 +131,8 @@ class Shown:
         raise NotImplementedError
 
     def _ipython_display_(self) -> None:
-        if self._cell is not None and self._cell == _execution_count():
-            self._cell = None   # the cell's own value, right after show(): already on the page
-            return
-        publish(self.bundle())
+        if not display_once(self.bundle, self._cell):
+            self._cell = None   # once: a display() after the cell's value shows it again
 
 
 class Image(Shown):
@@ -180,7 +193,7 @@ def show(obj: Shown) -> Shown:
     if in_notebook():
         obj._cell = None
         display(obj)
-        obj._cell = _execution_count()
+        obj._cell = this_cell()
     return obj
 
 

@@ -112,6 +112,7 @@ class Run:
         self.loaded_step = 0
         self.allow_data_change = False
         self.stop_reason: Optional[str] = None
+        self.live_cell: Optional[int] = None
         self._trainer: Optional[Trainer] = None
         self._lock: Optional[RunLock] = None
 
@@ -212,6 +213,9 @@ class Run:
             warnings.warn(hint, GanKitWarning)
         try:
             self.stop_reason = trainer.fit(total, max_time)
+            # the notebook cell whose live view shows this fit (see RunFacade._ipython_display_)
+            self.live_cell = notebook.this_cell() if any(
+                isinstance(c, cb.LiveView) for c in trainer.callbacks) else None
         finally:
             self.release()
             torch.set_num_threads(threads)
@@ -433,6 +437,12 @@ class RunFacade:
         """A notebook's card of the run: task, data, steps, last losses, run directory, newest
         preview."""
         return notebook.card_html(self)
+
+    def _ipython_display_(self) -> None:
+        """The card, except as the value of the cell whose fit() the live view shows already
+        (`gan.fit(steps=2000)` on a cell's last line: one output, not the card again)."""
+        notebook.display_once(lambda: {"text/html": self._repr_html_(), "text/plain": repr(self)},
+                              self.run.live_cell)
 
     # --- what `gankit report` shows -----------------------------------------------------------
     preview_caption = "The same fixed noise"   # what each samples/step-* grid holds
