@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
+from . import notebook
 from .config import DEFAULT_STEPS, RunConfig, config_changes
 from .errors import ConfigError, GanKitWarning, RunError
 from .outputs import write_samples
@@ -39,6 +40,9 @@ from .train import callbacks as cb
 from .train import distributed, speed
 from .train.state import atomic_write_text, load_latest
 from .train.trainer import Trainer
+
+# fit's progress=: None (chosen for where it runs), True (a bar), False (none), "notebook"
+ProgressOption = Union[bool, str, None]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -86,7 +90,7 @@ class RunHooks:
     """
 
     sampler: Callable[[], Any]
-    callbacks: Callable[[int, Optional[float], Optional[bool]], list]
+    callbacks: Callable[[int, Optional[float], ProgressOption], list]
     files: Callable[[], dict[str, str]] = dict
     epoch_steps: Optional[Callable[[float], int]] = None
     speedups: bool = False
@@ -108,6 +112,7 @@ class Run:
         self.loaded_step = 0
         self.allow_data_change = False
         self.stop_reason: Optional[str] = None
+        self.live_cell: Optional[int] = None
         self._trainer: Optional[Trainer] = None
         self._lock: Optional[RunLock] = None
 
@@ -176,10 +181,11 @@ class Run:
     # --- training ------------------------------------------------------------------------------
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> Optional[str]:
+            progress: ProgressOption = None) -> Optional[str]:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
         ends first (`until` = an absolute step); with none given, DEFAULT_STEPS. Returns why it
-        stopped."""
+        stopped. `progress`: see RunFacade.fit."""
+        notebook.check_progress(progress)
         trainer = self.trainer
         # Settings a resume may change take effect now, not only when the trainer was built.
         trainer.log_every = self.config.train.log_every
@@ -207,6 +213,9 @@ class Run:
             warnings.warn(hint, GanKitWarning)
         try:
             self.stop_reason = trainer.fit(total, max_time)
+            # the notebook cell whose live view shows this fit (see RunFacade._ipython_display_)
+            self.live_cell = notebook.this_cell() if any(
+                isinstance(c, cb.LiveView) for c in trainer.callbacks) else None
         finally:
             self.release()
             torch.set_num_threads(threads)
@@ -302,7 +311,7 @@ class Run:
 
     # --- callbacks -----------------------------------------------------------------------------
     def standard_callbacks(self, total: int, max_time: Optional[float],
-                           progress: Optional[bool], preview: cb.Callback,
+                           progress: ProgressOption, preview: cb.Callback,
                            score: Callable[[], dict[str, float]], *, key: Optional[str] = None,
                            title: Optional[str] = None,
                            guard: Optional[cb.HealthGuard] = None,
@@ -312,15 +321,17 @@ class Run:
         task's `preview` (samples/step-*), `score` under --eval-every (the best checkpoint by
         `key`, lowest first) and checkpoints (`title`: what the checkpoints' notes call the
         run; with a guard and --stop-on-divergence, held back while the guard suspects a
-        divergence)."""
+        divergence). In a notebook (see notebook.live_wanted) the progress is a live view
+        instead, placed last, so that a step's redraw shows the preview written at that step."""
         t, run = self.config.train, self.run_dir
+        live = notebook.live_wanted(progress)
         hold = guard.suspect if guard is not None and t.stop_on_divergence else None
         if guard is None:
             guard = cb.HealthGuard(None, None, self.config.loss.loss, t.stop_on_divergence,
                                    past=cb.read_metrics(run))
         # The guard adds `diversity` to each record, so it comes before the log writer.
         out: list[cb.Callback] = [guard, cb.MetricsLog(run / "metrics.jsonl")]
-        if progress is not False:
+        if progress is not False and not live:
             out.append(cb.Progress(total, max_time, bar=progress))
         if t.lr_decay != "none":
             out.append(cb.LRDecay(self.task.optimizers, t, total, max_time))
@@ -334,6 +345,8 @@ class Run:
         title = title or f"{self.config.task} on {Path(self.config.data.dataset).name}"
         out.append(cb.Checkpointer(run, t.checkpoint_every, t.keep_checkpoints, title, hold=hold,
                                    minutes=t.checkpoint_minutes))
+        if live:
+            out.append(cb.LiveView(run, total, max_time, t.sample_every, title=title))
         return out
 
 
@@ -379,9 +392,12 @@ class RunFacade:
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> RunFacade:
+            progress: ProgressOption = None) -> RunFacade:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds, whichever
-        ends first (`until` = an absolute step). With none given: 3,000 steps."""
+        ends first (`until` = an absolute step). With none given: 3,000 steps. `progress`: None
+        shows a live view in a notebook (progress, curve, newest preview, redrawn in place), a
+        bar on a terminal and lines elsewhere; True a bar, False nothing, "notebook" the live
+        view anywhere (GANKIT_NOTEBOOK=1 or 0 also decides what None means)."""
         self.run.fit(steps, epochs, max_time, until=until, progress=progress)
         return self
 
@@ -403,6 +419,30 @@ class RunFacade:
             raise ConfigError(f"a {self.config.task} run draws no classes, so it cannot draw a "
                               f"given one")
         return None
+
+    # --- in a notebook ---------------------------------------------------------------------------
+    def show(self, n: int = 16, seed: Optional[int] = None, **options: Any) -> notebook.Shown:
+        """`n` samples drawn now, as a notebook shows them (see `view`): put on the page in a
+        notebook, and returned either way (`_repr_png_` or `_repr_html_`). `options` go to
+        `sample` (labels=, ...)."""
+        return notebook.show(self.view(self.sample(n, seed=seed, **options)))
+
+    def view(self, samples: Any) -> notebook.Shown:
+        """How `show` displays what `sample` returned: images [N, C, H, W] as a grid, 2-D
+        points as a scatter plot (notebook.samples_view). Tasks whose samples are something
+        else (strings, clips, rows) override it."""
+        return notebook.samples_view(samples, self.config.task)
+
+    def _repr_html_(self) -> str:
+        """A notebook's card of the run: task, data, steps, last losses, run directory, newest
+        preview."""
+        return notebook.card_html(self)
+
+    def _ipython_display_(self) -> None:
+        """The card, except as the value of the cell whose fit() the live view shows already
+        (`gan.fit(steps=2000)` on a cell's last line: one output, not the card again)."""
+        notebook.display_once(lambda: {"text/html": self._repr_html_(), "text/plain": repr(self)},
+                              self.run.live_cell)
 
     # --- what `gankit report` shows -----------------------------------------------------------
     preview_caption = "The same fixed noise"   # what each samples/step-* grid holds
@@ -433,4 +473,4 @@ class RunFacade:
         self.run.release()
 
 
-__all__ = ["Run", "RunEnv", "RunFacade", "RunHooks", "resolve_device"]
+__all__ = ["ProgressOption", "Run", "RunEnv", "RunFacade", "RunHooks", "resolve_device"]

@@ -359,3 +359,20 @@ def test_cli_bad_audio_input(tmp_path, capsys):
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.wav").write_text("no")
     one_error(capsys, *base, "--dataset", str(tmp_path / "junk"), match="no usable training clips")
+
+
+def test_show_gives_a_player_per_clip_named_by_class(tmp_path):
+    import base64
+    import io
+    import re
+
+    from gankit.tasks.audio.facade import AudioGAN
+    gan = AudioGAN(tone_folder(tmp_path / "tones", per_class=4, n=2048), out=tmp_path / "r",
+                   audio_length=2048, resolution=16, width=4, batch_size=2)
+    page = gan.show(3, seed=0)._repr_html_()
+    wavs = re.findall(r'<audio controls preload="none" src="data:audio/wav;base64,([^"]+)"', page)
+    assert len(wavs) == 3 and "data:image/png;base64," in page          # and the spectrograms
+    assert [c in page for c in ("0300hz", "0600hz", "1200hz")] == [True] * 3   # one per class
+    with wave.open(io.BytesIO(base64.b64decode(wavs[0]))) as w:
+        assert (w.getframerate(), w.getnframes()) == (RATE, 2048)
+    assert page.count("0600hz") == 1 and "0600hz" not in gan.show(2, labels=0)._repr_html_()

@@ -328,3 +328,12 @@ def test_cli_bad_text_inputs_are_one_line(capsys, tmp_path):
             (["--dataset", tmp_path / "ok.txt", "--mle-steps", -1], "--mle-steps"),
             (["--dataset", tmp_path / "ok.txt"], "--batch-size 64 is larger")):
         one_error(capsys, "train", "--task", "text", "--steps", 1, *argv, match=match)
+
+
+def test_show_lists_the_items_as_html(tmp_path):
+    gan = TextGAN(grammar_file(tmp_path / "abcd.txt", n=200), out=tmp_path / "r", width=8,
+                  batch_size=8)
+    page = gan.show(5, seed=1)._repr_html_()
+    assert page.count("<li>") == 5
+    assert all(f"<code>{item}</code>" in page for item in gan.sample(5, seed=1))
+    assert "<code>&lt;b&gt; &amp;</code>" in gan.view(["<b> &"])._repr_html_()   # escaped

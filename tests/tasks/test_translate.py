@@ -2,6 +2,7 @@
 resume, translation of files of any size, and each bad input as one line."""
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -218,3 +219,15 @@ def test_runs_that_recorded_no_width_still_load_with_the_old_default(capsys, tmp
         state.write_text(json.dumps(doc))
     tr = load_run(tmp_path / "old")
     assert tr.step == 2 and tr.translate(a[:1]).shape == (1, 16, 16, 3)
+
+
+def test_show_gives_the_preview_rows_input_output_truth(tmp_path):
+    a = blobs(30, 16, seed=0)
+    write_pairs(tmp_path / "pairs", a, 255 - a)
+    tr = Translator(tmp_path / "pairs", "pix2pix", out=tmp_path / "r", resolution=16, **QUIET)
+    rows = len(tr.triptych()) // 3   # the held-out examples the previews show
+    assert rows > 1
+    # rows of three 16 px pictures with 2 px gaps, enlarged 2x as the previews are; at most n
+    for n, shown in ((16, rows), (1, 1)):
+        png = tr.show(n)._repr_png_()
+        assert Image.open(io.BytesIO(png)).size == (2 * (3 * 18 + 2), 2 * (shown * 18 + 2))

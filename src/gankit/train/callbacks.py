@@ -90,6 +90,108 @@ class Progress(Callback):
             self.bar = None
 
 
+class LiveView(Callback):
+    """A notebook's one live output while a run trains: the step, the total and the last losses,
+    the training curve and the newest preview the task wrote (samples/step-*), redrawn in place
+    in one display (IPython's display handle; `display`: a function of the page's HTML that
+    returns what `.update(html)` redraws). It redraws at most every `interval` seconds, at
+    every preview step (`sample_every`) and at the end; the curve, which matplotlib takes a
+    good part of a second to draw, at most every `interval` or twenty times its drawing time,
+    whichever is longer, and always at the end. A display that fails stops being redrawn, with
+    one warning; training goes on."""
+
+    def __init__(self, run_dir: Path, total_steps: int, max_time: Optional[float],
+                 sample_every: int, title: str = "", interval: float = 1.0,
+                 display: Optional[Callable[[str], Any]] = None):
+        from .. import notebook
+        self.run_dir, self.title = Path(run_dir), title or Path(run_dir).name
+        self.total = total_steps if total_steps < 2**62 else None
+        self.max_time, self.every = max_time, max(int(sample_every), 1)
+        self.interval = interval
+        self.display = display or notebook.LiveDisplay
+        self.handle: Any = None
+        self.records: list[dict] = []
+        self.curve, self.curve_n, self.curve_at, self.curve_cost = "", -1, -1e9, 0.0
+        self.preview, self.preview_key = "", None
+        self.start, self.first, self.shown_at = 0.0, 0, -1e9
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.records = read_metrics(self.run_dir)   # a resumed run's curve from its start
+        self.start, self.first = time.monotonic(), trainer.step
+        self.show(trainer, force=True)
+
+    def on_step(self, trainer: Trainer) -> None:
+        if trainer.step % self.every == 0:
+            self.show(trainer, force=True)
+        elif time.monotonic() - self.shown_at >= self.interval:
+            self.show(trainer)
+
+    def on_log(self, trainer: Trainer, record: dict[str, float]) -> None:
+        self.records.append(dict(record))
+
+    def on_end(self, trainer: Trainer) -> None:
+        self.show(trainer, force=True, status=trainer.stop_reason or "done")
+
+    def show(self, trainer: Trainer, force: bool = False, status: str = "") -> None:
+        """Redraw the page now (`force`: also the curve and preview; `status`: the run ended)."""
+        from .. import notebook
+        now = time.monotonic()
+        self.shown_at = now
+        self._draw_curve(now, final=bool(status))
+        if force or self.preview_key is None:
+            files = notebook.newest_preview(self.run_dir)
+            key = [(p.name, _mtime(p)) for p in files]
+            if key != self.preview_key:
+                self.preview, self.preview_key = notebook.preview_html(files), key
+        seconds = now - self.start
+        rate = (trainer.step - self.first) / max(seconds, 1e-9)
+        page = notebook.live_html(self.title, trainer.step, self.total, trainer.elapsed, rate,
+                                  self._left(trainer, seconds, rate),
+                                  notebook.last_losses(self.records), self.curve, self.preview,
+                                  status)
+        try:
+            if self.handle is None:
+                self.handle = self.display(page)
+            else:
+                self.handle.update(page)
+        except Exception as e:   # a closed notebook, a lost connection: the run matters more
+            warnings.warn(f"the notebook's live view stopped ({type(e).__name__}: {e}); "
+                          f"training goes on", GanKitWarning)
+            self.handle = _Off()
+
+    def _draw_curve(self, now: float, final: bool) -> None:
+        from .. import notebook
+        due = now - self.curve_at >= max(self.interval, 20 * self.curve_cost)
+        if len(self.records) == self.curve_n or not (final or due):
+            return
+        png = notebook.curves_png(self.records)
+        self.curve_cost = time.monotonic() - now
+        self.curve_n, self.curve_at = len(self.records), now
+        self.curve = notebook.img_tag(png, alt="training curves") if png else ""
+
+    def _left(self, trainer: Trainer, seconds: float, rate: float) -> Optional[float]:
+        """Seconds until the run's end, by steps or by its time limit (None: not known yet)."""
+        left = []
+        if self.total and rate > 0:
+            left.append((self.total - trainer.step) / rate)
+        if self.max_time:
+            left.append(max(self.max_time - seconds, 0.0))
+        return min(left) if left else None
+
+
+class _Off:
+    """A live view's display once it failed: redraws nothing."""
+
+    def update(self, page: str) -> None: ...
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
 LR_DECAYS = ("none", "linear")
 
 

@@ -97,3 +97,13 @@ def test_bad_options_and_tables_are_one_clear_error(tmp_path):
     with pytest.raises(GanKitError, match="no values at all"):
         GAINRun(pd.DataFrame({"a": [np.nan, np.nan]}), out=tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_show_gives_rows_with_missing_cells_filled(mixed, tmp_path):
+    df, _ = knock_out(mixed(60), 0.2, seed=3)
+    gain = GAINRun(df, out=tmp_path / "r", batch_size=16, width=16)
+    page = gain.show(4)._repr_html_()
+    assert page.count("<tr") == 5 and "NaN" not in page and "<NA>" not in page
+    full = GAINRun(mixed(60), out=tmp_path / "full", batch_size=16, width=16)
+    with pytest.raises(ConfigError, match="nothing to show"):
+        full.show(4)

@@ -209,3 +209,11 @@ def test_a_table_saved_by_gankit_0_1_still_samples_and_reports(capsys, tmp_path)
     with pytest.raises(RunError, match="weights_only=True"):
         gankit.load_run(save)
     assert {p.name: p.read_bytes() for p in save.iterdir()} == before   # nothing written there
+
+
+def test_show_gives_the_rows_as_an_html_table(mixed, tmp_path):
+    gan = TableGAN(mixed(50), out=tmp_path / "r", batch_size=20, width=16)
+    page = gan.show(5, seed=0)._repr_html_()
+    assert page.count("<tr") == 6                                  # the header and 5 rows
+    assert all(f"<th>{c}</th>" in page for c in mixed(1).columns)
+    assert gan.sample(5, seed=0).to_html(index=False, border=0) in page

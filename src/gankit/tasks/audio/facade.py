@@ -45,14 +45,14 @@ import torch
 from ...config import RunConfig
 from ...data.audio import DEFAULT_LENGTH, AudioData, griffin_lim, load_audio, mel_to_clips
 from ...errors import ConfigError, DataError, GanKitWarning
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.trainer import BatchSampler
 from ..base import TaskFacade
 from ..gan.sampling import Sampling
 from .data import CLIP_STD, audio_info, read_info, spectrograms
 from .options import check_config, net_shape
-from .outputs import AudioPreview, save_clips
+from .outputs import AudioPreview, players, players_html, save_clips
 from .task import audio_run
 
 GRIFFIN_LIM_ITERS = 32
@@ -148,7 +148,7 @@ class AudioGAN(Sampling, TaskFacade):
         return BatchSampler(data.to(self.device), t.batch_size, gen, labels=labels)
 
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         t = self.config.train
         return self.run.standard_callbacks(
             total, max_time, progress, AudioPreview(self.run_dir / "samples", t.sample_every, self),
@@ -213,19 +213,36 @@ class AudioGAN(Sampling, TaskFacade):
     def report_sections(self, facts: Any, n: int = 8) -> list:
         """n clips now: their spectrograms and players (WAV data: URIs), with their classes
         when it is conditional."""
-        import base64
-
-        from ...data.audio import spectrogram_image, wav_bytes
+        from ...data.audio import spectrogram_image
         from ...report.page import array_uri
         from ...report.run import SEED, section
         labels = self.labels_for(None, n)
         clips = self.sample(n, seed=SEED, labels=labels)
-        names = ([self.classes[int(k)] for k in labels] if labels is not None
-                 else [f"clip {i + 1}" for i in range(len(clips))])
-        players = [(name, "data:audio/wav;base64," + base64.b64encode(
-            wav_bytes(clip, self.rate)).decode("ascii")) for name, clip in zip(names, clips)]
         return [section("clips", {"spectrograms": array_uri(spectrogram_image(clips, rows=2)),
-                                  "players": players, "seconds": clips.shape[-1] / self.rate})]
+                                  "players": players(clips, self.rate, self.clip_names(
+                                      len(clips), labels)),
+                                  "seconds": clips.shape[-1] / self.rate})]
+
+    def clip_names(self, n: int, labels: Optional[torch.Tensor]) -> list[str]:
+        """What each of n clips is called: its class, or "clip 1", "clip 2", ..."""
+        if labels is not None:
+            return [self.classes[int(k)] for k in labels]
+        return [f"clip {i + 1}" for i in range(n)]
+
+    # --- in a notebook -----------------------------------------------------------------------
+    def show(self, n: int = 16, seed: Optional[int] = None, labels: Any = None,
+             **options: Any) -> Any:
+        """n clips drawn now: their spectrograms and a player each, named by class when it is
+        conditional (put on a notebook's page, and returned; see RunFacade.show)."""
+        from ...notebook import show
+        y = self.labels_for(labels, int(n))
+        return show(self.view(self.sample(n, seed=seed, labels=y, **options), y))
+
+    def view(self, samples: torch.Tensor, labels: Optional[torch.Tensor] = None) -> Any:
+        """Clips [N, L] as spectrograms and <audio> players (WAVs embedded as base64)."""
+        from ...notebook import HTML
+        names = self.clip_names(len(samples), labels)
+        return HTML(players_html(samples, self.rate, names), f"{len(samples)} clips")
 
     def metric_results(self, num: int, seed: int = 0, split: str = "test", **_: Any) -> dict:
         name = self.info.get("bundled")

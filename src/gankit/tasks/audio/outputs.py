@@ -59,6 +59,30 @@ def save_clips(clips: torch.Tensor, output: Union[str, Path], rate: int, classes
     return output
 
 
+def players(clips: torch.Tensor, rate: int, names: list[str]) -> list[tuple[str, str]]:
+    """(name, WAV data: URI) of each clip [N, L]: what a report's and a notebook's <audio>
+    players play."""
+    import base64
+
+    from ...data.audio import wav_bytes
+    return [(name, "data:audio/wav;base64," + base64.b64encode(wav_bytes(clip, rate)).decode(
+        "ascii")) for name, clip in zip(names, clips)]
+
+
+def players_html(clips: torch.Tensor, rate: int, names: list[str]) -> str:
+    """The clips' spectrograms, then one <audio> player each under its name (all escaped)."""
+    import html
+
+    from ...report.page import array_uri
+    uri = array_uri(spectrogram_image(clips, rows=2))
+    cells = "".join(
+        f'<div style="margin:2px 8px 2px 0"><div>{html.escape(name)}</div>'
+        f'<audio controls preload="none" src="{src}"></audio></div>'
+        for name, src in players(clips, rate, names))
+    return (f'<div class="gankit-clips"><img src="{uri}" alt="spectrograms" '
+            f'style="max-width:100%"><div style="display:flex;flex-wrap:wrap">{cells}</div></div>')
+
+
 def with_gaps(clips: torch.Tensor, rate: int) -> torch.Tensor:
     """Clips [N, L] one after another, GAP seconds of silence after each: one listenable WAV."""
     gap = torch.zeros(len(clips), int(GAP * rate))
@@ -82,4 +106,4 @@ class AudioPreview(cb.Every):
         write_wav(stem.with_suffix(".wav"), with_gaps(clips, self.gan.rate), self.gan.rate)
 
 
-__all__ = ["AudioPreview", "save_clips", "with_gaps"]
+__all__ = ["AudioPreview", "players", "players_html", "save_clips", "with_gaps"]

@@ -24,7 +24,7 @@ from ...data.training import USER_DATA, dataset_name, load_training_data
 from ...errors import ConfigError, DataError, RunError
 from ...nets import resolve_model
 from ...plugins import load_plugins, normalize_plugins
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.trainer import BatchSampler
 from ...viz import from_uint8
@@ -109,7 +109,7 @@ class GAN(Sampling, TaskFacade):
         return sampler
 
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         t = self.config.train
         preview_z = self.task.noise(PREVIEW, torch.Generator(self.device).manual_seed(t.seed + 7))
         # conditional: one class per row of the 8-wide grid

@@ -17,7 +17,7 @@ from ...config import DEFAULT_STEPS, RunConfig
 from ...data.tabular import NUMERIC, TableEncoder
 from ...data.training import USER_DATA, dataset_name
 from ...errors import ConfigError, DataError, GanKitWarning, RunError
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ..base import TaskFacade
 from ..table.csvio import PREVIEW_ROWS, RowsPreview, read_table, reference_table
@@ -91,7 +91,7 @@ class GAINRun(TaskFacade):
                             f"{self.config.data.dataset}")
         return self.task.rows()
 
-    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
+    def _callbacks(self, total: int, max_time: Optional[float], progress: ProgressOption
                    ) -> list:
         self.imputer.iterations = total   # G is also scored at the fit's last step
         preview = RowsPreview(self.run_dir / "samples", self.config.train.sample_every,
@@ -106,7 +106,7 @@ class GAINRun(TaskFacade):
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> GAINRun:
+            progress: ProgressOption = None) -> GAINRun:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's --steps (default 3,000)."""
         if steps is None and epochs is None and max_time is None and until is None:
@@ -133,6 +133,17 @@ class GAINRun(TaskFacade):
         df = self.table
         rows = None if df is None else df[df.isna().any(axis=1).to_numpy()].head(PREVIEW_ROWS)
         return None if rows is None or rows.empty else self.imputer.transform(rows)
+
+    def show(self, n: int = 16, seed: Optional[int] = None, **_: Any) -> Any:
+        """The first `n` rows with missing cells, filled by G now (what samples/step-*.csv
+        hold), as an HTML table (put on a notebook's page, and returned)."""
+        from ...notebook import HTML, show
+        rows = self.preview_rows()
+        if rows is None:
+            raise ConfigError("nothing to show: the run's table is not loaded here, or it has "
+                              "no missing cells (use transform(table))")
+        rows = rows.head(int(n))
+        return show(HTML(rows.to_html(index=False, border=0), f"{len(rows)} filled rows"))
 
     def sample(self, *args: Any, **kwargs: Any) -> Any:
         raise ConfigError(f"an {TASK} run fills the missing cells of a table, it does not sample "

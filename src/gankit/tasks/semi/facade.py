@@ -28,7 +28,7 @@ import torch
 from ...config import RunConfig, require_options
 from ...data.training import USER_DATA, dataset_name
 from ...errors import ConfigError, DataError, GanKitWarning
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...viz import from_uint8
 from ..base import TaskFacade
@@ -136,7 +136,7 @@ class SemiGAN(TaskFacade):
                            self._labels.to(self.device), t.batch_size, t.seed, from_uint8)
 
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         t = self.config.train
         z = self.task.noise(64, torch.Generator(self.device).manual_seed(t.seed + 7))
         preview = cb.SampleGrid(self.run_dir / "samples", t.sample_every,

@@ -15,12 +15,14 @@ from ...config import RunConfig, require_options
 from ...data.tabular import TableEncoder
 from ...data.training import USER_DATA, dataset_name
 from ...errors import ConfigError, DataError, GanKitWarning, RunError
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ..base import TaskFacade
 from .csvio import PREVIEW_ROWS, RowsPreview, read_table, reference_table, write_rows
 from .model import TableModel
 from .options import DEFAULT_EPOCHS, TASK, TableOptions, check_config
 from .task import RowSampler, TableGANTask
+
+MAX_SHOWN = 60   # rows of a table shown in a notebook (more: the first and last 30)
 
 
 class TableGAN(TaskFacade):
@@ -82,7 +84,7 @@ class TableGAN(TaskFacade):
         return RowSampler(self.model, self.run.data, self.batch_rows(len(self.run.data)),
                           self.task.rng)
 
-    def _callbacks(self, total: int, max_time: Optional[float], progress: Optional[bool]
+    def _callbacks(self, total: int, max_time: Optional[float], progress: ProgressOption
                    ) -> list:
         seed = self.config.train.seed + 7   # the same rows' draw at every preview
         preview = RowsPreview(self.run_dir / "samples", self.config.train.sample_every,
@@ -117,7 +119,7 @@ class TableGAN(TaskFacade):
 
     def fit(self, steps: Optional[int] = None, epochs: Optional[float] = None,
             max_time: Optional[float] = None, *, until: Optional[int] = None,
-            progress: Optional[bool] = None) -> TableGAN:
+            progress: ProgressOption = None) -> TableGAN:
         """Train for `steps` more steps, `epochs` more passes or `max_time` seconds (`until`: an
         absolute step); with none given, to the run's whole length (total_steps)."""
         if steps is None and epochs is None and max_time is None and until is None:
@@ -144,6 +146,12 @@ class TableGAN(TaskFacade):
         """n new rows as a DataFrame. `condition={column: value}` asks for rows holding that value
         of a discrete column (the column is set to it; the other columns follow it)."""
         return self.model.sample(int(n), condition, seed)
+
+    def view(self, samples: pd.DataFrame) -> Any:
+        """Rows as an HTML table (what `show(n)` puts on a notebook's page)."""
+        from ...notebook import HTML
+        return HTML(samples.to_html(index=False, max_rows=MAX_SHOWN, border=0),
+                    f"{len(samples)} rows")
 
     def reference(self, data: Any = None) -> tuple[pd.DataFrame, str]:
         """(the real table, what it is): `data` (a CSV file or a DataFrame), else the table the

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from ...config import RunConfig
 from ...data.text import TextData, Vocab, load_text
 from ...errors import ConfigError, DataError, GanKitWarning, RunError
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.state import atomic_write_text, step_name
 from ...train.trainer import BatchSampler, Trainer
@@ -75,7 +75,7 @@ class TextGAN(TaskFacade):
         return BatchSampler(data.to(self.device), t.batch_size, gen, transform=one_hot)
 
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         t = self.config.train
         return self.run.standard_callbacks(
             total, max_time, progress, TextPreview(self.run_dir / "samples", t.sample_every, self),
@@ -93,6 +93,11 @@ class TextGAN(TaskFacade):
         else:
             gen.manual_seed(int(seed))
         return self.vocab.decode(self.task.generate_ids(int(n), gen))
+
+    def view(self, samples: list[str]) -> Any:
+        """Items as a numbered list (what `show(n)` puts on a notebook's page)."""
+        from ...notebook import items_html
+        return items_html(samples)
 
     def reference(self, split: str = "test") -> tuple[list[str], TextData]:
         """The items generated text is compared with: held-out (split "test", the training items

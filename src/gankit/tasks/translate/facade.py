@@ -28,7 +28,7 @@ from ...compat import LEGACY_TRANSLATION_WIDTH as LEGACY_WIDTH
 from ...config import RunConfig, require_options
 from ...errors import ConfigError, DataError, GanKitWarning
 from ...nets.unet import PatchDiscriminator, UNetGenerator
-from ...run import Run, RunHooks
+from ...run import ProgressOption, Run, RunHooks
 from ...train import callbacks as cb
 from ...train.state import step_name
 from ...train.trainer import Trainer
@@ -121,7 +121,7 @@ class ImageTranslation(TaskFacade):
 
     # --- shared ---------------------------------------------------------------------------------
     def _callbacks(self, total: int, max_time: Optional[float],
-                   progress: Optional[bool]) -> list[cb.Callback]:
+                   progress: ProgressOption) -> list[cb.Callback]:
         return self.run.standard_callbacks(total, max_time, progress,
                                            Triptychs(self.config.train.sample_every, self),
                                            lambda: self.evaluate(), key="l1")
@@ -160,6 +160,15 @@ class ImageTranslation(TaskFacade):
         return task_results(self.evaluate(), extractor=self.SCORED, n_real=n, n_fake=n,
                             reference=self.config.data.dataset,
                             reference_split="held-out" if n else "train", seed=0)
+
+    def show(self, n: int = 16, seed: Optional[int] = None, **_: Any) -> Any:
+        """The preview's examples translated now, as its grids show them (rows of three
+        pictures, at most `n` rows; put on a notebook's page, and returned)."""
+        from ...notebook import Image, show
+        from ...viz import make_grid, to_uint8
+        rows = self.triptych()[:3 * max(int(n), 1)]
+        return show(Image.from_array(make_grid(to_uint8(rows), nrow=3), 2,
+                                     f"{len(rows) // 3} examples"))
 
     def sample(self, *args: Any, **kwargs: Any) -> torch.Tensor:
         raise ConfigError(f"a {self.config.task} run translates images, it does not sample from "
