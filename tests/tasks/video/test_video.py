@@ -168,3 +168,18 @@ def test_image_steps_draw_only_the_judged_frames():
     assert steps == [True, False, False, True]
     assert any(not torch.equal(a, b) for a, b in zip(vid, gan.task.D_vid.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(img, gan.task.D_img.parameters()))
+
+
+def test_show_puts_a_playing_grid_on_a_notebook_page():
+    """show(n) outside a notebook returns the view: one embedded GIF of the n clips."""
+    import base64
+    import io
+    import re
+    gan = VideoGAN("moving-mnist", out=None, **TINY)
+    page = gan.show(6, seed=0)._repr_html_()
+    data = base64.b64decode(re.search(r'data:image/gif;base64,([^"]+)"', page).group(1))
+    gif = Image.open(io.BytesIO(data))
+    from gankit.tasks.video.outputs import grid_frames
+    grid = grid_frames(gan.sample(6, seed=0), 4)                  # [T, H, W(, C)]: 4 + 2 clips
+    assert gif.n_frames == TINY["frames"] == len(grid)
+    assert gif.size == (2 * grid.shape[2], 2 * grid.shape[1])     # shown at twice the size

@@ -125,6 +125,13 @@ class VideoGAN(Sampling, TaskFacade):
                              reference_split="held-out" if split == "test" else "train",
                              seed=seed)
 
+    def view(self, samples: torch.Tensor) -> Any:
+        """Clips as one GIF grid that plays (what `show(n)` puts on a notebook's page)."""
+        from ...notebook import HTML, img_tag
+        nrow = max(1, min(len(samples), 4))
+        return HTML(img_tag(gif_bytes(grid_frames(samples, nrow), scale=2), "image/gif",
+                            f"{len(samples)} clips"), f"{len(samples)} clips")
+
     # --- its report --------------------------------------------------------------------------
     @property
     def report_images(self) -> bool:
