@@ -50,7 +50,7 @@ def main() -> None:
     p.add_argument("--parallel", type=int, default=2, help="arms run side by side")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="video arm: options beside the defaults (a tuned row)")
+                   help="video arm: options beside the defaults (another row)")
     p.add_argument("--out", type=Path, default=Path("bench/runs/video"),
                    help="clips, checkpoints and grids (git-ignored)")
     p.add_argument("--arm", nargs="+", help=argparse.SUPPRESS)
@@ -100,6 +100,7 @@ def train_arm(arm: str, args: argparse.Namespace) -> None:
         gan = GAN(dataset=frames, seed=args.seed, out=out / "runs" / name, log_every=100)
     t = video.config.data_shape[0]
     spent, t0, meta = 0.0, time.time(), []
+    trained = record.commit()   # the code this process imported (HEAD may move while it trains)
     for minutes in sorted(args.minutes):
         spent = train_until(gan.run.trainer, minutes * 60, spent, decay=gan)
         if arm == "video":
@@ -113,7 +114,7 @@ def train_arm(arm: str, args: argparse.Namespace) -> None:
             np.savez_compressed(path, videos=clips_uint8(c))
             write_clips(c[:16], out / f"{label}-{minutes:g}min.gif", overwrite=True)
             meta.append({"arm": label, "minutes": minutes, "steps": gan.step,
-                         "trained_commit": record.commit(),
+                         "trained_commit": trained,
                          "cpu_s": round(spent, 1), "wall_s": round(time.time() - t0, 1),
                          "setting": describe(gan), "file": path.name})
             print(json.dumps(meta[-1]), flush=True)
@@ -163,7 +164,8 @@ def collect() -> None:
 
 
 def print_table(recs: list[dict]) -> None:
-    rows = sorted(record.rows(recs), key=lambda r: (r["minutes"], r["arm"] != "video", r["arm"]))
+    order = {"video": 0, "static": 2, "frames": 3}
+    rows = sorted(record.rows(recs), key=lambda r: (r["minutes"], order.get(r["arm"], 1), r["arm"]))
     print(f"\nmoving-mnist, {N_CLIPS} clips per row against {N_REAL} held-out; budget = CPU time "
           f"of one thread; {record.describe(recs)}\n")
     print("| arm | CPU min | steps | frame FID | FVD | identity (real) | motion (real 5–95%) | "
