@@ -25,7 +25,6 @@ from typing import Any, Union
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from ..data.audio import DEFAULT_LENGTH, fit_length, load_audio, log_spectrogram
@@ -40,8 +39,9 @@ from ..metrics.features import (
     device_of,
     eval_mode,
     fold_batchnorm,
-    read_manifest,
-    verified_weights,
+    net_from_weights,
+    shipped_entry,
+    shipped_with_prefix,
 )
 from ..metrics.fid import fid
 from ..metrics.prdc import close_share, nearest
@@ -194,33 +194,23 @@ class AudioClassifierExtractor(Extractor):
 
 def shipped_audio_classifiers() -> list[str]:
     """Names `load_audio_classifier` accepts: the audio sets with weights in the manifest."""
-    return sorted(k.removeprefix(MANIFEST_PREFIX) for k in read_manifest() if k.startswith(MANIFEST_PREFIX))
+    return shipped_with_prefix(MANIFEST_PREFIX)
 
 
 def load_audio_classifier(name: str) -> AudioClassifierExtractor:
     """The shipped classifier of an audio set ("spoken-digits", "notes"; "audio:" and a "-classifier"
     suffix are accepted). Its weights file's SHA-256 is checked against the manifest first."""
     key = name.removeprefix(MANIFEST_PREFIX).removesuffix("-classifier").removesuffix("-audio")
-    entry = read_manifest().get(MANIFEST_PREFIX + key)
-    if entry is None:
-        known = ", ".join(shipped_audio_classifiers()) or "none shipped"
-        raise ExtractorError(f"unknown audio classifier '{name}': expected one of {known}")
-    blob, sha = verified_weights(f"audio classifier '{key}'", entry)
+    blob, sha, entry = shipped_entry(MANIFEST_PREFIX, key, name, "audio classifier")
     return extractor_from_weights(blob, entry, sha)
 
 
 def extractor_from_weights(blob: bytes, entry: dict[str, Any], sha256: str) -> AudioClassifierExtractor:
     """The extractor of safetensors bytes (fp16, computed in fp32) described by a manifest entry."""
-    if entry.get("architecture") != ARCHITECTURE:
-        raise ExtractorError(f"weights of architecture '{entry.get('architecture')}' need a newer gankit")
-    config = dict(entry.get("config", {}))
-    config["channels"] = tuple(config.get("channels", SpecClassifierConfig.channels))
-    net = SpecClassifier(SpecClassifierConfig(**config))
-    state = {k: v.float() for k, v in load_safetensors(blob).items()}
-    result = net.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not stored
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise ExtractorError(f"audio classifier '{entry.get('dataset')}': weights do not fit {ARCHITECTURE}")
+    def build(config: dict[str, Any]) -> SpecClassifier:
+        config["channels"] = tuple(config.get("channels", SpecClassifierConfig.channels))
+        return SpecClassifier(SpecClassifierConfig(**config))
+    net = net_from_weights(blob, entry, ARCHITECTURE, build, "audio classifier")
     classes = entry.get("classes") or [str(i) for i in range(net.config.num_classes)]
     return AudioClassifierExtractor(net, f"{entry.get('dataset')}-audio-classifier", sha256, classes)
 

@@ -345,6 +345,36 @@ def verified_weights(label: str, entry: dict[str, Any]) -> tuple[bytes, str]:
     return blob, actual
 
 
+def shipped_with_prefix(prefix: str) -> list[str]:
+    """The manifest's names under `prefix` ("audio:", "video:"), the prefix taken off."""
+    return sorted(k.removeprefix(prefix) for k in read_manifest() if k.startswith(prefix))
+
+
+def shipped_entry(prefix: str, key: str, name: str, what: str) -> tuple[bytes, str, dict[str, Any]]:
+    """(weights bytes, SHA-256, manifest entry) of `prefix + key`, checked against the manifest;
+    an unknown name is one ExtractorError naming the shipped ones (`what`: "audio classifier")."""
+    entry = read_manifest().get(prefix + key)
+    if entry is None:
+        known = ", ".join(shipped_with_prefix(prefix)) or "none shipped"
+        raise ExtractorError(f"unknown {what} '{name}': expected one of {known}")
+    blob, sha = verified_weights(f"{what} '{key}'", entry)
+    return blob, sha, entry
+
+
+def net_from_weights(blob: bytes, entry: dict[str, Any], architecture: str, build: Any, what: str) -> nn.Module:
+    """The net `build(config fields)` makes for a manifest entry of `architecture`, loaded with the
+    safetensors bytes (stored fp16, computed in fp32); BatchNorm's num_batches_tracked is not stored."""
+    if entry.get("architecture") != architecture:
+        raise ExtractorError(f"weights of architecture '{entry.get('architecture')}' need a newer gankit")
+    net = build(dict(entry.get("config", {})))
+    state = {k: v.float() for k, v in load_safetensors(blob).items()}
+    result = net.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
+    if missing or result.unexpected_keys:
+        raise ExtractorError(f"{what} '{entry.get('dataset')}': weights do not fit {architecture}")
+    return net
+
+
 def _config_fields(entry: dict[str, Any]) -> dict[str, Any]:
     if entry.get("architecture") != ARCHITECTURE:
         raise ExtractorError(f"weights of architecture '{entry.get('architecture')}' need a newer gankit")

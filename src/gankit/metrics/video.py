@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as load_safetensors
 from torch import nn
 
 from ..metrics.features import (
@@ -42,8 +41,9 @@ from ..metrics.features import (
     device_of,
     eval_mode,
     fold_batchnorm,
-    read_manifest,
-    verified_weights,
+    net_from_weights,
+    shipped_entry,
+    shipped_with_prefix,
 )
 from ..viz import from_uint8
 
@@ -221,33 +221,23 @@ class VideoExtractor(nn.Module):
 
 def shipped_video_extractors() -> list[str]:
     """Names `load_video_extractor` accepts: the clip sets with weights in the manifest."""
-    return sorted(k.removeprefix(MANIFEST_PREFIX) for k in read_manifest() if k.startswith(MANIFEST_PREFIX))
+    return shipped_with_prefix(MANIFEST_PREFIX)
 
 
 def load_video_extractor(name: str = "moving-mnist") -> VideoExtractor:
     """The shipped clip network of a clip set ("moving-mnist"; "video:" is accepted); its weights
     file's SHA-256 is checked against the manifest first (a changed file is a WeightsChecksumError)."""
-    key = name.removeprefix(MANIFEST_PREFIX)
-    entry = read_manifest().get(MANIFEST_PREFIX + key)
-    if entry is None:
-        known = ", ".join(shipped_video_extractors()) or "none shipped"
-        raise ExtractorError(f"unknown video extractor '{name}': expected one of {known}")
-    blob, sha = verified_weights(f"video extractor '{key}'", entry)
+    blob, sha, entry = shipped_entry(MANIFEST_PREFIX, name.removeprefix(MANIFEST_PREFIX), name,
+                                     "video extractor")
     return extractor_from_weights(blob, entry, sha)
 
 
 def extractor_from_weights(blob: bytes, entry: dict[str, Any], sha256: str) -> VideoExtractor:
     """The extractor of safetensors bytes (fp16, computed in fp32) described by a manifest entry."""
-    if entry.get("architecture") != ARCHITECTURE:
-        raise ExtractorError(f"weights of architecture '{entry.get('architecture')}' need a newer gankit")
-    config = dict(entry.get("config", {}))
-    config["channels"] = tuple(config.get("channels", ClipNetConfig.channels))
-    net = ClipNet(ClipNetConfig(**config))
-    state = {k: v.float() for k, v in load_safetensors(blob).items()}
-    result = net.load_state_dict(state, strict=False)  # BatchNorm's num_batches_tracked is not stored
-    missing = [k for k in result.missing_keys if not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise ExtractorError(f"video extractor '{entry.get('dataset')}': weights do not fit {ARCHITECTURE}")
+    def build(config: dict[str, Any]) -> ClipNet:
+        config["channels"] = tuple(config.get("channels", ClipNetConfig.channels))
+        return ClipNet(ClipNetConfig(**config))
+    net = net_from_weights(blob, entry, ARCHITECTURE, build, "video extractor")
     return VideoExtractor(net, f"{entry.get('dataset')}-clip-net", sha256)
 
 
