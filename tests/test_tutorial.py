@@ -44,6 +44,9 @@ def executed(tmp_path_factory):
     src = str(Path(gankit.__file__).resolve().parents[1])
     mp = pytest.MonkeyPatch()
     for name, value in {"JUPYTER_PATH": str(tmp / "jupyter"), "GANKIT_TUTORIAL_MINUTES": MINUTES,
+                        # the kernel's connection file and IPython history: not in the home folder
+                        "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
+                        "IPYTHONDIR": str(tmp / "ipython"),
                         "GANKIT_OFFLINE": "1", "GANKIT_DATA": str(tmp / "gankit-data"),
                         "GANKIT_THREADS": "1", "OMP_NUM_THREADS": "1",
                         "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])
