@@ -115,3 +115,30 @@ def test_samples_to_png_end_to_end(tmp_path):
         back = np.asarray(img)
     assert back.shape == (2 * 7 + 1, 2 * 7 + 1, 3)
     assert (back[1:7, 1:7] == 0).all() and (back[1:7, 8:14] == 255).all()
+
+
+def test_plots_leave_the_users_matplotlib_backend_and_figures_alone(tmp_path):
+    """A notebook's inline plots must keep working after a fit, a report or a live view drew
+    gankit's figures: no matplotlib.use("Agg"), and no figure left open in pyplot."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from gankit import notebook
+    from gankit.report import figures
+    from gankit.train.callbacks import scatter_png
+    from gankit.viz import plot_curves
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")   # stands in for a notebook's inline backend
+    try:
+        records = [{"step": s, "elapsed": s / 10, "d_loss": 1.0, "g_loss": 1.0 + s / 100,
+                    "d_real": 0.6, "d_fake": 0.4, "fid": 50.0 - s} for s in (10, 20, 30)]
+        plot_curves(records, tmp_path / "curves.png")
+        assert notebook.curves_png(records)[:4] == b"\x89PNG"
+        scatter_png(torch.randn(20, 2), torch.randn(20, 2), tmp_path / "points.png", "step 1")
+        assert figures.curves(records, best_step=20)
+        assert Image.open(tmp_path / "curves.png").size == (1600, 400)
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == []
+    finally:
+        matplotlib.use(before)

@@ -318,10 +318,9 @@ def curves_png(records: list[dict], most: int = 4) -> Optional[bytes]:
     chosen = panels(recs)[:most]
     if not chosen:
         return None
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, len(chosen), figsize=(3.4 * len(chosen), 2.6), squeeze=False)
+    from .viz import figure
+    fig = figure((3.4 * len(chosen), 2.6))
+    axes = fig.subplots(1, len(chosen), squeeze=False)
     for ax, (title, keys) in zip(axes[0], chosen):
         for key in keys:
             rows = [r for r in recs if isinstance(r.get(key), (int, float))]
@@ -335,7 +334,6 @@ def curves_png(records: list[dict], most: int = 4) -> Optional[bytes]:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
     return buf.getvalue()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -35,6 +35,14 @@ def make_grid(images: np.ndarray, nrow: Optional[int] = None, pad: int = 2) -> n
     return grid
 
 
+def figure(figsize: tuple[float, float]) -> Any:
+    """A matplotlib Figure that pyplot does not hold: saving draws it off-screen (Agg for PNG),
+    nothing shows or keeps it, and the process's backend is left alone (`matplotlib.use("Agg")`
+    would end a notebook's inline plots for the rest of its session)."""
+    from matplotlib.figure import Figure
+    return Figure(figsize=figsize)
+
+
 def save_png(array: np.ndarray, path: Path, scale: int = 1) -> None:
     """uint8 [H, W, C] (C 1 or 3) -> PNG file, written atomically, optionally enlarged."""
     from PIL import Image
@@ -58,14 +66,12 @@ def _series(recs: list[dict], key: str) -> tuple[list, list]:
 def plot_curves(records: Iterable[dict], path: Path, title: str = "") -> None:
     """Losses and D outputs over steps (the training curve every beginner article promises), and
     any evaluated metrics (FID, ...) in a third panel with the best FID marked."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     recs = [r for r in records if "step" in r]
     if not recs:
         return
     evals = [k for k in EVAL_KEYS if any(k in r for r in recs)]
-    fig, axes = plt.subplots(1, 3 if evals else 2, figsize=(16 if evals else 11, 4))
+    fig = figure((16 if evals else 11, 4))
+    axes = fig.subplots(1, 3 if evals else 2)
     panels = [(("d_loss", "D loss"), ("g_loss", "G loss")),
               (("d_real", "mean D(x)"), ("d_fake", "mean D(G(z))"))]
     for ax, panel in zip(axes, panels):
@@ -83,7 +89,6 @@ def plot_curves(records: Iterable[dict], path: Path, title: str = "") -> None:
     fig.tight_layout()
     tmp = Path(path).with_name(f".{Path(path).name}.tmp")
     fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
     tmp.replace(path)
 
 

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from ..viz import figure
 from .page import figure_uri
 
 if TYPE_CHECKING:
@@ -20,13 +21,6 @@ GROUPS: list[tuple[str, tuple[str, ...]]] = [
 LOWER_IS_BETTER = ("fid", "kid", "dloss")
 
 
-def _plt():  # noqa: ANN202
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def panels(records: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
     """(title, keys) of every panel the records can fill."""
     keys = {k for r in records for k in r if k not in COUNTERS}
@@ -40,10 +34,10 @@ def panels(records: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
 def curves(records: list[dict], best_step: Optional[int] = None) -> list[tuple[str, str]]:
     """(title, data URI) per panel; each figure shows the numbers over steps and over wall time,
     with the best checkpoint's step marked."""
-    plt = _plt()
     out = []
     for title, keys in panels(records):
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+        fig = figure((11, 3.2))
+        axes = fig.subplots(1, 2)
         for key in keys:
             rows = [r for r in records if key in r and isinstance(r[key], (int, float))]
             marker = "o" if len(rows) < 40 else None
@@ -67,11 +61,11 @@ def curves(records: list[dict], best_step: Optional[int] = None) -> list[tuple[s
 
 def shared_curves(runs: dict[str, list[dict]]) -> list[tuple[str, str]]:
     """One figure per logged key, every run on the same axes (over steps and wall time)."""
-    plt = _plt()
     keys = sorted({k for recs in runs.values() for r in recs for k in r if k not in COUNTERS})
     out = []
     for key in keys:
-        fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+        fig = figure((11, 3.2))
+        axes = fig.subplots(1, 2)
         for name, recs in runs.items():
             rows = [r for r in recs if key in r and isinstance(r[key], (int, float))]
             if not rows:
@@ -89,8 +83,8 @@ def shared_curves(runs: dict[str, list[dict]]) -> list[tuple[str, str]]:
 
 
 def distance_histogram(generated: np.ndarray, reference: np.ndarray, ref_label: str) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig = figure((7, 3.2))
+    ax = fig.subplots()
     hi = float(max(generated.max(initial=0), reference.max(initial=0))) or 1.0
     bins = np.linspace(0, hi, 40)
     ax.hist(reference, bins=bins, alpha=0.6, density=True, label=ref_label)
@@ -103,8 +97,8 @@ def distance_histogram(generated: np.ndarray, reference: np.ndarray, ref_label: 
 
 
 def scatter(fake: np.ndarray, real: np.ndarray) -> str:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig = figure((5, 5))
+    ax = fig.subplots()
     ax.scatter(real[:, 0], real[:, 1], s=3, alpha=0.3, label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=3, alpha=0.5, label="generated")
     ax.legend()
@@ -115,11 +109,11 @@ def scatter(fake: np.ndarray, real: np.ndarray) -> str:
 def marginals(real: pd.DataFrame, fake: pd.DataFrame, max_columns: int = 16) -> str:
     """Each column, real vs generated: histograms for numbers, frequencies for categories."""
     import pandas as pd
-    plt = _plt()
     names = list(real.columns)[:max_columns]
     cols = min(len(names), 4)
     rows = (len(names) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows), squeeze=False)
+    fig = figure((3.2 * cols, 2.5 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
     for ax, name in zip(axes.flat, names):
@@ -145,8 +139,8 @@ def marginals(real: pd.DataFrame, fake: pd.DataFrame, max_columns: int = 16) -> 
 
 def correlations(real: np.ndarray, fake: np.ndarray) -> str:
     """Correlation matrices [columns x columns] side by side, real vs generated."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    fig = figure((9, 4))
+    axes = fig.subplots(1, 2)
     for ax, x, title in zip(axes, (real, fake), ("real", "generated")):
         c = np.nan_to_num(np.corrcoef(x, rowvar=False))
         im = ax.imshow(c, vmin=-1, vmax=1, cmap="coolwarm")

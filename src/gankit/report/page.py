@@ -62,11 +62,9 @@ def array_uri(array: np.ndarray, scale: int = 1) -> str:
 
 
 def figure_uri(fig: Any) -> str:
-    """A matplotlib figure -> PNG data: URI (and the figure is closed)."""
-    import matplotlib.pyplot as plt
+    """A matplotlib figure (viz.figure) -> PNG data: URI."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
     return png_uri(buf.getvalue())
 
 

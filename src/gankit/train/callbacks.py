@@ -269,17 +269,15 @@ class SampleGrid(Every):
 
 
 def scatter_png(fake: torch.Tensor, real: Optional[torch.Tensor], path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 5))
+    from ..viz import figure
+    fig = figure((5, 5))
+    ax = fig.subplots()
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=3, alpha=0.3, label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=3, alpha=0.5, label="generated")
     ax.set_title(title)
     ax.legend(loc="upper right")
     fig.savefig(path, dpi=80)
-    plt.close(fig)
 
 
 DIVERGED = "diverged"   # the start of a stop reason set by HealthGuard
