@@ -28,8 +28,8 @@ RECIPE = {"loss": "ns", "lr": 4e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 
 class VideoOptions(TaskOptions):
     """The video task's own options (`gankit train --task video --help` lists them)."""
 
-    # z_dim: a clip's noise is the content code and its frames' motion noise (below); the
-    # critics' normalization, R1/R2, n_critic and DiffAugment are not offered yet.
+    # z_dim: a clip's noise is the content code and its frames' motion noise (below); R2,
+    # n_critic and the gradient penalty are not offered for video yet.
     UNUSED: ClassVar[frozenset[str]] = frozenset({
         "channels", "z_dim", "cond", "n_critic", "gp_weight", "r2_gamma"})
     HELP: ClassVar[dict[str, str]] = {
