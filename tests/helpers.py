@@ -105,3 +105,18 @@ def write_pairs(root, a: np.ndarray, b: np.ndarray) -> None:
         (root / side).mkdir(parents=True)
         for i, img in enumerate(arr):
             Image.fromarray(img).save(root / side / f"{i:03d}.png")
+
+
+def square_clips(root: Path) -> Path:
+    """Two class folders of 6-frame GIFs under root: a square moving right, or down (5 each)."""
+    for k, axis in enumerate(("right", "down")):
+        (root / axis).mkdir(parents=True)
+        for i in range(5):
+            frames = []
+            for t in range(6):
+                a = np.zeros((16, 16), np.uint8)
+                y, x = (2 + i, 2 + 2 * t) if k == 0 else (2 + 2 * t, 2 + i)
+                a[y:y + 4, x:x + 4] = 255
+                frames.append(Image.fromarray(a))
+            frames[0].save(root / axis / f"{i}.gif", save_all=True, append_images=frames[1:])
+    return root

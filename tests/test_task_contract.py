@@ -18,7 +18,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import blobs, digit_domains, grammar_file, one_error, run, tone_folder, write_pairs
+from helpers import (
+    blobs,
+    digit_domains,
+    grammar_file,
+    one_error,
+    run,
+    square_clips,
+    tone_folder,
+    write_pairs,
+)
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -93,21 +102,6 @@ def _filled(imp: Any, data: Path) -> pd.DataFrame:
     return imp.transform(imp.reference(data))
 
 
-def _clip_folder(root: Path) -> Path:
-    """Two class folders of 6-frame GIFs: a square moving right, or down."""
-    for k, axis in enumerate(("right", "down")):
-        (root / axis).mkdir(parents=True)
-        for i in range(5):
-            frames = []
-            for t in range(6):
-                a = np.zeros((16, 16), np.uint8)
-                y, x = (2 + i, 2 + 2 * t) if k == 0 else (2 + 2 * t, 2 + i)
-                a[y:y + 4, x:x + 4] = 255
-                frames.append(Image.fromarray(a))
-            frames[0].save(root / axis / f"{i}.gif", save_all=True, append_images=frames[1:])
-    return root
-
-
 def _domains(root: Path) -> Path:
     digit_domains(root, n=20)
     return root
@@ -156,7 +150,7 @@ CASES = [
          lambda d, out, **kw: VideoGAN(d, out=out, clips=24, frames=4, resolution=16, width=4,
                                        batch_size=4, **kw),
          lambda gan, _: gan.sample(3, seed=1)),
-    Case("video", lambda tmp: _clip_folder(tmp / "clips"),   # the user's GIFs, two classes
+    Case("video", lambda tmp: square_clips(tmp / "clips"),   # the user's GIFs, two classes
          lambda d, out, **kw: VideoGAN(d, out=out, frames=4, width=4, batch_size=4,
                                        conditional=True, **kw),
          lambda gan, _: gan.sample(3, seed=1), "video-clips"),

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
+from helpers import square_clips
 
 from gankit.tasks.video.facade import VideoGAN
 
@@ -14,21 +13,6 @@ from gankit.tasks.video.facade import VideoGAN
 # initialisation (a near-zero output would make any difference look small)
 FAST = dict(frames=4, resolution=16, width=8, batch_size=8, lr=0.02, log_every=1,
             sample_every=100, checkpoint_every=4, eval_every=2, eval_num=8)
-
-
-def square_clips(root: Path) -> Path:
-    """Two class folders of 6-frame GIFs: a square moving right, or down."""
-    for k, axis in enumerate(("right", "down")):
-        (root / axis).mkdir(parents=True)
-        for i in range(5):
-            frames = []
-            for t in range(6):
-                a = np.zeros((16, 16), np.uint8)
-                y, x = (2 + i, 2 + 2 * t) if k == 0 else (2 + 2 * t, 2 + i)
-                a[y:y + 4, x:x + 4] = 255
-                frames.append(Image.fromarray(a))
-            frames[0].save(root / axis / f"{i}.gif", save_all=True, append_images=frames[1:])
-    return root
 
 
 @pytest.fixture(scope="session")
