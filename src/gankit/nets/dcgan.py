@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .layers import Reshape, SequentialCritic, init_weights
+from .layers import Reshape, SequentialCritic, init_weights, spectral_normalize
 
 
 def plan(resolution: int) -> tuple[int, int]:
@@ -81,8 +81,6 @@ class DCGANDiscriminator(SequentialCritic):
         layers += [nn.Flatten(), nn.Linear(ch * base * base, 1)]
         self.net = nn.Sequential(*layers)
         init_weights(self)
-        if norm == "spectral":   # after init: the parametrization rescales whatever weights it gets
-            for m in self.net:
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.utils.parametrizations.spectral_norm(m)
+        if norm == "spectral":
+            spectral_normalize(self.net, (nn.Conv2d, nn.Linear))
 

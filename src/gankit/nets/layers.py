@@ -17,6 +17,14 @@ def init_weights(module: nn.Module, std: float = 0.02) -> None:
             nn.init.zeros_(m.bias)
 
 
+def spectral_normalize(modules, kinds: tuple[type, ...]) -> None:
+    """Spectral norm (Miyato et al. 2018) on each of `modules` that is one of `kinds`, after
+    init: the parametrization rescales whatever weights it gets."""
+    for m in modules:
+        if isinstance(m, kinds):
+            nn.utils.parametrizations.spectral_norm(m)
+
+
 def is_image_shape(shape: tuple[int, ...]) -> bool:
     """(C, H, W) with 1 or 3 channels is an image; anything else is a flat vector."""
     return len(shape) == 3 and shape[0] in (1, 3)

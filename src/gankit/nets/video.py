@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .dcgan import D_NORMS, DCGANDiscriminator, DCGANGenerator, plan
-from .layers import init_weights
+from .layers import init_weights, spectral_normalize
 
 
 class VideoGenerator(nn.Module):
@@ -105,9 +105,7 @@ class VideoCritic(nn.Module):
         self.embed = nn.Embedding(num_classes, ch_in) if num_classes else None
         init_weights(self)
         if norm == "spectral":   # after init, as the DCGAN critic
-            for m in self.modules():
-                if isinstance(m, (nn.Conv3d, nn.Linear)):
-                    nn.utils.parametrizations.spectral_norm(m)
+            spectral_normalize(self.modules(), (nn.Conv3d, nn.Linear))
 
     def forward(self, clip: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.net(clip.transpose(1, 2)).mean((2, 3, 4))              # [N, features]
