@@ -16,6 +16,9 @@ OUT/ARM-Mmin.npz; `--score` then measures every saved mark against the 1,000 hel
     frame FID     Fréchet distance of single frames in the shipped MNIST classifier's features
     FVD           Fréchet distance of whole clips in the shipped moving-digits 3-D CNN's features
     identity      share of a clip's frames showing the clip's majority digits (real clips: ceiling)
+    rigid         the identity of the arm's own first frames slid rigidly (what its digits would
+                  score if they stayed exactly: the frame head misreads hard-to-read digits at
+                  some positions); identity / rigid is the part of identity about staying
     motion        mean change of a pixel per frame, against the real clips' (gap: |fake-real|/real)
     accel gap     the same for the change of that change
     frozen        share of clips moving less than a tenth of the real clips' median
@@ -168,15 +171,21 @@ def print_table(recs: list[dict]) -> None:
     rows = sorted(record.rows(recs), key=lambda r: (r["minutes"], order.get(r["arm"], 1), r["arm"]))
     print(f"\nmoving-mnist, {N_CLIPS} clips per row against {N_REAL} held-out; budget = CPU time "
           f"of one thread; {record.describe(recs)}\n")
-    print("| arm | CPU min | steps | frame FID | FVD | identity (real) | motion (real 5–95%) | "
-          "accel gap | frozen | setting |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| arm | CPU min | steps | frame FID | FVD | identity (real) | rigid | identity / rigid "
+          "| motion (real 5–95%) | accel gap | frozen | setting |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['arm']} | {r['minutes']:g} | {r['steps']} | {r['frame_fid']:.1f} | "
               f"{r['fvd']:.1f} | {r['identity']:.1%} ({r['identity_real']:.1%}) | "
+              f"{_share(r.get('identity_rigid'))} | "
+              f"{_share(r.get('identity_rigid') and r['identity'] / r['identity_rigid'])} | "
               f"{r['motion']:.4f} ({r['motion_real_p05']:.3f}–{r['motion_real_p95']:.3f}) | "
               f"{r['accel_gap']:.2f} | "
               f"{r['frozen']:.1%} | {r['setting']} |")
+
+
+def _share(x) -> str:
+    return "–" if x is None else f"{x:.1%}"
 
 
 if __name__ == "__main__":

@@ -4,6 +4,12 @@ frame from (content, motion). Two critics judge it: an image critic on single fr
 images of the data?) and a video critic of 3-D convolutions on the whole clip (does it move as
 the data moves?).
 
+LayeredGenerator, the default, keeps MoCoGAN's codes and critics but draws differently: the
+content draws sprites once per clip and each frame's motion code moves them (layered sprites in
+the manner of layered and spatial-transformer generators), so what a clip shows cannot change
+from frame to frame. On moving digits it halves MoCoGAN's FVD in the same CPU time
+(docs/video.md).
+
 Clips inside the library are floats [N, T, C, H, W] in [-1, 1].
 """
 from __future__ import annotations
@@ -35,7 +41,11 @@ class VideoGenerator(nn.Module):
         self.z_dim = content_dim + self.frames * noise_dim
         self.rnn = nn.GRUCell(noise_dim, motion_dim)
         self.embed = nn.Embedding(num_classes, content_dim) if num_classes else None
-        self.frame = DCGANGenerator(tuple(frame_shape), content_dim + motion_dim, width)
+        self.frame = self.frame_net(width)
+
+    def frame_net(self, width: int) -> nn.Module:
+        """The 2-D generator: (content, motion) -> one frame."""
+        return DCGANGenerator(self.clip_shape[1:], self.content_dim + self.motion_dim, width)
 
     def motion(self, eps: torch.Tensor) -> torch.Tensor:
         """noise [N, T, noise_dim] -> motion codes [N, T, motion_dim]."""
@@ -62,6 +72,76 @@ class VideoGenerator(nn.Module):
         codes = torch.cat([content[:, None].expand(n, t, self.content_dim), motion], 2)
         frames = self.frame(codes.reshape(n * t, -1))                  # [N*T, C, H, W]
         return frames.reshape(n, t, *frames.shape[1:])
+
+
+class LayeredGenerator(VideoGenerator):
+    """z [N, z_dim] -> clip [N, T, C, H, W] in [-1, 1], drawn as moving layers: the content code
+    draws `layers` sprites (appearance and alpha) and a background once per clip; each frame's
+    motion code (the same GRU as VideoGenerator's) gives an affine pose per sprite, and the frame
+    is the sprites, moved by their poses, laid over the background in order. What a clip shows
+    cannot change from frame to frame, only where it is: the content stays by construction.
+    The poses start at the identity (a still clip) and learn to move.
+
+    z's layout is VideoGenerator's, so sampling, --same-content/--same-motion and export treat
+    both alike."""
+
+    POSES = {"shift": 2, "affine": 6}   # numbers a sprite's pose takes
+
+    def __init__(self, clip_shape: tuple[int, int, int, int], content_dim: int = 48,
+                 motion_dim: int = 16, noise_dim: int = 8, width: int = 32,
+                 num_classes: int = 0, layers: int = 2, pose: str = "affine"):
+        if pose not in self.POSES:
+            raise ConfigError(f"unknown pose {pose!r}: choose one of {', '.join(self.POSES)}")
+        self.layers, self.pose_kind = layers, pose
+        super().__init__(clip_shape, content_dim, motion_dim, noise_dim, width, num_classes)
+        _, c, h, w = self.clip_shape
+        self.pose = nn.Linear(motion_dim, layers * self.POSES[pose])
+        nn.init.zeros_(self.pose.weight)
+        nn.init.zeros_(self.pose.bias)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3),
+                             persistent=False)                          # [H*W, 3]: (x, y, 1)
+        self.register_buffer("eye", torch.tensor([1.0, 0, 0, 0, 1, 0]), persistent=False)
+
+    def frame_net(self, width: int) -> nn.Module:
+        """One pass per clip: content -> the background (C) and each layer's appearance (C) and
+        alpha (1)."""
+        _, c, h, w = self.clip_shape
+        return DCGANGenerator((c + self.layers * (c + 1), h, w), self.content_dim, width)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
+                at: Optional[torch.Tensor] = None) -> torch.Tensor:
+        n, t = z.shape[0], self.frames
+        _, c, h, w = self.clip_shape
+        content = z[:, :self.content_dim]
+        if self.embed is not None and y is not None:
+            content = content + self.embed(y)
+        motion = self.motion(z[:, self.content_dim:].reshape(n, t, self.noise_dim))
+        if at is not None:
+            motion = motion[torch.arange(n, device=z.device)[:, None], at]
+            t = at.shape[1]
+        drawn = self.frame(content)                                     # [N, c + K(c+1), H, W]
+        k = self.layers
+        background, sprites = drawn[:, :c], drawn[:, c:].reshape(n, k, c + 1, h, w)
+        # alpha in [0, 1], and the appearance premultiplied by it, before moving: what moves in
+        # from outside is transparent, and a sprite's edge between pixels blends as it should
+        alpha = (sprites[:, :, c:] + 1) / 2
+        sprites = torch.cat([sprites[:, :, :c] * alpha, alpha], 2)
+        pose = self.pose(motion).reshape(n * t * k, -1)
+        if self.pose_kind == "shift":   # a move only: the sprite keeps its size and angle
+            pose = torch.cat([torch.zeros_like(pose[:, :2]), pose[:, :1],
+                              torch.zeros_like(pose[:, :2]), pose[:, 1:]], 1)
+        theta = (pose + self.eye).reshape(n * t * k, 2, 3)
+        # where each output pixel reads its sprite from (the inverse map of the sprite's pose)
+        grid = (self.grid @ theta.transpose(1, 2)).reshape(n * t * k, h, w, 2)
+        sprites = sprites[:, None].expand(n, t, k, c + 1, h, w)
+        moved = nn.functional.grid_sample(sprites.reshape(n * t * k, c + 1, h, w), grid,
+                                          align_corners=True, padding_mode="zeros")
+        moved = moved.reshape(n, t, k, c + 1, h, w)
+        frame = background[:, None].expand(n, t, c, h, w)
+        for i in range(k):   # "over": each layer in front of those before it
+            frame = moved[:, :, i, :c] + (1 - moved[:, :, i, c:]) * frame
+        return frame
 
 
 class FrameCritic(nn.Module):
@@ -115,4 +195,4 @@ class VideoCritic(nn.Module):
         return logit
 
 
-__all__ = ["FrameCritic", "VideoCritic", "VideoGenerator"]
+__all__ = ["FrameCritic", "LayeredGenerator", "VideoCritic", "VideoGenerator"]

@@ -198,6 +198,23 @@ def test_gif_frames_read_exactly_and_color_mixes_to_rgb():
     assert torch.equal(gray[2, 0], torch.from_numpy(third)) and torch.equal(gray[:, 0], gray[:, 1])
 
 
+def test_a_gif_that_holds_a_picture_reads_back_every_frame(tmp_path):
+    """GIF files store a picture shown for several frames once, with a longer duration (Pillow
+    merges repeated frames so): reading counts it as that many frames again."""
+    from gankit.tasks.video.data import read_clip
+    from gankit.tasks.video.outputs import write_clips
+    clips = -torch.ones(1, 6, 1, 8, 8)
+    for t, x in enumerate([0, 0, 0, 1, 2, 2]):               # still, moving, still again
+        clips[0, t, 0, 2:5, x:x + 3] = 1
+    write_clips(clips, tmp_path / "held.gif")
+    with Image.open(tmp_path / "held.gif") as img:
+        assert img.n_frames == 3                              # what the file holds
+    back = read_clip(tmp_path / "held.gif")                  # one clip in a grid's border
+    assert back.shape[:2] == (6, 1)
+    same = [torch.equal(back[t], back[t + 1]) for t in range(5)]
+    assert same == [True, True, False, False, True]          # every frame, in its place
+
+
 def test_frame_folders_train_test_split_and_resizing():
     rng = np.random.default_rng(0)
     for split, count in (("train", 3), ("test", 2)):

@@ -57,7 +57,7 @@ def test_exported_video_generator_matches_pytorch(video_runs, tmp_path, name, fm
         assert got.shape == (n, *CLIP) and got.dtype == np.float32
         worst = max(worst, float(np.abs(got - want).max()))
     assert worst <= TOL, worst
-    assert np.abs(want).max() > 0.3    # real outputs compared, not near-zero ones
+    assert np.abs(want).max() > 0.1    # real outputs compared, not near-zero ones
     assert meta["verification"]["max_abs_diff"] <= TOL and meta["step"] == 4
 
 

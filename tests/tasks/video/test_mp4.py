@@ -179,3 +179,50 @@ def test_a_lone_damaged_mp4_is_one_line(tmp_path):
     with pytest.raises(DataError, match="expected a folder of clips") as e:   # a file, not a set
         load_clips(tmp_path / "good" / "clip0.mp4")
     assert "\n" not in str(e.value)
+
+
+# ---------------------------------------------------------------- WebM, AVI, MOV, MKV
+
+
+def _encode(frames: np.ndarray, path: Path, codec: str) -> None:
+    """frames uint8 [T, H, W, 1] as a video file of `codec` in path's container, via PyAV."""
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream(codec, rate=10)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        for frame in frames:
+            rgb = np.repeat(frame, 3, axis=2)
+            box.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        box.mux(stream.encode())
+
+
+@pytest.mark.parametrize("suffix, codec", [(".webm", "libvpx"), (".webm", "libvpx-vp9"),
+                                           (".avi", "mpeg4"), (".avi", "mjpeg"),
+                                           (".mov", "h264"), (".mkv", "ffv1")])
+def test_webm_avi_mov_and_mkv_clips_are_read_and_damage_is_one_line(tmp_path, suffix, codec):
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # noqa: BLE001 - a PyAV build without this encoder
+        pytest.skip(f"this PyAV has no {codec} encoder")
+    want = clips_uint8(_moving_squares(3, 6))
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for k, clip in enumerate(want):
+        _encode(clip, folder / f"clip{k}{suffix}", codec)
+    clips = load_clips(folder)
+    assert clips.train.shape == (3, 6, 1, 16, 16)     # every frame, gray kept as one channel
+    for got, clip in zip(clips.train, want):
+        _close(got.permute(0, 2, 3, 1).numpy(), clip)
+    data = (folder / f"clip0{suffix}").read_bytes()
+    (folder / f"zcut{suffix}").write_bytes(data[: len(data) // 3])
+    with warnings.catch_warnings(record=True) as caught:   # read what survives, or skip it
+        warnings.simplefilter("always")
+        clips = load_clips(folder, frames=2)
+    assert len(clips.train) + len(clips.test) in (3, 4)
+    assert all("\n" not in str(w.message) for w in caught)
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / f"cut{suffix}").write_bytes(data[:64])
+    with pytest.raises(DataError) as e:
+        load_clips(lone)
+    assert "\n" not in str(e.value) and f"cut{suffix}" in str(e.value)

@@ -17,7 +17,7 @@ from gankit.metrics.fid import fid
 from gankit.metrics.video import load_video_extractor
 from gankit.tasks.video.data import moving_mnist
 from gankit.tasks.video.facade import VideoGAN
-from gankit.tasks.video.scores import clip_scores, even_frames, frame_fid
+from gankit.tasks.video.scores import clip_scores, even_frames, frame_fid, slid
 from gankit.viz import from_uint8
 
 N = 160   # clips a side: enough for stable 128-d statistics, seconds on one thread
@@ -87,12 +87,29 @@ def test_frames_are_subsampled_evenly_and_alike_for_both_sides():
     assert even_frames(x, 50).shape == (30, 1, 2, 2)   # never more than the clip has
 
 
+def test_slid_clips_move_each_first_frame_one_pixel_a_frame_unchanged():
+    frames = -torch.ones(9, 1, 12, 12)
+    frames[:, :, 4:8, 4:8] = 1                                  # a square in the middle
+    clips = slid(frames, 4, seed=1, reach=2)
+    assert clips.shape == (9, 4, 1, 12, 12) and torch.equal(clips[:, 0], frames)
+    for clip in clips:
+        where = [torch.nonzero(f[0] > 0).float().mean(0) for f in clip]
+        step = where[1] - where[0]
+        assert step.abs().max() == 1 and (step.abs().sum() > 0)      # one of the 8 directions
+        for k, w in enumerate(where):                                # 0, 1, 2, 1 px along it
+            assert torch.equal(w, where[0] + min(k, 4 - k) * step)
+        assert all(float((f > 0).sum()) == 16 for f in clip)          # nothing lost or added
+    assert torch.equal(slid(frames, 4, seed=1, reach=2), clips)
+
+
 def test_identity_is_high_for_real_clips_and_drops_for_frames_of_other_clips(clips, clip_net):
     real = clip_scores(clips["test"], clips["test"], clip_net, digits=2)
     # held-out digits where they cross are misread now and then: 0.87 over 1,000 clips (manifest)
     assert real["identity"][0] == real["identity_real"][0] > 0.8
     mixed = clip_scores(_mixed(clips["test"]), clips["test"], clip_net, digits=2)
     assert mixed["identity"][0] < 0.5 and mixed["identity_real"][0] == real["identity_real"][0]
+    # the first frames of the mixed clips are real frames: slid, they keep what they show
+    assert mixed["identity_rigid"][0] > 0.8 and real["identity_rigid"][0] > 0.8
     assert mixed["fvd"][0] > 5 * clip_scores(clips["train"], clips["test"], clip_net, 2)["fvd"][0]
 
 
@@ -100,7 +117,8 @@ def test_scores_of_a_moving_digits_run_and_of_a_users_clips():
     tiny = dict(frames=4, resolution=16, width=8, batch_size=8)
     gan = VideoGAN("moving-mnist", out=None, clips=48, **tiny)
     results = gan.metric_results(8, seed=0)
-    assert {"motion_gap", "frozen", "frame_fid", "fvd", "identity", "identity_real"} <= set(results)
+    assert {"motion_gap", "frozen", "frame_fid", "fvd", "identity", "identity_real",
+            "identity_rigid"} <= set(results)
     assert results["fvd"].protocol["extractor"] == "moving-mnist-clip-net"
     assert results["frame_fid"].protocol["extractor"] == "mnist-classifier"
     assert "16x16 resized to 32x32" in results["fvd"].protocol["preprocessing"]

@@ -12,9 +12,9 @@ from helpers import one_error, run
 from PIL import Image
 
 from gankit.errors import ConfigError
-from gankit.nets.video import FrameCritic, VideoCritic, VideoGenerator
+from gankit.nets.video import FrameCritic, LayeredGenerator, VideoCritic, VideoGenerator
 from gankit.tasks.video.facade import VideoGAN
-from gankit.tasks.video.outputs import write_clips
+from gankit.tasks.video.outputs import FRAME_MS, write_clips
 from gankit.tasks.video.scores import temporal_scores
 
 TINY = dict(clips=48, frames=4, resolution=16, width=8, batch_size=8)
@@ -25,9 +25,10 @@ def _one_thread(one_thread):
     """One torch thread: the machine is shared (see tests/conftest.py)."""
 
 
+@pytest.mark.parametrize("Net", [VideoGenerator, LayeredGenerator])
 @pytest.mark.parametrize("shape, classes", [((4, 1, 16, 16), 0), ((6, 3, 28, 28), 3)])
-def test_nets_take_and_give_clips(shape, classes):
-    G, Di, Dv = (VideoGenerator(shape, width=8, num_classes=classes), FrameCritic(shape[1:], 8),
+def test_nets_take_and_give_clips(shape, classes, Net):
+    G, Di, Dv = (Net(shape, width=8, num_classes=classes), FrameCritic(shape[1:], 8),
                  VideoCritic(shape, 8, num_classes=classes))
     y = torch.arange(2) % 3 if classes else None
     clips = G(torch.randn(2, G.z_dim), y)
@@ -36,7 +37,8 @@ def test_nets_take_and_give_clips(shape, classes):
 
 
 def test_content_and_motion_are_separate_codes():
-    gan = VideoGAN("moving-mnist", out=None, **TINY)
+    gan = VideoGAN("moving-mnist", out=None, **TINY, lr=0.02, ema_halflife=0)
+    gan.fit(steps=2, progress=False)   # the layered poses start still: motion is learnt
     both = gan.sample(3, seed=0, same_content=True, same_motion=True)
     assert torch.equal(both[0], both[1]) and torch.equal(both[0], both[2])
     content = gan.sample(3, seed=0, same_content=True)
@@ -89,6 +91,17 @@ def test_clips_are_written_as_npz_gif_and_a_folder(tmp_path):
         write_clips(clips, tmp_path / "c.png")
 
 
+def _playing_ms(gif) -> int:
+    """How long a GIF plays: frames a still stretch holds are one picture with a longer time
+    (Pillow merges repeated frames), so this, not the count of pictures, says its length."""
+    with Image.open(gif) as img:
+        total = 0
+        for i in range(img.n_frames):
+            img.seek(i)
+            total += img.info["duration"]
+    return total
+
+
 def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsys):
     r = tmp_path / "run"
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
@@ -102,11 +115,11 @@ def test_train_sample_eval_report_and_info_from_the_command_line(tmp_path, capsy
     assert (r / "samples" / "step-0000004.gif").is_file() and "samples/step-0000004.gif" in err
     code, _, err = run(capsys, "sample", r, "--num", 4, "--same-content", "--output",
                        tmp_path / "walk.gif")
-    assert code == 0 and Image.open(tmp_path / "walk.gif").n_frames == 4, err
+    assert code == 0 and _playing_ms(tmp_path / "walk.gif") == 4 * FRAME_MS, err
     code, out, err = run(capsys, "eval", r, "--num", 8, "--json")
     scores = json.loads(out)
     assert code == 0 and {"motion", "motion_real", "frozen", "frame_fid", "fvd", "identity",
-                          "identity_real"} <= set(scores), err
+                          "identity_real", "identity_rigid"} <= set(scores), err
     assert scores["motion_real"]["value"] > 0   # the held-out digits move
     code, _, err = run(capsys, "report", r, "--output", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
@@ -144,16 +157,69 @@ def test_critic_norms_and_r1_train(norm):
     assert idx.shape == (5, 3) and all(len(set(row.tolist())) == 3 for row in idx)
 
 
-def test_image_steps_draw_only_the_judged_frames():
+class _Square(torch.nn.Module):
+    """A content net that draws, whatever the code: a black background and one sprite, a white
+    4 x 4 square at rows 6-9, columns 2-5, opaque there and transparent elsewhere."""
+
+    def forward(self, content: torch.Tensor) -> torch.Tensor:
+        out = -torch.ones(len(content), 3, 16, 16)       # background, appearance, alpha
+        out[:, 1:, 6:10, 2:6] = 1
+        return out
+
+
+def test_layered_frames_move_the_sprites_their_content_drew():
+    """What a layered clip shows is drawn once: at the identity pose every frame is the first,
+    whatever the motion noise; a pose that moves one pixel a frame moves the sprite, unchanged,
+    one pixel a frame."""
+    G = LayeredGenerator((4, 1, 16, 16), width=8, layers=1).eval()
+    z = torch.randn(2, G.z_dim)
+    with torch.no_grad():
+        still = G(z)
+        assert torch.equal(still, still[:, :1].expand_as(still))
+        G.frame = _Square()
+        G.motion = lambda eps: torch.arange(4.0)[None, :, None].expand(len(eps), 4, 16)
+        G.pose.weight[2, 0] = -2 / 15   # x reads from t pixels to the left (1 px: 2 / 15)
+        clips = G(z)
+    for t in range(4):
+        want = -torch.ones(16, 16)
+        want[6:10, 2 + t:6 + t] = 1
+        assert torch.allclose(clips[0, t, 0], want, atol=1e-5), t
+
+
+def test_a_shift_pose_moves_sprites_without_resizing_them():
+    """pose="shift": a sprite's pose is a move only, so however the motion code sets it, the
+    sprite covers the same area in every frame (bilinear moves keep it), where an affine pose
+    may grow or shrink it."""
+    torch.manual_seed(0)
+    area = {}
+    for pose in ("shift", "affine"):
+        G = LayeredGenerator((6, 1, 16, 16), width=8, layers=1, pose=pose).eval()
+        assert G.pose.out_features == G.POSES[pose]
+        G.frame = _Square()
+        with torch.no_grad():
+            torch.nn.init.normal_(G.pose.weight, std=0.03)   # about a pixel
+            clips = G(torch.randn(4, G.z_dim))
+        area[pose] = ((clips + 1) / 2).sum((2, 3, 4))               # [N, T]: the square's pixels
+        assert not torch.equal(clips[:, 0], clips[:, 1])               # it moved
+    torch.testing.assert_close(area["shift"], torch.full((4, 6), 16.0), atol=1e-3, rtol=0)
+    assert (area["affine"] - 16).abs().max() > 0.5
+    with pytest.raises(ConfigError, match="unknown pose 'spin'"):
+        LayeredGenerator((6, 1, 16, 16), pose="spin")
+
+
+@pytest.mark.parametrize("Net", [VideoGenerator, LayeredGenerator])
+def test_image_steps_draw_only_the_judged_frames(Net):
     """G(z, at=idx) is exactly those frames of G(z); a run with video_every=3 trains whole clips
     on every third step only and both critics still learn."""
-    G = VideoGenerator((5, 1, 16, 16), width=8).eval()
+    G = Net((5, 1, 16, 16), width=8).eval()
     z = torch.randn(3, G.z_dim)
     idx = torch.tensor([[0, 4], [2, 3], [1, 1]])
     with torch.no_grad():
         whole, some = G(z), G(z, at=idx)
     assert some.shape == (3, 2, 1, 16, 16)
     assert torch.allclose(some, whole[torch.arange(3)[:, None], idx], atol=1e-6)
+    if Net is LayeredGenerator:
+        return
     gan = VideoGAN("moving-mnist", out=None, video_every=3, **TINY)
     steps, d_phase = [], gan.task.phases[0]
 
@@ -181,5 +247,5 @@ def test_show_puts_a_playing_grid_on_a_notebook_page():
     gif = Image.open(io.BytesIO(data))
     from gankit.tasks.video.outputs import grid_frames
     grid = grid_frames(gan.sample(6, seed=0), 4)                  # [T, H, W(, C)]: 4 + 2 clips
-    assert gif.n_frames == TINY["frames"] == len(grid)
+    assert _playing_ms(io.BytesIO(data)) == TINY["frames"] * FRAME_MS and len(grid) == 4
     assert gif.size == (2 * grid.shape[2], 2 * grid.shape[1])     # shown at twice the size

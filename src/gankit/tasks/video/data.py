@@ -23,6 +23,7 @@ DIGIT = 28                 # MNIST's side, px
 FRAMES_CAP = 32            # frames=None: the shortest clip's length, at most this
 HOLDOUT = 10               # without a test split, every 10th clip (in sorted order) is held out
 MAX_FRAMES = 1000          # frames read from one file: a long or crafted file cannot fill memory
+GRAY_STRAY = 4   # levels of 255 between the channels of a decoded video's gray frame
 VIDEO_SUFFIXES = (".gif", ".mp4", ".webm", ".avi", ".mov", ".mkv")   # GIF by PIL, the rest ffmpeg
 TRAIN_KEYS, TEST_KEYS = ("videos", "x", "clips"), ("test", "videos_test", "x_test", "clips_test")
 LABEL_KEYS, TEST_LABEL_KEYS = ("labels", "y"), ("test_labels", "labels_test", "y_test")
@@ -322,21 +323,31 @@ def read_clip(path: Path) -> torch.Tensor:
     if any(f.shape[2] == 3 for f in frames):
         frames = [np.broadcast_to(f, (h, w, 3)) for f in frames]
     clip = np.stack(frames)                                   # [T, H, W, C]
-    if clip.shape[3] == 3 and (clip[..., :1] == clip).all():   # gray, whatever the file's mode
-        clip = clip[..., :1]
+    # gray, whatever the file's mode; lossy video codecs (MJPEG, say) stray a few levels
+    # between channels of a gray picture, which is still gray
+    stray = 0 if path.is_dir() or path.suffix.lower() == ".gif" else GRAY_STRAY
+    if clip.shape[3] == 3 and np.abs(clip.astype(np.int16) - clip[..., :1]).max() <= stray:
+        clip = clip.mean(3, keepdims=True).round().astype(np.uint8)
     return torch.from_numpy(np.ascontiguousarray(clip.transpose(0, 3, 1, 2)))
 
 
 def _gif_frames(path: Path) -> list[np.ndarray]:
-    """Every frame of a GIF (at most MAX_FRAMES) as uint8 [H, W, 3]; transparency onto white."""
-    out = []
+    """Every frame of a GIF (at most MAX_FRAMES) as uint8 [H, W, 3]; transparency onto white.
+    A GIF stores a picture that stays on screen once, with a longer duration (Pillow writes
+    repeated frames so): it counts as that many frames of the GIF's shortest duration."""
+    pictures, durations = [], []
     with Image.open(path) as img:
         for frame in islice(ImageSequence.Iterator(img), MAX_FRAMES):
+            durations.append(frame.info.get("duration") or 0)
             if frame.mode in ("RGBA", "LA", "PA") or "transparency" in frame.info:
                 white = Image.new("RGBA", frame.size, (255, 255, 255, 255))
                 frame = Image.alpha_composite(white, frame.convert("RGBA"))
-            out.append(np.array(frame.convert("RGB")))
-    return out
+            pictures.append(np.array(frame.convert("RGB")))
+    base = min((d for d in durations if d > 0), default=0)
+    out: list[np.ndarray] = []
+    for picture, duration in zip(pictures, durations):
+        out += [picture] * (max(1, round(duration / base)) if base and duration else 1)
+    return out[:MAX_FRAMES]
 
 
 def _video_frames(path: Path) -> list[np.ndarray]:

@@ -35,7 +35,7 @@ MM_CANVAS = 64      # Moving MNIST's canvas; resized to the run's frame side
 
 
 class VideoGAN(Sampling, TaskFacade):
-    """A video GAN (MoCoGAN): `VideoGAN("moving-mnist").fit(max_time=600)`, then
+    """A video GAN (layered sprites or MoCoGAN): `VideoGAN("moving-mnist").fit(max_time=600)`, then
     `sample(8)` -> clips [8, T, C, H, W]; `sample(8, same_content=True)` keeps one content and
     draws eight motions, `same_motion=True` the reverse. Options are the config fields (`frames`,
     `resolution`, `width`, `batch_size`, `lr`, `clips`, `digits`, ...)."""
@@ -76,7 +76,7 @@ class VideoGAN(Sampling, TaskFacade):
             lambda: {k: r.value for k, r in self.metric_results(t.eval_num).items()},
             # the best checkpoint: by fvd where it is measured (what is shown and how it moves)
             key="fvd" if self.config.data.dataset == BUNDLED else "motion_gap",
-            title=f"mocogan on {Path(self.config.data.dataset).name}")
+            title=f"{self.config.model.model} on {Path(self.config.data.dataset).name}")
 
     # --- using it ----------------------------------------------------------------------------
     def sample(self, n: int, seed: Optional[int] = None, ema: bool = True, labels: Any = None,
@@ -114,8 +114,8 @@ class VideoGAN(Sampling, TaskFacade):
                        extractor: Optional[str] = None, **_: Any) -> dict:
         """`num` clips against (at most `num`) real ones, see scores.video_results: how they move
         (motion, accel, their gaps, frozen), frame_fid (moving digits: in the MNIST classifier's
-        features; else in `extractor`'s, when named) and, for moving digits, fvd, identity and
-        identity_real in the shipped clip network's."""
+        features; else in `extractor`'s, when named) and, for moving digits, fvd, identity,
+        identity_real and identity_rigid in the shipped clip network's."""
         from .scores import video_results
         real = from_uint8(self.reference(split)[:num])
         fake = self.sample(num, seed=seed, labels=self.labels_for(None, num))

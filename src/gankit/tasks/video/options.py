@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Optional
 
 from ...config import TaskOptions, option
 
-MODELS = ("mocogan",)
+MODELS = ("layered", "mocogan")
 BUNDLED = "moving-mnist"   # the named set (Srivastava et al. 2015), made from MNIST offline
 CPU = {"resolution": 32, "frames": 8, "width": 32}
 GPU = {"resolution": 64, "frames": 20, "width": 64}
@@ -33,6 +33,9 @@ class VideoOptions(TaskOptions):
     UNUSED: ClassVar[frozenset[str]] = frozenset({
         "channels", "z_dim", "cond", "n_critic", "gp_weight", "r2_gamma"})
     HELP: ClassVar[dict[str, str]] = {
+        "model": "layered (default: the content draws sprites once per clip and each frame "
+                 "moves them: what a clip shows stays) or mocogan (every frame redrawn from the "
+                 "content and motion codes: for clips whose content changes shape)",
         "resolution": "the side of a frame (default: 32 on a CPU, 64 on a GPU, capped there; "
                       "the clips are resized to it)",
         "width": "the frame generator's and the critics' base width (default: 32 on a CPU, 64 "
@@ -47,6 +50,10 @@ class VideoOptions(TaskOptions):
     content_dim: int = option(48, "size of a clip's content code (what stays)", low=1)
     motion_dim: int = option(16, "size of a frame's motion code (what moves)", low=1)
     noise_dim: int = option(8, "size of the noise the motion net reads each frame", low=1)
+    layers: int = option(3, "layered: the sprites a clip's content draws (each moves on its "
+                         "own over the background)", low=1)
+    pose: str = option("affine", "layered: how a sprite may move from frame to frame: affine "
+                       "(shift, turn, scale, shear) or shift")
     video_every: int = option(1, "train on whole clips (both critics) every N steps; the steps "
                               "between are image steps: G draws only the frames the image "
                               "critic judges", low=1)
@@ -57,7 +64,7 @@ class VideoOptions(TaskOptions):
     def defaults(cls, given: dict[str, Any]) -> dict[str, Any]:
         """The measured recipe, nets sized to the device the run trains on."""
         sized = GPU if _on_gpu(given.get("device", "auto")) else CPU
-        return {"model": "mocogan", **RECIPE, "width": sized["width"]}
+        return {"model": "layered", **RECIPE, "width": sized["width"]}
 
 
 def _on_gpu(device: str) -> bool:

@@ -1,4 +1,4 @@
-"""The video GAN's phases (MoCoGAN): the image critic judges `critic_frames` random frames of
+"""The video GAN's phases (MoCoGAN's, for either generator): the image critic judges `critic_frames` random frames of
 each clip (the paper: one), the video critic the whole clip; both learn in one D phase, then G
 learns to fool both. The fake clips drawn for D are reused by the G phase of the same step (G
 has not changed in between), which saves one generator pass per step. With `video_every` N,
@@ -17,23 +17,29 @@ from torch import nn
 from ...config import RunConfig
 from ...diffaugment import diff_augment, parse_policy
 from ...errors import ConfigError
-from ...nets.video import FrameCritic, VideoCritic, VideoGenerator
+from ...nets.video import FrameCritic, LayeredGenerator, VideoCritic, VideoGenerator
 from ...objectives import get_objective
 from ...penalties import r1_penalty
 from ...train.optim import adam_for
 from ...train.trainer import Phase
 from ..base import GeneratorTask, seeded_generators
+from .options import MODELS
 
 
 def build_nets(cfg: RunConfig) -> tuple[nn.Module, nn.Module, nn.Module]:
     """G, the frame critic and the video critic for `cfg` (initial weights from its seed)."""
     o, m = cfg.options, cfg.model
-    if m.model != "mocogan":
-        raise ConfigError(f"unknown video model {m.model!r}: the video task has mocogan")
+    if m.model not in MODELS:
+        raise ConfigError(f"unknown video model {m.model!r}: the video task has "
+                          f"{', '.join(MODELS)}")
     torch.manual_seed(cfg.train.seed)
     classes = cfg.num_classes if m.conditional else 0
-    G = VideoGenerator(cfg.data_shape, o.content_dim, o.motion_dim, o.noise_dim, m.width,
-                       classes)
+    if m.model == "layered":
+        G: VideoGenerator = LayeredGenerator(cfg.data_shape, o.content_dim, o.motion_dim,
+                                             o.noise_dim, m.width, classes, o.layers, o.pose)
+    else:
+        G = VideoGenerator(cfg.data_shape, o.content_dim, o.motion_dim, o.noise_dim, m.width,
+                           classes)
     norm = m.d_norm or "none"
     return (G, FrameCritic(tuple(cfg.data_shape[1:]), m.width, norm),
             VideoCritic(cfg.data_shape, m.width, classes, norm))
