@@ -35,7 +35,7 @@ class VideoGenerator(nn.Module):
                  motion_dim: int = 16, noise_dim: int = 8, width: int = 32,
                  num_classes: int = 0):
         super().__init__()
-        self.frames, *frame_shape = clip_shape
+        self.frames = clip_shape[0]
         self.clip_shape = tuple(clip_shape)
         self.content_dim, self.motion_dim, self.noise_dim = content_dim, motion_dim, noise_dim
         self.z_dim = content_dim + self.frames * noise_dim
@@ -56,19 +56,27 @@ class VideoGenerator(nn.Module):
             codes.append(h)
         return torch.stack(codes, 1)
 
+    def codes(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
+              at: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """z -> the content codes [N, content_dim] (plus the class embedding when conditional)
+        and the motion codes [N, T, motion_dim], or with `at` [N, k] only those frames'."""
+        n = z.shape[0]
+        content = z[:, :self.content_dim]
+        if self.embed is not None and y is not None:
+            content = content + self.embed(y)
+        motion = self.motion(z[:, self.content_dim:].reshape(n, self.frames, self.noise_dim))
+        if at is not None:
+            motion = motion[torch.arange(n, device=z.device)[:, None], at]
+        return content, motion
+
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
                 at: Optional[torch.Tensor] = None) -> torch.Tensor:
         """The clips of z, or with `at` (frame indices [N, k]) only those frames [N, k, C, H, W]
         of them: the motion net still runs over every frame, the frame generator only on the
         frames asked for (what an image-critic step needs)."""
-        n, t = z.shape[0], self.frames
-        content = z[:, :self.content_dim]
-        if self.embed is not None and y is not None:
-            content = content + self.embed(y)
-        motion = self.motion(z[:, self.content_dim:].reshape(n, t, self.noise_dim))
-        if at is not None:
-            motion = motion[torch.arange(n, device=z.device)[:, None], at]
-            t = at.shape[1]
+        n = z.shape[0]
+        content, motion = self.codes(z, y, at)
+        t = motion.shape[1]
         codes = torch.cat([content[:, None].expand(n, t, self.content_dim), motion], 2)
         frames = self.frame(codes.reshape(n * t, -1))                  # [N*T, C, H, W]
         return frames.reshape(n, t, *frames.shape[1:])
@@ -77,8 +85,8 @@ class VideoGenerator(nn.Module):
 class LayeredGenerator(VideoGenerator):
     """z [N, z_dim] -> clip [N, T, C, H, W] in [-1, 1], drawn as moving layers: the content code
     draws `layers` sprites (appearance and alpha) and a background once per clip; each frame's
-    motion code (the same GRU as VideoGenerator's) gives an affine pose per sprite, and the frame
-    is the sprites, moved by their poses, laid over the background in order. What a clip shows
+    motion code (the same GRU as VideoGenerator's) gives a pose per sprite (affine, or a shift
+    only), and the frame is the sprites, moved by their poses, laid over the background in order. What a clip shows
     cannot change from frame to frame, only where it is: the content stays by construction.
     The poses start at the identity (a still clip) and learn to move.
 
@@ -89,7 +97,7 @@ class LayeredGenerator(VideoGenerator):
 
     def __init__(self, clip_shape: tuple[int, int, int, int], content_dim: int = 48,
                  motion_dim: int = 16, noise_dim: int = 8, width: int = 32,
-                 num_classes: int = 0, layers: int = 2, pose: str = "affine"):
+                 num_classes: int = 0, layers: int = 3, pose: str = "affine"):
         if pose not in self.POSES:
             raise ConfigError(f"unknown pose {pose!r}: choose one of {', '.join(self.POSES)}")
         self.layers, self.pose_kind = layers, pose
@@ -111,15 +119,10 @@ class LayeredGenerator(VideoGenerator):
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None,
                 at: Optional[torch.Tensor] = None) -> torch.Tensor:
-        n, t = z.shape[0], self.frames
+        n = z.shape[0]
         _, c, h, w = self.clip_shape
-        content = z[:, :self.content_dim]
-        if self.embed is not None and y is not None:
-            content = content + self.embed(y)
-        motion = self.motion(z[:, self.content_dim:].reshape(n, t, self.noise_dim))
-        if at is not None:
-            motion = motion[torch.arange(n, device=z.device)[:, None], at]
-            t = at.shape[1]
+        content, motion = self.codes(z, y, at)
+        t = motion.shape[1]
         drawn = self.frame(content)                                     # [N, c + K(c+1), H, W]
         k = self.layers
         background, sprites = drawn[:, :c], drawn[:, c:].reshape(n, k, c + 1, h, w)

@@ -1,4 +1,5 @@
-"""The video GAN (layered sprites, or MoCoGAN): clips of moving digits made offline, or the user's own clips."""
+"""The video GAN (layered sprites, or MoCoGAN): clips of moving digits made offline, or the
+user's own clips."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -20,10 +20,9 @@ And what the clips show, in the features of shipped networks (`video_results`):
   identity_real: the same for the real clips, its ceiling (moving digits only);
   identity_rigid: the identity the same digits would score if they stayed exactly as they are:
   each generated clip's first frame slid one pixel a frame (a seeded direction of eight, back and
-  forth over SLIDE pixels). The
-  frame head misreads a hard-to-read digit at some positions and not at others, so identity
-  measures how legible the digits are as well as whether they stay; identity / identity_rigid is
-  the part that is about staying.
+  forth over SLIDE pixels). The frame head misreads a hard-to-read digit at some positions and
+  not at others, so identity measures how legible the digits are as well as whether they stay;
+  identity / identity_rigid is the part that is about staying.
 """
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The video GAN's phases (MoCoGAN's, for either generator): the image critic judges `critic_frames` random frames of
-each clip (the paper: one), the video critic the whole clip; both learn in one D phase, then G
-learns to fool both. The fake clips drawn for D are reused by the G phase of the same step (G
-has not changed in between), which saves one generator pass per step. With `video_every` N,
-the steps between whole-clip steps train the image critic alone on only the frames it judges.
-Optional: clip-consistent DiffAugment, a lazy R1 phase on both critics. A moving average of G
-samples.
+"""The video GAN's phases (MoCoGAN's, for either generator): the image critic judges
+`critic_frames` random frames of each clip (the paper: one), the video critic the whole clip;
+both learn in one D phase, then G learns to fool both. The fake clips drawn for D are reused by
+the G phase of the same step (G has not changed in between), which saves one generator pass per
+step. With `video_every` N, the steps between whole-clip steps train the image critic alone on
+only the frames it judges. Optional: clip-consistent DiffAugment, a lazy R1 phase on both
+critics. A moving average of G samples.
 """
 from __future__ import annotations
 
