@@ -168,14 +168,16 @@ def collect() -> None:
 
 def print_table(recs: list[dict]) -> None:
     order = {"video": 0, "static": 2, "frames": 3}
-    rows = sorted(record.rows(recs), key=lambda r: (r["minutes"], order.get(r["arm"], 1), r["arm"]))
+    rows = sorted(record.rows(recs), key=lambda r: (r["minutes"], order.get(r["arm"], 1), r["arm"],
+                                                    r["seed"]))
     print(f"\nmoving-mnist, {N_CLIPS} clips per row against {N_REAL} held-out; budget = CPU time "
           f"of one thread; {record.describe(recs)}\n")
     print("| arm | CPU min | steps | frame FID | FVD | identity (real) | rigid | identity / rigid "
           "| motion (real 5–95%) | accel gap | frozen | setting |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['arm']} | {r['minutes']:g} | {r['steps']} | {r['frame_fid']:.1f} | "
+        seed = f", seed {r['seed']}" if r["seed"] else ""
+        print(f"| {r['arm']}{seed} | {r['minutes']:g} | {r['steps']} | {r['frame_fid']:.1f} | "
               f"{r['fvd']:.1f} | {r['identity']:.1%} ({r['identity_real']:.1%}) | "
               f"{_share(r.get('identity_rigid'))} | "
               f"{_share(r.get('identity_rigid') and r['identity'] / r['identity_rigid'])} | "

@@ -88,7 +88,7 @@ class LayeredGenerator(VideoGenerator):
     motion code (the same GRU as VideoGenerator's) gives a pose per sprite (affine, or a shift
     only), and the frame is the sprites, moved by their poses, laid over the background in order. What a clip shows
     cannot change from frame to frame, only where it is: the content stays by construction.
-    The poses start at the identity (a still clip) and learn to move.
+    The poses start near the identity (the sprites stir a little) and learn to move.
 
     z's layout is VideoGenerator's, so sampling, --same-content/--same-motion and export treat
     both alike."""
@@ -104,7 +104,7 @@ class LayeredGenerator(VideoGenerator):
         super().__init__(clip_shape, content_dim, motion_dim, noise_dim, width, num_classes)
         _, c, h, w = self.clip_shape
         self.pose = nn.Linear(motion_dim, layers * self.POSES[pose])
-        nn.init.zeros_(self.pose.weight)
+        nn.init.normal_(self.pose.weight, std=0.02)   # sprites stir a little from the start
         nn.init.zeros_(self.pose.bias)
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
         self.register_buffer("grid", torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(-1, 3),
