@@ -1,8 +1,10 @@
 """Helpers the test modules share (pytest puts tests/ on sys.path: see pyproject.toml)."""
 from __future__ import annotations
 
+import importlib
 import math
 import random
+import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -120,3 +122,16 @@ def square_clips(root: Path) -> Path:
                 frames.append(Image.fromarray(a))
             frames[0].save(root / axis / f"{i}.gif", save_all=True, append_images=frames[1:])
     return root
+
+
+def tamper_shipped_weights(tmp_path: Path, monkeypatch: Any, key: str, flip: int = 0xFF) -> None:
+    """Make gankit read a copy of its shipped weights in which the file of manifest entry `key`
+    has one byte in the middle of its tensors XOR-ed with `flip`; the other files stay intact."""
+    features_module = importlib.import_module("gankit.metrics.features")
+    copy = tmp_path / "weights"
+    shutil.copytree(features_module.WEIGHTS_DIR, copy)
+    path = copy / features_module.read_manifest()[key]["file"]
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= flip
+    path.write_bytes(bytes(blob))
+    monkeypatch.setattr(features_module, "WEIGHTS_DIR", copy)

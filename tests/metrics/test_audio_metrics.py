@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import importlib
 import math
-import shutil
 
 import numpy as np
 import pytest
 import torch
+from helpers import tamper_shipped_weights
 
 from gankit.data.audio import load_audio
 from gankit.errors import GanKitError
@@ -100,13 +100,7 @@ def test_image_extractor_listing_is_unchanged_by_the_audio_entries():
 
 
 def test_a_corrupted_audio_weights_file_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / "weights"
-    shutil.copytree(features_module.WEIGHTS_DIR, copy)
-    path = copy / features_module.read_manifest()["audio:notes"]["file"]
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0xFF
-    path.write_bytes(bytes(blob))
-    monkeypatch.setattr(features_module, "WEIGHTS_DIR", copy)
+    tamper_shipped_weights(tmp_path, monkeypatch, "audio:notes")
     with pytest.raises(WeightsChecksumError, match="SHA-256"):
         load_audio_classifier("notes")
     load_audio_classifier("spoken-digits")  # the intact file beside it still loads

@@ -4,11 +4,11 @@ size and channel count are accepted; the user's own network can be wrapped; refe
 from __future__ import annotations
 
 import importlib
-import shutil
 
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tamper_shipped_weights
 from torch import nn
 
 from gankit.data import data_root
@@ -63,13 +63,7 @@ def test_fashion_classifier_reaches_its_recorded_test_accuracy(fashion_feats, ex
 
 
 def test_a_corrupted_weights_file_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / "weights"
-    shutil.copytree(features_module.WEIGHTS_DIR, copy)
-    path = copy / manifest()["mnist"]["file"]
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0xFF  # one flipped byte in the middle of the tensors
-    path.write_bytes(bytes(blob))
-    monkeypatch.setattr(features_module, "WEIGHTS_DIR", copy)
+    tamper_shipped_weights(tmp_path, monkeypatch, "mnist")  # one flipped byte in the middle
     with pytest.raises(WeightsChecksumError, match="SHA-256") as err:
         load_extractor("mnist")
     assert isinstance(err.value, GanKitError)

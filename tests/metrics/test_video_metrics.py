@@ -4,10 +4,9 @@ frame head. (What the scores say about real and broken clips: tests/tasks/video/
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
+from helpers import tamper_shipped_weights
 
 from gankit.metrics import ExtractorError, WeightsChecksumError, load_extractor, shipped_extractors
 from gankit.metrics import features as features_module
@@ -41,13 +40,7 @@ def test_shipped_clip_network_loads_and_matches_its_manifest():
 
 
 def test_a_changed_clip_network_file_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / "weights"
-    shutil.copytree(features_module.WEIGHTS_DIR, copy)
-    path = copy / features_module.read_manifest()["video:moving-mnist"]["file"]
-    blob = bytearray(path.read_bytes())
-    blob[len(blob) // 2] ^= 0x01  # one bit of one weight
-    path.write_bytes(bytes(blob))
-    monkeypatch.setattr(features_module, "WEIGHTS_DIR", copy)
+    tamper_shipped_weights(tmp_path, monkeypatch, "video:moving-mnist", flip=0x01)  # one bit
     with pytest.raises(WeightsChecksumError, match="SHA-256"):
         load_video_extractor("moving-mnist")
     load_extractor("mnist")  # the intact files beside it still load
